@@ -1,0 +1,11 @@
+DROP TABLE recovery_codes;
+DROP TABLE one_time_tokens;
+DROP TABLE login_events;
+DROP TABLE sessions;
+DROP TABLE audit_events;
+DROP TABLE workspace_members;
+DROP TABLE workspaces;
+DROP TABLE user_roles;
+DROP TABLE role_permissions;
+DROP TABLE roles;
+DROP TABLE users;

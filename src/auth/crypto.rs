@@ -1,0 +1,111 @@
+//! Secrets at rest and one-time tokens.
+//!
+//! TOTP secrets are encrypted with ChaCha20-Poly1305 under a key from
+//! `SOWAT_SECRET_KEY`, or from `<data dir>/secret.key` (created with mode 0600
+//! on first start). Tokens sent in links are random and stored only as SHA-256.
+
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+pub struct SecretBox {
+    cipher: ChaCha20Poly1305,
+}
+
+impl SecretBox {
+    pub fn from_key_bytes(key: &[u8; 32]) -> Self {
+        SecretBox {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+        }
+    }
+
+    /// The configured key, else the one in the data dir, else a new one saved there.
+    pub fn load(configured: Option<&str>, data_dir: &Path) -> Result<Self, String> {
+        if let Some(b64) = configured {
+            return decode_key(b64).map(|k| Self::from_key_bytes(&k));
+        }
+        let path = data_dir.join("secret.key");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            return decode_key(text.trim()).map(|k| Self::from_key_bytes(&k));
+        }
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        write_private(&path, &STANDARD.encode(key))?;
+        tracing::info!(path = %path.display(), "generated a new secret key");
+        Ok(Self::from_key_bytes(&key))
+    }
+
+    pub fn encrypt(&self, plain: &[u8]) -> Result<String, String> {
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plain)
+            .map_err(|_| "encryption failed".to_owned())?;
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        Ok(STANDARD.encode(out))
+    }
+
+    pub fn decrypt(&self, sealed: &str) -> Result<Vec<u8>, String> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .map_err(|_| "not base64".to_owned())?;
+        if bytes.len() < 12 {
+            return Err("too short".into());
+        }
+        let (nonce, body) = bytes.split_at(12);
+        self.cipher
+            .decrypt(Nonce::from_slice(nonce), body)
+            .map_err(|_| "wrong key or corrupted value".to_owned())
+    }
+}
+
+fn decode_key(b64: &str) -> Result<[u8; 32], String> {
+    STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+        .ok_or_else(|| {
+            "the secret key must be 32 bytes in base64 (openssl rand -base64 32)".to_owned()
+        })
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A random URL-safe token (256 bits).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn sha256_hex(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Equal without revealing where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}

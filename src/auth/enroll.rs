@@ -1,0 +1,168 @@
+//! TOTP enrollment: a secret shown as a QR code and as text, active only once
+//! a first code verifies; then 10 recovery codes are shown once.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::access::Actor;
+use crate::audit::{self, ActorRef, Event};
+use crate::auth::current::SignedIn;
+use crate::auth::session_store::keys;
+use crate::auth::store::{self, LoginEvent};
+use crate::auth::{recovery, totp};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::layout::PageCtx;
+use crate::web::meta::RequestMeta;
+use crate::web::render::html;
+
+#[derive(Template)]
+#[template(path = "auth/enroll.html")]
+struct EnrollPage {
+    ctx: PageCtx,
+    mandatory: bool,
+    qr_base64: String,
+    secret_base32: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/enrolled.html")]
+struct EnrolledPage {
+    ctx: PageCtx,
+    remaining_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/recovery_codes.html")]
+struct RecoveryCodesPage {
+    ctx: PageCtx,
+    codes: Vec<String>,
+}
+
+/// The secret being enrolled, kept encrypted in the session until verified.
+async fn pending_secret(state: &AppState, session: &Session) -> Result<Vec<u8>, AppError> {
+    if let Some(sealed) = session.get::<String>(keys::ENROLL_SECRET).await?
+        && let Ok(secret) = state.secrets.decrypt(&sealed)
+    {
+        return Ok(secret);
+    }
+    let secret = totp::generate_secret();
+    session
+        .insert(
+            keys::ENROLL_SECRET,
+            state.secrets.encrypt(&secret).map_err(AppError::internal)?,
+        )
+        .await?;
+    Ok(secret)
+}
+
+fn enroll_page(
+    ctx: PageCtx,
+    actor: &Actor,
+    secret: &[u8],
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let totp = totp::build(secret, &actor.email).map_err(AppError::internal)?;
+    let qr_base64 = totp::qr_png_base64(&totp).map_err(AppError::internal)?;
+    html(&EnrollPage {
+        ctx,
+        mandatory: actor.has_platform_role(),
+        qr_base64,
+        secret_base32: totp::base32(secret),
+        error,
+    })
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    SignedIn(actor): SignedIn,
+) -> Result<Response, AppError> {
+    if actor.totp_enabled {
+        let mut db = state.pool.get().await?;
+        let left = store::remaining_recovery_codes(&mut db, actor.user_id).await?;
+        let remaining_text = ctx.lang.tf("recovery.left", &[("n", &left.to_string())]);
+        return html(&EnrolledPage {
+            ctx,
+            remaining_text,
+        });
+    }
+    let secret = pending_secret(&state, &session).await?;
+    enroll_page(ctx, &actor, &secret, None)
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    meta: RequestMeta,
+    SignedIn(actor): SignedIn,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    if actor.totp_enabled {
+        return Err(AppError::BadRequest(ctx.tr("enroll.already").to_owned()));
+    }
+    let secret = pending_secret(&state, &session).await?;
+    let totp = totp::build(&secret, &actor.email).map_err(AppError::internal)?;
+    let Some(step) = totp::check(&totp, &form.code, state.clock.unix(), None) else {
+        let error = Some(ctx.tr("enroll.bad_code").to_owned());
+        return enroll_page(ctx, &actor, &secret, error)
+            .map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
+    };
+    let sealed = state.secrets.encrypt(&secret).map_err(AppError::internal)?;
+    let codes = recovery::generate();
+    let hashes: Vec<String> = codes.iter().map(|(_, h)| h.clone()).collect();
+    let now = state.clock.now_primitive();
+    let mut db = state.pool.get().await?;
+    let (meta2, uid, who) = (meta.clone(), actor.user_id, ActorRef::of(&actor));
+    db.transaction(|db| {
+        Box::pin(async move {
+            store::enable_totp(db, uid, &sealed, step, now).await?;
+            store::replace_recovery_codes(db, uid, &hashes).await?;
+            store::record_login_event(
+                db,
+                now,
+                &meta2,
+                LoginEvent {
+                    user_id: Some(uid),
+                    event: "totp_enrolled",
+                    success: true,
+                    reason: None,
+                },
+            )
+            .await?;
+            audit::record(
+                db,
+                now,
+                &who,
+                &meta2,
+                Event::totp_enrolled().target("user", uid),
+            )
+            .await
+        })
+    })
+    .await?;
+    // A privilege change: new session id, second factor satisfied now.
+    session.cycle_id().await?;
+    session.remove_value(keys::ENROLL_SECRET).await?;
+    session
+        .insert(keys::MFA_AT, state.clock.now().unix_timestamp())
+        .await?;
+    html(&RecoveryCodesPage {
+        ctx,
+        codes: codes.into_iter().map(|(shown, _)| shown).collect(),
+    })
+}

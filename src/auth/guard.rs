@@ -1,0 +1,164 @@
+//! The access check every route goes through. Routes declare an [`Access`]
+//! where the router is assembled (`crate::routes`); [`check`] applies it:
+//!
+//! - not signed in → sign-in page (`HX-Redirect` for htmx), audited;
+//! - signed in with a platform role but no TOTP → enrollment first;
+//! - `/admin/*` without a platform role, or without the permission → 403,
+//!   logged and audited with outcome `denied`.
+
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::access::{Actor, Permission, can};
+use crate::audit::{self, ActorRef, Event};
+use crate::auth::current::CurrentUser;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::meta::RequestMeta;
+
+/// What a route requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Signed in, even before the mandatory TOTP enrollment (enrollment, sign-out).
+    Enrolling,
+    /// Signed in and enrolled where required.
+    SignedIn,
+    /// Signed in with this platform permission (and a platform role under `/admin`).
+    Perm(Permission),
+}
+
+impl Access {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Enrolling => "signed-in (enrolling)",
+            Access::SignedIn => "signed-in",
+            Access::Perm(p) => p.key(),
+        }
+    }
+}
+
+pub const ENROLL_PATH: &str = "/account/totp";
+
+/// What the guard decides for a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    SignIn,
+    Enroll,
+    Deny,
+}
+
+pub fn decide(access: Access, path: &str, actor: Option<&Actor>) -> Decision {
+    let Some(actor) = actor else {
+        return if access == Access::Public {
+            Decision::Allow
+        } else {
+            Decision::SignIn
+        };
+    };
+    match access {
+        Access::Public | Access::Enrolling => Decision::Allow,
+        _ if actor.must_enroll_totp() => Decision::Enroll,
+        Access::SignedIn => Decision::Allow,
+        Access::Perm(p) => {
+            let admin_area = path == "/admin" || path.starts_with("/admin/");
+            if (admin_area && !actor.has_platform_role()) || !can(actor, p, None) {
+                Decision::Deny
+            } else {
+                Decision::Allow
+            }
+        }
+    }
+}
+
+/// A redirect that works for plain requests and htmx swaps alike.
+pub fn redirect(to: &str, htmx: bool) -> Response {
+    let Ok(location) = HeaderValue::from_str(to) else {
+        return AppError::internal("bad redirect target").into_response();
+    };
+    if htmx {
+        let mut r = StatusCode::OK.into_response();
+        r.headers_mut().insert("hx-redirect", location);
+        r
+    } else {
+        let mut r = StatusCode::SEE_OTHER.into_response();
+        r.headers_mut().insert(header::LOCATION, location);
+        r
+    }
+}
+
+/// Only local paths are followed after sign-in (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.len() < 2048 =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+pub async fn check(
+    State((state, access)): State<(AppState, Access)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let actor = parts
+        .extensions
+        .get::<CurrentUser>()
+        .and_then(|c| c.0.clone());
+    let path = parts.uri.path().to_owned();
+    let htmx = parts.headers.contains_key("hx-request");
+    match decide(access, &path, actor.as_ref()) {
+        Decision::Allow => next.run(Request::from_parts(parts, body)).await,
+        Decision::Enroll => redirect(ENROLL_PATH, htmx),
+        Decision::SignIn => {
+            let target = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let login = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+            );
+            if path.starts_with("/admin") {
+                deny_audit(&state, &parts, None, access).await;
+            }
+            redirect(&login, htmx)
+        }
+        Decision::Deny => {
+            deny_audit(&state, &parts, actor.as_ref(), access).await;
+            AppError::Forbidden.into_response()
+        }
+    }
+}
+
+/// Denials are logged and written to the audit trail (outside any transaction:
+/// nothing else happened).
+async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, access: Access) {
+    let meta = RequestMeta::from_parts(parts, state.config.trust_forwarded_for);
+    let who = actor.map(ActorRef::of).unwrap_or_else(ActorRef::anonymous);
+    tracing::warn!(actor = %who.label, method = %parts.method, path = %parts.uri.path(), permission = access.describe(), "access denied");
+    let event = Event::access_denied(parts.method.as_str(), parts.uri.path(), access.describe());
+    let result = match state.pool.get().await {
+        Ok(mut db) => audit::record(&mut db, state.clock.now_primitive(), &who, &meta, event)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not audit a denial");
+    }
+}

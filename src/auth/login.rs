@@ -1,0 +1,464 @@
+//! Sign-in (password, then TOTP or a recovery code) and sign-out.
+//!
+//! Every attempt is a `login_events` row and an audit event. Failures answer
+//! with one message whether or not the account exists, after the same
+//! argon2 work. Per account: 5 failures within 15 minutes lock it for 15
+//! minutes. Per IP: more than 20 attempts a minute get 429.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use time::Duration;
+use tower_sessions::Session;
+
+use crate::audit::{self, ActorRef, Event};
+use crate::auth::crypto::sha256_hex;
+use crate::auth::current::CurrentUser;
+use crate::auth::guard::{ENROLL_PATH, redirect, safe_next};
+use crate::auth::session_store::keys;
+use crate::auth::store::{self, LoginEvent};
+use crate::auth::{password, recovery, totp};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::model::{User, normalize_email};
+use crate::web::i18n::Lang;
+use crate::web::layout::PageCtx;
+use crate::web::meta::RequestMeta;
+use crate::web::render::html;
+
+pub const LOCK_AFTER: i64 = 5;
+pub const LOCK_WINDOW: Duration = Duration::minutes(15);
+/// Between the password and the second factor.
+const PENDING_FOR: Duration = Duration::minutes(5);
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    ctx: PageCtx,
+    error: Option<String>,
+    email: String,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/totp.html")]
+struct TotpPage {
+    ctx: PageCtx,
+    error: Option<String>,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn login_page(
+    ctx: PageCtx,
+    CurrentUser(actor): CurrentUser,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    if actor.is_some() {
+        return Ok(redirect(&safe_next(q.next.as_deref()), false));
+    }
+    html(&LoginPage {
+        ctx,
+        error: None,
+        email: String::new(),
+        next: safe_next(q.next.as_deref()),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+/// Whether the account is locked at `now` (failures since the lock began).
+async fn is_locked(
+    state: &AppState,
+    db: &mut crate::db::Db,
+    user_id: i64,
+) -> Result<bool, AppError> {
+    let now = state.clock.now_primitive();
+    let Some(last) = store::last_failure(db, user_id).await? else {
+        return Ok(false);
+    };
+    if last + LOCK_WINDOW <= now {
+        return Ok(false);
+    }
+    Ok(store::failures_since(db, user_id, last - LOCK_WINDOW).await? >= LOCK_AFTER)
+}
+
+/// Writes the login event and the audit event of a refused attempt together.
+async fn record_failure(
+    state: &AppState,
+    meta: &RequestMeta,
+    user: Option<&User>,
+    event: &'static str,
+    reason: &'static str,
+) -> Result<(), AppError> {
+    tracing::info!(reason, user_id = user.map(|u| u.id), ip = ?meta.ip, "sign-in refused");
+    let mut db = state.pool.get().await?;
+    let now = state.clock.now_primitive();
+    let user_id = user.map(|u| u.id);
+    let actor = user
+        .map(|u| ActorRef::user(u.id, &u.email))
+        .unwrap_or_else(ActorRef::anonymous);
+    let meta = meta.clone();
+    db.transaction(|db| {
+        Box::pin(async move {
+            store::record_login_event(
+                db,
+                now,
+                &meta,
+                LoginEvent {
+                    user_id,
+                    event,
+                    success: false,
+                    reason: Some(reason),
+                },
+            )
+            .await?;
+            let mut ev = Event::sign_in_failed(reason);
+            if let Some(id) = user_id {
+                ev = ev.target("user", id);
+            }
+            audit::record(db, now, &actor, &meta, ev).await
+        })
+    })
+    .await?;
+    Ok(())
+}
+
+/// Counts an attempt against the client IP; false means answer 429.
+async fn ip_allows(state: &AppState, meta: &RequestMeta) -> Result<bool, AppError> {
+    let Some(ip) = meta.ip else { return Ok(true) };
+    if state
+        .login_limiter
+        .allow(ip, state.clock.now().unix_timestamp())
+    {
+        return Ok(true);
+    }
+    tracing::warn!(%ip, "sign-in rate limit reached");
+    let mut db = state.pool.get().await?;
+    audit::record(
+        &mut db,
+        state.clock.now_primitive(),
+        &ActorRef::anonymous(),
+        meta,
+        Event::rate_limited(),
+    )
+    .await?;
+    Ok(false)
+}
+
+fn too_many(lang: Lang) -> Response {
+    let mut r = AppError::TooManyRequests.into_response();
+    r.headers_mut()
+        .insert("retry-after", axum::http::HeaderValue::from_static("60"));
+    let _ = lang;
+    r
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    meta: RequestMeta,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(form.next.as_deref());
+    if !ip_allows(&state, &meta).await? {
+        return Ok(too_many(ctx.lang));
+    }
+    let failed = |ctx: PageCtx, email: String, next: String| {
+        let error = Some(ctx.tr("login.failed").to_owned());
+        html(&LoginPage {
+            ctx,
+            error,
+            email,
+            next,
+        })
+        .map(|r| (StatusCode::UNAUTHORIZED, r).into_response())
+    };
+    let email_lower = normalize_email(&form.email);
+    let email_shown: String = form.email.trim().chars().take(254).collect();
+    if email_lower.is_empty() || form.password.is_empty() || form.password.len() > 1024 {
+        password::verify_dummy(&form.password);
+        return failed(ctx, email_shown, next);
+    }
+    let mut db = state.pool.get().await?;
+    let Some(user) = store::user_by_email(&mut db, &email_lower).await? else {
+        password::verify_dummy(&form.password);
+        record_failure(&state, &meta, None, "password", "unknown_account").await?;
+        return failed(ctx, email_shown, next);
+    };
+    if is_locked(&state, &mut db, user.id).await? {
+        password::verify_dummy(&form.password);
+        record_failure(&state, &meta, Some(&user), "password", "locked").await?;
+        return failed(ctx, email_shown, next);
+    }
+    let ok = match &user.password_hash {
+        Some(h) => password::verify(&form.password, h),
+        None => {
+            password::verify_dummy(&form.password);
+            false
+        }
+    };
+    if !ok {
+        record_failure(&state, &meta, Some(&user), "password", "bad_password").await?;
+        return failed(ctx, email_shown, next);
+    }
+    if !user.can_sign_in() {
+        record_failure(&state, &meta, Some(&user), "password", "not_active").await?;
+        let error = Some(ctx.tr("login.not_active").to_owned());
+        return html(&LoginPage {
+            ctx,
+            error,
+            email: email_shown,
+            next,
+        })
+        .map(|r| (StatusCode::FORBIDDEN, r).into_response());
+    }
+    if user.totp_enabled {
+        // The password alone grants nothing: remember who is half-way in.
+        session.cycle_id().await?;
+        session.insert(keys::PENDING_USER, user.id).await?;
+        session
+            .insert(keys::PENDING_AT, state.clock.now().unix_timestamp())
+            .await?;
+        let target = format!(
+            "/login/totp?next={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        );
+        return Ok(redirect(&target, false));
+    }
+    complete_sign_in(&state, &session, &meta, &user, false).await?;
+    let actor = store::load_actor(&mut db, user.id).await?;
+    let target = if actor.is_some_and(|a| a.must_enroll_totp()) {
+        ENROLL_PATH.to_owned()
+    } else {
+        next
+    };
+    Ok(with_lang_cookie(redirect(&target, false), &state, &user))
+}
+
+/// Sign-in succeeded: new session id, user in the session, events written.
+pub async fn complete_sign_in(
+    state: &AppState,
+    session: &Session,
+    meta: &RequestMeta,
+    user: &User,
+    second_factor: bool,
+) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let at = state.clock.now_primitive();
+    let mut db = state.pool.get().await?;
+    let (meta2, user_id, email) = (meta.clone(), user.id, user.email.clone());
+    db.transaction(|db| {
+        Box::pin(async move {
+            store::mark_signed_in(db, user_id, at).await?;
+            store::record_login_event(
+                db,
+                at,
+                &meta2,
+                LoginEvent {
+                    user_id: Some(user_id),
+                    event: "sign_in",
+                    success: true,
+                    reason: None,
+                },
+            )
+            .await?;
+            let ev = Event::sign_in()
+                .target("user", user_id)
+                .details(serde_json::json!({ "second_factor": second_factor }));
+            audit::record(db, at, &ActorRef::user(user_id, &email), &meta2, ev).await
+        })
+    })
+    .await?;
+    session.cycle_id().await?;
+    session.remove_value(keys::PENDING_USER).await?;
+    session.remove_value(keys::PENDING_AT).await?;
+    session.insert(keys::USER_ID, user.id).await?;
+    session
+        .insert(keys::SIGNED_IN_AT, now.unix_timestamp())
+        .await?;
+    session.insert(keys::IP, meta.ip_string()).await?;
+    session
+        .insert(keys::USER_AGENT, meta.user_agent.clone())
+        .await?;
+    if second_factor {
+        session.insert(keys::MFA_AT, now.unix_timestamp()).await?;
+    }
+    Ok(())
+}
+
+fn with_lang_cookie(mut response: Response, state: &AppState, user: &User) -> Response {
+    if let Some(lang) = user.locale.as_deref().and_then(Lang::parse)
+        && let Ok(v) = crate::web::lang::cookie_value(lang, state.config.is_https()).parse()
+    {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// The user between password and second factor, if still within time.
+async fn pending_user(state: &AppState, session: &Session) -> Result<Option<User>, AppError> {
+    let uid: Option<i64> = session.get(keys::PENDING_USER).await?;
+    let at: Option<i64> = session.get(keys::PENDING_AT).await?;
+    let (Some(uid), Some(at)) = (uid, at) else {
+        return Ok(None);
+    };
+    if state.clock.now().unix_timestamp() - at > PENDING_FOR.whole_seconds() {
+        return Ok(None);
+    }
+    let mut db = state.pool.get().await?;
+    Ok(store::user_by_id(&mut db, uid)
+        .await?
+        .filter(|u| u.can_sign_in() && u.totp_enabled))
+}
+
+pub async fn totp_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, AppError> {
+    if pending_user(&state, &session).await?.is_none() {
+        return Ok(redirect("/login", false));
+    }
+    html(&TotpPage {
+        ctx,
+        error: None,
+        next: safe_next(q.next.as_deref()),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+}
+
+pub async fn totp_submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    meta: RequestMeta,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let next = safe_next(form.next.as_deref());
+    if !ip_allows(&state, &meta).await? {
+        return Ok(too_many(ctx.lang));
+    }
+    let Some(user) = pending_user(&state, &session).await? else {
+        return Ok(redirect("/login", false));
+    };
+    let mut db = state.pool.get().await?;
+    let failed = |ctx: PageCtx, next: String| {
+        let error = Some(ctx.tr("totp.failed").to_owned());
+        html(&TotpPage { ctx, error, next }).map(|r| (StatusCode::UNAUTHORIZED, r).into_response())
+    };
+    if is_locked(&state, &mut db, user.id).await? {
+        record_failure(&state, &meta, Some(&user), "totp", "locked").await?;
+        return failed(ctx, next);
+    }
+    let now = state.clock.now_primitive();
+    let mut notice = None;
+    let accepted = if recovery::looks_like_code(&form.code) {
+        let hash = sha256_hex(&recovery::normalize(&form.code));
+        let (uid, email, meta2) = (user.id, user.email.clone(), meta.clone());
+        let left = db
+            .transaction(|db| {
+                Box::pin(async move {
+                    let left = store::use_recovery_code(db, uid, &hash, now).await?;
+                    if let Some(left) = left {
+                        let ev = Event::recovery_code_used(left).target("user", uid);
+                        audit::record(db, now, &ActorRef::user(uid, &email), &meta2, ev).await?;
+                    }
+                    Ok::<_, diesel::result::Error>(left)
+                })
+            })
+            .await?;
+        if let Some(left) = left {
+            notice = Some(ctx.lang.tf("recovery.left", &[("n", &left.to_string())]));
+        }
+        left.is_some()
+    } else {
+        let secret = user
+            .totp_secret
+            .as_deref()
+            .ok_or_else(|| AppError::internal("TOTP enabled without a secret"))
+            .and_then(|s| state.secrets.decrypt(s).map_err(AppError::internal))?;
+        let totp = totp::build(&secret, &user.email).map_err(AppError::internal)?;
+        match totp::check(&totp, &form.code, state.clock.unix(), user.totp_last_step) {
+            Some(step) => {
+                store::set_totp_step(&mut db, user.id, step).await?;
+                true
+            }
+            None => false,
+        }
+    };
+    if !accepted {
+        record_failure(&state, &meta, Some(&user), "totp", "bad_totp").await?;
+        return failed(ctx, next);
+    }
+    complete_sign_in(&state, &session, &meta, &user, true).await?;
+    if let Some(n) = notice {
+        session.insert(crate::web::layout::FLASH, n).await?;
+    }
+    Ok(with_lang_cookie(redirect(&next, false), &state, &user))
+}
+
+/// POST /logout: the session row is deleted, not just forgotten by the browser.
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(actor): CurrentUser,
+    meta: RequestMeta,
+) -> Result<Response, AppError> {
+    if let Some(actor) = actor {
+        let now = state.clock.now_primitive();
+        let mut db = state.pool.get().await?;
+        let meta2 = meta.clone();
+        db.transaction(|db| {
+            Box::pin(async move {
+                store::record_login_event(
+                    db,
+                    now,
+                    &meta2,
+                    LoginEvent {
+                        user_id: Some(actor.user_id),
+                        event: "sign_out",
+                        success: true,
+                        reason: None,
+                    },
+                )
+                .await?;
+                audit::record(
+                    db,
+                    now,
+                    &ActorRef::of(&actor),
+                    &meta2,
+                    Event::sign_out().target("user", actor.user_id),
+                )
+                .await
+            })
+        })
+        .await?;
+    }
+    session.flush().await?;
+    Ok(redirect("/login", false))
+}

@@ -1,0 +1,293 @@
+//! One-time setup links: the first administrator (printed at start while no
+//! Administrator exists) and `sowat-admin create-admin --email X`. A link is
+//! random, stored hashed, valid one hour, used once. The page sets name and
+//! password; TOTP enrollment follows at once (platform roles require it).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde::Deserialize;
+use time::Duration;
+use tower_sessions::Session;
+
+use crate::access::ADMIN_ROLE;
+use crate::audit::{self, ActorRef, Event};
+use crate::auth::crypto::{random_token, sha256_hex};
+use crate::auth::guard::{ENROLL_PATH, redirect};
+use crate::auth::store::{self, TokenRow};
+use crate::auth::{login, password};
+use crate::clock::Clock;
+use crate::db::schema::users;
+use crate::db::types::{TokenPurpose, UserStatus, UserType};
+use crate::db::{Db, Pool};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::model::{NewUser, is_valid_email, normalize_email};
+use crate::web::layout::PageCtx;
+use crate::web::meta::RequestMeta;
+use crate::web::render::html;
+
+pub const LINK_VALID_FOR: Duration = Duration::hours(1);
+
+#[derive(Template)]
+#[template(path = "auth/setup.html")]
+struct SetupPage {
+    ctx: PageCtx,
+    token: String,
+    ask_email: bool,
+    email: String,
+    name: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "auth/link_invalid.html")]
+struct InvalidLinkPage {
+    ctx: PageCtx,
+}
+
+fn invalid(ctx: PageCtx) -> Result<Response, AppError> {
+    html(&InvalidLinkPage { ctx }).map(|r| (StatusCode::NOT_FOUND, r).into_response())
+}
+
+/// Creates a first-admin link if no Administrator exists (older unused ones
+/// are retired). Returns the URL to print.
+pub async fn first_admin_link(
+    pool: &Pool,
+    clock: &Clock,
+    link: impl Fn(&str) -> String,
+) -> Result<Option<String>, AppError> {
+    let mut db = pool.get().await?;
+    if store::admin_exists(&mut db).await? {
+        return Ok(None);
+    }
+    let token = random_token();
+    let hash = sha256_hex(&token);
+    let now = clock.now_primitive();
+    db.transaction(|db| {
+        Box::pin(async move {
+            store::expire_first_admin_tokens(db, now).await?;
+            store::insert_token(
+                db,
+                &hash,
+                TokenPurpose::FirstAdmin,
+                None,
+                now,
+                now + LINK_VALID_FOR,
+            )
+            .await
+        })
+    })
+    .await?;
+    Ok(Some(link(&format!("/setup/{token}"))))
+}
+
+/// `create-admin`: a pending user (or an existing one) and an invitation link.
+pub async fn invite_admin(
+    pool: &Pool,
+    clock: &Clock,
+    email: &str,
+    link: impl Fn(&str) -> String,
+) -> Result<String, String> {
+    if !is_valid_email(email) {
+        return Err(format!("'{email}' is not a valid email address"));
+    }
+    let email = email.trim().to_owned();
+    let mut db = pool.get().await.map_err(|e| e.to_string())?;
+    let token = random_token();
+    let hash = sha256_hex(&token);
+    let now = clock.now_primitive();
+    db.transaction(|db| {
+        Box::pin(async move {
+            let existing = store::user_by_email(db, &normalize_email(&email)).await?;
+            let user_id = match existing {
+                Some(u) => u.id,
+                None => {
+                    let new = NewUser {
+                        email: &email,
+                        email_lower: normalize_email(&email),
+                        name: "",
+                        company: "",
+                        password_hash: None,
+                        user_type: UserType::Internal,
+                        status: UserStatus::Pending,
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
+                }
+            };
+            store::insert_token(db, &hash, TokenPurpose::AdminInvite, Some(user_id), now, now + LINK_VALID_FOR).await?;
+            let ev = Event::admin_invited().target("user", user_id).details(serde_json::json!({ "email": email }));
+            audit::record(db, now, &ActorRef::system(), &RequestMeta { client_id: "cli".into(), ..RequestMeta::default() }, ev)
+                .await
+        })
+    })
+    .await
+    .map_err(|e: diesel::result::Error| e.to_string())?;
+    Ok(link(&format!("/setup/{token}")))
+}
+
+async fn valid_token(
+    db: &mut Db,
+    token: &str,
+    now: time::PrimitiveDateTime,
+) -> Result<Option<TokenRow>, AppError> {
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    let row = store::find_token(db, &sha256_hex(token), now).await?;
+    Ok(row.filter(|r| {
+        matches!(
+            r.purpose,
+            TokenPurpose::FirstAdmin | TokenPurpose::AdminInvite
+        )
+    }))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+) -> Result<Response, AppError> {
+    let mut db = state.pool.get().await?;
+    let Some(row) = valid_token(&mut db, &token, state.clock.now_primitive()).await? else {
+        return invalid(ctx);
+    };
+    let email = match row.user_id {
+        Some(id) => store::user_by_id(&mut db, id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    html(&SetupPage {
+        ctx,
+        token,
+        ask_email: row.user_id.is_none(),
+        email,
+        name: String::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    meta: RequestMeta,
+    Path(token): Path<String>,
+    Form(form): Form<SetupForm>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now_primitive();
+    let mut db = state.pool.get().await?;
+    let Some(row) = valid_token(&mut db, &token, now).await? else {
+        return invalid(ctx);
+    };
+    let invited = match row.user_id {
+        Some(id) => store::user_by_id(&mut db, id).await?,
+        None => None,
+    };
+    let email = invited
+        .as_ref()
+        .map(|u| u.email.clone())
+        .unwrap_or_else(|| form.email.trim().to_owned());
+    let name = form.name.trim().to_owned();
+    let error_key = if !is_valid_email(&email) {
+        Some("setup.bad_email")
+    } else if name.is_empty() || name.chars().count() > 200 {
+        Some("setup.bad_name")
+    } else if form.password != form.confirm {
+        Some("setup.mismatch")
+    } else {
+        password::policy_violation(&form.password, &email)
+    };
+    let error_key = match error_key {
+        None if invited.is_none()
+            && store::user_by_email(&mut db, &normalize_email(&email))
+                .await?
+                .is_some() =>
+        {
+            Some("setup.email_taken")
+        }
+        other => other,
+    };
+    if let Some(key) = error_key {
+        let error = Some(ctx.tr(key).to_owned());
+        let page = SetupPage {
+            ctx,
+            token,
+            ask_email: row.user_id.is_none(),
+            email,
+            name,
+            error,
+        };
+        return html(&page).map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
+    }
+    let hash = password::hash(&form.password).map_err(AppError::internal)?;
+    let meta2 = meta.clone();
+    let email2 = email.clone();
+    let user_id = db
+        .transaction(|db| {
+            Box::pin(async move {
+                if !store::consume_token(db, row.id, now).await? {
+                    return Ok(None);
+                }
+                if row.purpose == TokenPurpose::FirstAdmin && store::admin_exists(db).await? {
+                    return Ok(None);
+                }
+                let user_id = match row.user_id {
+                    Some(id) => {
+                        crate::db_run!(db, c => diesel::update(users::table.find(id))
+                            .set((users::name.eq(&name), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
+                            .execute(c)
+                            .await)?;
+                        id
+                    }
+                    None => {
+                        let new = NewUser {
+                            email: &email2,
+                            email_lower: normalize_email(&email2),
+                            name: &name,
+                            company: "sowat.io",
+                            password_hash: Some(hash),
+                            user_type: UserType::Internal,
+                            status: UserStatus::Active,
+                            created_at: now,
+                            updated_at: now,
+                        };
+                        crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
+                    }
+                };
+                store::grant_role(db, user_id, ADMIN_ROLE, None, now).await?;
+                let ev = Event::setup_completed().target("user", user_id).details(serde_json::json!({ "purpose": row.purpose.as_str() }));
+                audit::record(db, now, &ActorRef::user(user_id, &email2), &meta2, ev).await?;
+                Ok::<_, AppError>(Some(user_id))
+            })
+        })
+        .await?;
+    let Some(user_id) = user_id else {
+        return invalid(ctx);
+    };
+    let user = store::user_by_id(&mut db, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    login::complete_sign_in(&state, &session, &meta, &user, false).await?;
+    Ok(redirect(ENROLL_PATH, false))
+}

@@ -1,0 +1,150 @@
+//! The command line: `serve` (default), `migrate`, `create-admin`.
+//! Configuration errors print one line naming the setting and exit with 2.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::clock::Clock;
+use crate::config::{Config, LogFormat, Settings};
+use crate::{StartError, open_database, start};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sowat-admin",
+    version,
+    about = "The admin backoffice of sowat.io"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web UI and API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print a one-time link that makes EMAIL an Administrator.
+    CreateAdmin {
+        /// Email of the new administrator.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+const CONFIG_EXIT: u8 = 2;
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_new(&settings.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn fail(e: &StartError) -> ExitCode {
+    match e {
+        StartError::Config(c) => {
+            eprintln!("error: {c}");
+            ExitCode::from(CONFIG_EXIT)
+        }
+        StartError::Other(m) => {
+            eprintln!("error: {m}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match cli.settings.validate() {
+        Ok(c) => c,
+        Err(e) => return fail(&StartError::Config(e)),
+    };
+    init_logging(&cli.settings);
+    // The migration harness blocks in place: it needs the multi-thread runtime.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let result = match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(&config).await,
+            Command::CreateAdmin { email } => create_admin(&config, &email).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+async fn serve(config: Config) -> Result<(), StartError> {
+    let running = start(config, Clock::system()).await?;
+    println!("sowat-admin listening on http://{}", running.addr);
+    if let Some(link) = &running.setup_link {
+        println!(
+            "\nNo administrator yet. Open this link within one hour to create the first one:\n\n    {link}\n"
+        );
+    }
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop.send(true);
+    });
+    running
+        .wait()
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn migrate(config: &Config) -> Result<(), StartError> {
+    let (_, applied) = open_database(config).await?;
+    println!("migrations applied: {applied}");
+    Ok(())
+}
+
+async fn create_admin(config: &Config, email: &str) -> Result<(), StartError> {
+    let (pool, _) = open_database(config).await?;
+    let link = crate::auth::setup::invite_admin(&pool, &Clock::system(), email, |p| config.link(p))
+        .await
+        .map_err(StartError::Other)?;
+    println!("Send this one-time link to {email} (valid one hour):\n\n    {link}\n");
+    Ok(())
+}

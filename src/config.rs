@@ -1,0 +1,263 @@
+//! Typed configuration from flags and `SOWAT_*` environment variables,
+//! validated before anything starts so a bad setting stops the process with
+//! one line that names it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Database: sqlite://path/to/file.db or postgres://user@host/db
+    #[arg(
+        long,
+        env = "SOWAT_DATABASE_URL",
+        default_value = "sqlite://data/sowat-admin.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Connections kept in the database pool.
+    #[arg(long, env = "SOWAT_POOL_SIZE", default_value_t = 8, global = true)]
+    pub pool_size: usize,
+
+    /// Address and port to listen on.
+    #[arg(
+        long,
+        env = "SOWAT_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: String,
+
+    /// The URL users reach the service at; https turns on Secure cookies and HSTS.
+    #[arg(
+        long,
+        env = "SOWAT_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// Directory for the SQLite file and the generated secret key.
+    #[arg(long, env = "SOWAT_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Origins allowed to call with credentials (comma-separated).
+    #[arg(
+        long,
+        env = "SOWAT_CORS_ORIGINS",
+        default_value = "https://admin.sowat.io",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// 32-byte key (base64) encrypting TOTP secrets; generated into the data dir when unset.
+    #[arg(long, env = "SOWAT_SECRET_KEY", hide_env_values = true, global = true)]
+    pub secret_key: Option<String>,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(
+        long,
+        env = "SOWAT_SESSION_IDLE_MINUTES",
+        default_value_t = 30,
+        global = true
+    )]
+    pub session_idle_minutes: i64,
+
+    /// Hours after sign-in after which a session ends whatever the activity.
+    #[arg(
+        long,
+        env = "SOWAT_SESSION_MAX_HOURS",
+        default_value_t = 12,
+        global = true
+    )]
+    pub session_max_hours: i64,
+
+    /// Take the client IP from the last X-Forwarded-For entry (only behind a trusted proxy).
+    #[arg(
+        long,
+        env = "SOWAT_TRUST_FORWARDED_FOR",
+        default_value_t = false,
+        global = true
+    )]
+    pub trust_forwarded_for: bool,
+
+    /// Sign-in attempts allowed per client IP per minute (more get 429).
+    #[arg(
+        long,
+        env = "SOWAT_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 20,
+        global = true
+    )]
+    pub login_attempts_per_minute: u32,
+
+    /// Log format.
+    #[arg(long, env = "SOWAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "SOWAT_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+/// Settings after validation.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub backend: Backend,
+    pub pool_size: usize,
+    pub listen: SocketAddr,
+    pub public_url: Url,
+    pub data_dir: PathBuf,
+    pub cors_origins: Vec<String>,
+    pub secret_key: Option<String>,
+    pub session_idle: time::Duration,
+    pub session_max: time::Duration,
+    pub trust_forwarded_for: bool,
+    pub login_attempts_per_minute: u32,
+}
+
+/// A setting that cannot be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+pub fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        let backend = parse_database_url(&self.database_url)?;
+        if self.pool_size == 0 || self.pool_size > 512 {
+            return Err(bad("SOWAT_POOL_SIZE", "must be between 1 and 512"));
+        }
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            bad(
+                "SOWAT_LISTEN",
+                format!(
+                    "'{}' is not an address:port such as 127.0.0.1:8080",
+                    self.listen
+                ),
+            )
+        })?;
+        let public_url = Url::parse(&self.public_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                bad(
+                    "SOWAT_PUBLIC_URL",
+                    format!("'{}' is not an http(s) URL", self.public_url),
+                )
+            })?;
+        let mut cors_origins = Vec::new();
+        for origin in self
+            .cors_origins
+            .iter()
+            .map(|o| o.trim())
+            .filter(|o| !o.is_empty())
+        {
+            let parsed = Url::parse(origin)
+                .ok()
+                .filter(|u| u.host().is_some() && matches!(u.path(), "" | "/"))
+                .ok_or_else(|| {
+                    bad(
+                        "SOWAT_CORS_ORIGINS",
+                        format!("'{origin}' is not an origin such as https://admin.sowat.io"),
+                    )
+                })?;
+            cors_origins.push(parsed.origin().ascii_serialization());
+        }
+        if self.login_attempts_per_minute == 0 {
+            return Err(bad("SOWAT_LOGIN_ATTEMPTS_PER_MINUTE", "must be at least 1"));
+        }
+        if !(1..=24 * 60).contains(&self.session_idle_minutes) {
+            return Err(bad(
+                "SOWAT_SESSION_IDLE_MINUTES",
+                "must be between 1 and 1440",
+            ));
+        }
+        if !(1..=24 * 30).contains(&self.session_max_hours) {
+            return Err(bad("SOWAT_SESSION_MAX_HOURS", "must be between 1 and 720"));
+        }
+        Ok(Config {
+            backend,
+            pool_size: self.pool_size,
+            listen,
+            public_url,
+            data_dir: self.data_dir.clone(),
+            cors_origins,
+            secret_key: self.secret_key.clone(),
+            session_idle: time::Duration::minutes(self.session_idle_minutes),
+            session_max: time::Duration::hours(self.session_max_hours),
+            trust_forwarded_for: self.trust_forwarded_for,
+            login_attempts_per_minute: self.login_attempts_per_minute,
+        })
+    }
+}
+
+pub fn parse_database_url(url: &str) -> Result<Backend, ConfigError> {
+    const SETTING: &str = "SOWAT_DATABASE_URL";
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(bad(
+                SETTING,
+                "sqlite:// needs a file path, such as sqlite://data/sowat-admin.db",
+            ));
+        }
+        return Ok(Backend::Sqlite(PathBuf::from(path)));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let parsed = Url::parse(url)
+            .map_err(|e| bad(SETTING, format!("not a valid PostgreSQL URL ({e})")))?;
+        if parsed.host().is_none() {
+            return Err(bad(SETTING, "the PostgreSQL URL has no host"));
+        }
+        return Ok(Backend::Postgres(url.to_owned()));
+    }
+    let scheme = url
+        .split("://")
+        .next()
+        .filter(|s| *s != url)
+        .unwrap_or("(none)");
+    Err(bad(
+        SETTING,
+        format!("unsupported database '{scheme}': use sqlite://FILE or postgres://USER@HOST/DB"),
+    ))
+}
+
+impl Config {
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    /// An absolute link to a path of this service.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{}", self.public_url.as_str().trim_end_matches('/'), path)
+    }
+}

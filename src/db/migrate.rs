@@ -1,0 +1,29 @@
+//! Embedded migrations, one folder per engine with the same names (a test
+//! checks the two lists match). Applied at start and by `sowat-admin migrate`.
+
+use diesel_async::AsyncMigrationHarness;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{Db, DbError, Pool};
+
+pub const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Applies pending migrations and returns how many ran. Needs the
+/// multi-thread runtime (the harness blocks in place).
+pub async fn run(pool: &Pool) -> Result<usize, DbError> {
+    let db = pool.get().await?;
+    let applied = match db {
+        Db::Pg(conn) => {
+            let mut harness = AsyncMigrationHarness::new(conn);
+            tokio::task::block_in_place(|| {
+                harness.run_pending_migrations(POSTGRES).map(|v| v.len())
+            })
+        }
+        Db::Sqlite(conn) => {
+            let mut harness = AsyncMigrationHarness::new(conn);
+            tokio::task::block_in_place(|| harness.run_pending_migrations(SQLITE).map(|v| v.len()))
+        }
+    };
+    applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))
+}

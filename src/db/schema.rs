@@ -1,0 +1,164 @@
+//! One schema for both engines: `BigInt` ids, `Timestamp` holding UTC, text
+//! enums checked by the database, `Text` JSON documents (portable and readable
+//! in either engine's shell).
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        email_lower -> Text,
+        name -> Text,
+        company -> Text,
+        password_hash -> Nullable<Text>,
+        user_type -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        status_changed_at -> Nullable<Timestamp>,
+        totp_secret -> Nullable<Text>,
+        totp_enabled -> Bool,
+        totp_last_step -> Nullable<BigInt>,
+        locale -> Nullable<Text>,
+        last_login_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> BigInt,
+        key -> Text,
+        name_en -> Text,
+        name_fr -> Text,
+        scope -> Text,
+        built_in -> Bool,
+    }
+}
+
+diesel::table! {
+    role_permissions (role_id, permission) {
+        role_id -> BigInt,
+        permission -> Text,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role_id) {
+        user_id -> BigInt,
+        role_id -> BigInt,
+        granted_at -> Timestamp,
+        granted_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        is_base -> Bool,
+        settings -> Text,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    workspace_members (workspace_id, user_id) {
+        workspace_id -> BigInt,
+        user_id -> BigInt,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_type -> Text,
+        actor_id -> Nullable<BigInt>,
+        actor_label -> Text,
+        action -> Text,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        workspace_id -> Nullable<BigInt>,
+        outcome -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        data -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        mfa_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_events (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        at -> Timestamp,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        client_id -> Text,
+        event -> Text,
+        success -> Bool,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    one_time_tokens (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        purpose -> Text,
+        user_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_roles -> roles (role_id));
+diesel::joinable!(role_permissions -> roles (role_id));
+diesel::joinable!(workspace_members -> workspaces (workspace_id));
+diesel::joinable!(workspace_members -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    roles,
+    role_permissions,
+    user_roles,
+    workspaces,
+    workspace_members,
+    audit_events,
+    sessions,
+    login_events,
+    one_time_tokens,
+    recovery_codes,
+);

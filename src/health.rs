@@ -1,0 +1,35 @@
+//! Probes for orchestrators: `/healthz` (the process answers) and `/readyz`
+//! (the database answers too). Plain text, no session.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::current::CurrentUser;
+use crate::auth::guard::redirect;
+use crate::state::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let ready = match state.pool.get().await {
+        Ok(mut db) => db.ping().await.is_ok(),
+        Err(_) => false,
+    };
+    if ready {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+    }
+}
+
+/// `/`: the admin home for staff, the account page for everyone else.
+pub async fn home(CurrentUser(actor): CurrentUser) -> Response {
+    match actor {
+        None => redirect("/login", false),
+        Some(a) if a.has_platform_role() => redirect("/admin", false),
+        Some(_) => redirect("/account/sessions", false),
+    }
+}

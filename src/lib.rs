@@ -1,0 +1,265 @@
+//! sowat-admin: the admin backoffice of sowat.io.
+//!
+//! [`app`] assembles the router and its layers in one place; [`start`] opens
+//! the database, applies migrations, binds the port and serves.
+
+// Outside tests, failures are handled, never unwrapped.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod access;
+pub mod account;
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod routes;
+pub mod state;
+pub mod users;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::crypto::SecretBox;
+use crate::auth::rate_limit::IpLimiter;
+use crate::auth::session_store::DbSessionStore;
+use crate::clock::Clock;
+use crate::config::{Backend, Config, ConfigError, bad};
+use crate::db::Pool;
+use crate::state::AppState;
+
+/// The session cookie's name: `__Host-` binds it to this exact origin under https.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.is_https() {
+        "__Host-sowat_session"
+    } else {
+        "sowat_session"
+    }
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    // A list, not a single origin: CorsLayer echoes a lone exact origin to
+    // everyone, whereas a list gives other origins no allow header at all.
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-csrf-token"),
+            HeaderName::from_static("x-workspace-id"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The whole application with its layers, outermost last.
+pub fn app(state: AppState) -> Router {
+    let config = state.config.clone();
+    let store = DbSessionStore::new(
+        state.pool.clone(),
+        state.clock.clone(),
+        config.session_idle,
+        config.session_max,
+    );
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(session_cookie_name(&config))
+        .with_secure(config.is_https())
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_path("/")
+        .with_expiry(Expiry::OnSessionEnd);
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+        let id = req.headers().get(web::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    });
+    routes::router(&state)
+        .fallback(web::errors::not_found)
+        .layer(from_fn_with_state(state.clone(), auth::csrf::protect))
+        .layer(from_fn_with_state(state.clone(), auth::current::load))
+        .layer(sessions)
+        .layer(from_fn(web::lang::negotiate))
+        .layer(from_fn(web::errors::render))
+        .layer(CompressionLayer::new())
+        .layer(cors(&config))
+        .layer(from_fn_with_state(state.clone(), web::headers::apply))
+        .layer(trace)
+        .layer(from_fn(web::request_id::assign))
+        .with_state(state)
+}
+
+/// Why the service could not start; `setting` is set when configuration is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Opens the database and applies migrations (shared by `serve` and `migrate`).
+pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError> {
+    if let Backend::Sqlite(path) = &config.backend {
+        db::prepare_sqlite_path(path).map_err(|m| bad("SOWAT_DATABASE_URL", m))?;
+    }
+    let pool =
+        Pool::new(&config.backend, config.pool_size).map_err(|m| bad("SOWAT_DATABASE_URL", m))?;
+    let applied = db::migrate::run(&pool).await.map_err(|e| {
+        bad(
+            "SOWAT_DATABASE_URL",
+            format!("cannot prepare the database: {e}"),
+        )
+    })?;
+    Ok((pool, applied))
+}
+
+fn check_data_dir(config: &Config) -> Result<(), ConfigError> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        bad(
+            "SOWAT_DATA_DIR",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok").map_err(|e| {
+        bad(
+            "SOWAT_DATA_DIR",
+            format!("cannot write to {}: {e}", dir.display()),
+        )
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub setup_link: Option<String>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, then returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server ends (after a shutdown signal).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Starts the service with `clock` (tests pass one they can move).
+pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
+    check_data_dir(&config)?;
+    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)
+        .map_err(|m| bad("SOWAT_SECRET_KEY", m))?;
+    let (pool, applied) = open_database(&config).await?;
+    if applied > 0 {
+        tracing::info!(applied, "migrations applied");
+    }
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "is already in use".to_owned()
+        } else {
+            format!("cannot be opened: {e}")
+        };
+        bad("SOWAT_LISTEN", format!("{} {why}", config.listen))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    // Force the lazily built password data now, not during the first sign-in.
+    let _ = &*auth::password::DUMMY_HASH;
+    let attempts = config.login_attempts_per_minute;
+    let state = AppState {
+        pool: pool.clone(),
+        config: Arc::new(config),
+        clock: clock.clone(),
+        secrets: Arc::new(secrets),
+        login_limiter: Arc::new(IpLimiter::new(attempts, 60)),
+    };
+    let link_base = state.config.clone();
+    let setup_link = auth::setup::first_admin_link(&pool, &clock, |p| link_base.link(p))
+        .await
+        .map_err(|e| StartError::Other(format!("cannot create the setup link: {e}")))?;
+    spawn_housekeeping(&state);
+    let (shutdown, mut stop) = watch::channel(false);
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        state,
+        setup_link,
+        shutdown,
+        task,
+    })
+}
+
+/// Periodic purge of expired sessions.
+fn spawn_housekeeping(state: &AppState) {
+    let store = DbSessionStore::new(
+        state.pool.clone(),
+        state.clock.clone(),
+        state.config.session_idle,
+        state.config.session_max,
+    );
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            match store.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+        }
+    });
+}

@@ -1,0 +1,80 @@
+//! Every route, its method and the access it requires, in one list read top
+//! to bottom. The router and the access-matrix test are both built from
+//! [`table`], so a route cannot exist without a declared access.
+
+use axum::Router;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodFilter, MethodRouter, on};
+
+use crate::access::Permission::*;
+use crate::auth::guard::{self, Access};
+use crate::state::AppState;
+use crate::{account, admin, auth, health, web};
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    Route {
+        method,
+        path,
+        access,
+        handler: on(filter, handler),
+    }
+}
+
+const GET: Method = Method::GET;
+const POST: Method = Method::POST;
+
+pub fn table() -> Vec<Route> {
+    use Access::{Enrolling, Perm, Public, SignedIn};
+    vec![
+        // Probes and assets
+        route(GET, "/healthz", Public, health::healthz),
+        route(GET, "/readyz", Public, health::readyz),
+        route(GET, "/static/{*name}", Public, web::assets::serve),
+        route(GET, "/", Public, health::home),
+        route(POST, "/lang", Public, web::lang::switch),
+        // Sign-in and setup
+        route(GET, "/login", Public, auth::login::login_page),
+        route(POST, "/login", Public, auth::login::login_submit),
+        route(GET, "/login/totp", Public, auth::login::totp_page),
+        route(POST, "/login/totp", Public, auth::login::totp_submit),
+        route(GET, "/setup/{token}", Public, auth::setup::page),
+        route(POST, "/setup/{token}", Public, auth::setup::submit),
+        route(POST, "/logout", Enrolling, auth::login::logout),
+        route(GET, "/account/totp", Enrolling, auth::enroll::page),
+        route(POST, "/account/totp", Enrolling, auth::enroll::submit),
+        // The user's own sessions
+        route(GET, "/account/sessions", SignedIn, account::sessions::page),
+        route(
+            POST,
+            "/account/sessions/{handle}/end",
+            SignedIn,
+            account::sessions::end,
+        ),
+        // Admin area: a platform role is required on top of the permission
+        route(GET, "/admin", Perm(AdminAccess), admin::dashboard::page),
+        route(GET, "/admin/audit", Perm(AuditRead), admin::audit_log::page),
+    ]
+}
+
+/// The router: each route wrapped in the guard with its declared access.
+pub fn router(state: &AppState) -> Router<AppState> {
+    table().into_iter().fold(Router::new(), |router, r| {
+        let guarded = r
+            .handler
+            .route_layer(from_fn_with_state((state.clone(), r.access), guard::check));
+        router.route(r.path, guarded)
+    })
+}

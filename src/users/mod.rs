@@ -1,0 +1,3 @@
+//! Users: the model here; screens come with the users area.
+
+pub mod model;

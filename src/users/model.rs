@@ -1,0 +1,72 @@
+//! The `users` row and its insert form.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use crate::db::schema::users;
+use crate::db::types::{UserStatus, UserType};
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub email_lower: String,
+    pub name: String,
+    pub company: String,
+    pub password_hash: Option<String>,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub status_reason: Option<String>,
+    pub status_changed_at: Option<PrimitiveDateTime>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub totp_last_step: Option<i64>,
+    pub locale: Option<String>,
+    pub last_login_at: Option<PrimitiveDateTime>,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+    pub deleted_at: Option<PrimitiveDateTime>,
+}
+
+impl User {
+    pub fn can_sign_in(&self) -> bool {
+        self.status == UserStatus::Active
+            && self.deleted_at.is_none()
+            && self.password_hash.is_some()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub email_lower: String,
+    pub name: &'a str,
+    pub company: &'a str,
+    pub password_hash: Option<String>,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+/// The form of an email used for uniqueness and lookups.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A plausible address: one @, something on both sides, a dot in the domain.
+pub fn is_valid_email(email: &str) -> bool {
+    let email = email.trim();
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}

@@ -1,0 +1,85 @@
+//! Turns error responses (those carrying an [`ErrorMarker`]) into what the
+//! caller can use: JSON under `/api/`, a toast for htmx, a page otherwise.
+//! Every form shows the request id and nothing of the cause.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::error::{AppError, ErrorMarker};
+use crate::web::i18n::Lang;
+use crate::web::layout::PageCtx;
+use crate::web::render::ascii_json;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    ctx: PageCtx,
+    status: u16,
+    title: &'static str,
+    detail: Option<String>,
+}
+
+pub async fn render(req: Request, next: Next) -> Response {
+    let lang = Lang::negotiate(req.headers());
+    let htmx = req.headers().contains_key("hx-request");
+    let api = req.uri().path().starts_with("/api/");
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(req).await;
+    let Some(marker) = response.extensions().get::<ErrorMarker>().cloned() else {
+        return response;
+    };
+    let status = response.status();
+    let title = lang.t(marker.message_key);
+    let message = match &marker.detail {
+        Some(d) => format!("{title}: {d}"),
+        None => title.to_owned(),
+    };
+    let mut out = if api {
+        let body = serde_json::json!({ "error": message, "status": status.as_u16(), "request_id": request_id });
+        (status, axum::Json(body)).into_response()
+    } else if htmx {
+        // htmx does not swap error responses; the toast tells the user.
+        let trigger = serde_json::json!({ "toast": { "level": "error", "message": format!("{message} ({request_id})") } });
+        let mut r = status.into_response();
+        if let Ok(v) = HeaderValue::from_str(&ascii_json(&trigger)) {
+            r.headers_mut().insert("hx-trigger", v);
+        }
+        r.headers_mut()
+            .insert("hx-reswap", HeaderValue::from_static("none"));
+        r
+    } else {
+        let page = ErrorPage {
+            ctx: PageCtx::minimal(lang, request_id),
+            status: status.as_u16(),
+            title,
+            detail: marker.detail,
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "error page failed to render");
+                (status, title).into_response()
+            }
+        }
+    };
+    // Keep headers such as Retry-After set by the handler.
+    for name in [header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = response.headers().get(&name) {
+            out.headers_mut().insert(name, v.clone());
+        }
+    }
+    out
+}
+
+/// Unknown paths.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}

@@ -1,0 +1,169 @@
+//! What every full page needs besides its own content: language, signed-in
+//! user, CSRF token, navigation built from what the user may see, version,
+//! request id. Handlers take a [`PageCtx`] and put it in their template.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use tower_sessions::Session;
+
+use crate::access::{Actor, Permission, can};
+use crate::auth::csrf;
+use crate::auth::current::CurrentUser;
+use crate::error::AppError;
+use crate::web::assets;
+use crate::web::i18n::Lang;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Session key of a one-time notice shown on the next page.
+pub const FLASH: &str = "flash";
+
+#[derive(Clone, Debug)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserBadge {
+    pub name: String,
+    pub email: String,
+    pub roles: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct PageCtx {
+    pub lang: Lang,
+    pub user: Option<UserBadge>,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub request_id: String,
+    pub path: String,
+    pub can_search: bool,
+    pub flash: Option<String>,
+}
+
+impl PageCtx {
+    pub fn tr(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn asset(&self, name: &str) -> String {
+        assets::url(name)
+    }
+
+    pub fn version(&self) -> &'static str {
+        VERSION
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// For pages rendered outside a handler (errors): no user, no token.
+    pub fn minimal(lang: Lang, request_id: String) -> Self {
+        PageCtx {
+            lang,
+            user: None,
+            csrf: String::new(),
+            nav: Vec::new(),
+            request_id,
+            path: String::new(),
+            can_search: false,
+            flash: None,
+        }
+    }
+
+    /// htmx sends the token on every request from the page (`hx-headers` on body).
+    pub fn hx_headers(&self) -> String {
+        serde_json::json!({ csrf::HEADER: self.csrf }).to_string()
+    }
+}
+
+/// The navigation a user sees: only what they may open.
+fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
+    let entries: [(&'static str, &'static str, Option<Permission>); 3] = [
+        ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
+        ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
+        ("/account/sessions", "nav.sessions", None),
+    ];
+    entries
+        .into_iter()
+        .filter(|(href, _, perm)| match perm {
+            Some(p) => {
+                (!href.starts_with("/admin") || actor.has_platform_role()) && can(actor, *p, None)
+            }
+            None => true,
+        })
+        .map(|(href, key, _)| NavItem {
+            href,
+            label: lang.t(key),
+            active: path == href || (href != "/admin" && path.starts_with(href)),
+        })
+        .collect()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
+        let CurrentUser(actor) = CurrentUser::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::internal("session layer missing"))?;
+        let csrf = csrf::token(&session).await?;
+        let path = parts.uri.path().to_owned();
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let (user, nav, can_search) = match &actor {
+            Some(a) => (
+                Some(UserBadge {
+                    name: if a.name.is_empty() {
+                        a.email.clone()
+                    } else {
+                        a.name.clone()
+                    },
+                    email: a.email.clone(),
+                    roles: a
+                        .platform_roles
+                        .iter()
+                        .map(|r| {
+                            if lang == Lang::Fr {
+                                r.name_fr.clone()
+                            } else {
+                                r.name_en.clone()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
+                if a.must_enroll_totp() {
+                    Vec::new()
+                } else {
+                    nav_for(a, lang, &path)
+                },
+                a.has_platform_role() && can(a, Permission::UsersRead, None),
+            ),
+            None => (None, Vec::new(), false),
+        };
+        let flash = session.remove::<String>(FLASH).await.ok().flatten();
+        Ok(PageCtx {
+            lang,
+            user,
+            csrf,
+            nav,
+            request_id,
+            path,
+            can_search,
+            flash,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! The web shell: layout, static files, i18n, headers, error pages.
+
+pub mod assets;
+pub mod errors;
+pub mod headers;
+pub mod i18n;
+pub mod lang;
+pub mod layout;
+pub mod meta;
+pub mod render;
+pub mod request_id;

@@ -1,0 +1,27 @@
+// Behaviour lives here, not in attributes: the CSP forbids inline script.
+(function () {
+  "use strict";
+
+  function toast(level, message) {
+    var area = document.getElementById("toasts");
+    if (!area || !message) return;
+    var el = document.createElement("div");
+    el.className = "toast " + (level || "info");
+    el.setAttribute("role", level === "error" ? "alert" : "status");
+    el.textContent = message;
+    area.appendChild(el);
+    setTimeout(function () { el.classList.add("leaving"); }, 4500);
+    setTimeout(function () { el.remove(); }, 5000);
+  }
+
+  // Servers send {"toast": {"level": "...", "message": "..."}} in HX-Trigger.
+  document.addEventListener("toast", function (e) {
+    var d = e.detail || {};
+    toast(d.level, d.message);
+  });
+
+  // A request that never reached the server.
+  document.addEventListener("htmx:sendError", function () {
+    toast("error", document.documentElement.lang === "fr" ? "Serveur injoignable." : "Server unreachable.");
+  });
+})();

@@ -1,0 +1,132 @@
+//! Every route of the router, for every kind of actor: the expected answer
+//! is written here, independently of the access the route declares, and a
+//! route without an entry fails the test.
+
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use sowat_admin::routes;
+
+use crate::harness::{Kind, TestApp, location};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    /// Reached the handler.
+    Allowed,
+    /// 403.
+    Denied,
+    /// Sent to sign in.
+    SignIn,
+}
+use Seen::{Allowed as A, Denied as D, SignIn as L};
+
+/// Expected outcome per actor, in the order of `Kind::ALL`:
+/// admin, support, tester, analyst, manager, member, anonymous.
+fn expected() -> HashMap<(&'static str, &'static str), [Seen; 7]> {
+    HashMap::from([
+        (("GET", "/healthz"), [A, A, A, A, A, A, A]),
+        (("GET", "/readyz"), [A, A, A, A, A, A, A]),
+        (("GET", "/static/{*name}"), [A, A, A, A, A, A, A]),
+        (("GET", "/"), [A, A, A, A, A, A, A]),
+        (("POST", "/lang"), [A, A, A, A, A, A, A]),
+        (("GET", "/login"), [A, A, A, A, A, A, A]),
+        (("POST", "/login"), [A, A, A, A, A, A, A]),
+        (("GET", "/login/totp"), [A, A, A, A, A, A, A]),
+        (("POST", "/login/totp"), [A, A, A, A, A, A, A]),
+        (("GET", "/setup/{token}"), [A, A, A, A, A, A, A]),
+        (("POST", "/setup/{token}"), [A, A, A, A, A, A, A]),
+        (("POST", "/logout"), [A, A, A, A, A, A, L]),
+        (("GET", "/account/totp"), [A, A, A, A, A, A, L]),
+        (("POST", "/account/totp"), [A, A, A, A, A, A, L]),
+        (("GET", "/account/sessions"), [A, A, A, A, A, A, L]),
+        (
+            ("POST", "/account/sessions/{handle}/end"),
+            [A, A, A, A, A, A, L],
+        ),
+        (("GET", "/admin"), [A, A, A, A, D, D, L]),
+        (("GET", "/admin/audit"), [A, A, D, A, D, D, L]),
+    ])
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{*name}", "app.css")
+        .replace("{token}", "not-a-token")
+        .replace("{handle}", "0000")
+}
+
+fn classify(res: &reqwest::Response) -> Seen {
+    if res.status() == StatusCode::FORBIDDEN {
+        D
+    } else if res.status() == StatusCode::SEE_OTHER && location(res).starts_with("/login?next=") {
+        L
+    } else {
+        A
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_for_every_actor() {
+    let app = TestApp::spawn().await;
+    let expected = expected();
+    let mut table = routes::table();
+    // Sign-out ends the actor's session: keep it for last.
+    table.sort_by_key(|r| r.path == "/logout");
+    let mut failures = Vec::new();
+    for route in &table {
+        if !expected.contains_key(&(route.method.as_str(), route.path)) {
+            failures.push(format!(
+                "{} {} has no entry in the access matrix",
+                route.method, route.path
+            ));
+        }
+    }
+    let listed: Vec<(String, &str)> = table
+        .iter()
+        .map(|r| (r.method.to_string(), r.path))
+        .collect();
+    for (method, path) in expected.keys() {
+        if !listed.iter().any(|(m, p)| m == method && p == path) {
+            failures.push(format!(
+                "{method} {path} is in the matrix but not in the router"
+            ));
+        }
+    }
+    let mut clients = Vec::new();
+    for kind in Kind::ALL {
+        clients.push((kind, app.client_as(kind).await.0));
+    }
+    for route in &table {
+        let Some(row) = expected.get(&(route.method.as_str(), route.path)) else {
+            continue;
+        };
+        for (i, (kind, client)) in clients.iter().enumerate() {
+            let url = app.url(&concrete(route.path));
+            let res = if route.method == Method::GET {
+                client.get(&url).send().await.unwrap()
+            } else {
+                let token = app.csrf(client).await;
+                client
+                    .request(route.method.clone(), &url)
+                    .form(&[("_csrf", token.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
+            };
+            let seen = classify(&res);
+            if seen != row[i] {
+                failures.push(format!(
+                    "{} {} as {kind:?}: expected {:?}, got {seen:?} ({})",
+                    route.method,
+                    route.path,
+                    row[i],
+                    res.status()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "access matrix:\n{}",
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,285 @@
+//! Start-up, migrations, probes, static assets, error pages, request ids,
+//! language negotiation, configuration errors.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+
+use crate::harness::{TestApp, select_attr, select_text};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starts_and_answers_probes() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let res = app.get(&c, "/healthz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(res.text().await.unwrap(), "ok\n");
+    let res = app.get(&c, "/readyz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "ready\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_are_idempotent() {
+    let app = TestApp::spawn().await;
+    let pool = &app.running().state.pool;
+    assert_eq!(
+        sowat_admin::db::migrate::run(pool).await.unwrap(),
+        0,
+        "second run applies nothing"
+    );
+    assert_eq!(
+        sowat_admin::db::migrate::run(pool).await.unwrap(),
+        0,
+        "third run applies nothing"
+    );
+}
+
+#[test]
+fn both_engines_have_the_same_migrations() {
+    let list = |engine: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(format!(
+            "{}/migrations/{engine}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+        names.sort();
+        names
+    };
+    assert!(!list("sqlite").is_empty());
+    assert_eq!(list("sqlite"), list("postgres"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_assets_are_cached_by_content_hash() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let page = app.get(&c, "/login").await.text().await.unwrap();
+    let css = select_attr(&page, "link[rel=stylesheet]", "href").expect("stylesheet link");
+    assert!(css.starts_with("/static/app.css?v="), "{css}");
+    let res = app.get(&c, &css).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    // Without the hash: revalidate by ETag.
+    let res = app.get(&c, "/static/app.css").await;
+    assert_eq!(res.headers()["cache-control"], "public, no-cache");
+    let res = c
+        .get(app.url("/static/app.css"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    let htmx = select_attr(&page, "script[src^='/static/htmx']", "src").expect("htmx script");
+    assert_eq!(app.get(&c, &htmx).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&c, "/static/nope.js").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_page_is_a_404_page_with_request_id() {
+    let app = TestApp::spawn().await;
+    let res = app.get(&app.client(), "/no/such/page").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = res.text().await.unwrap();
+    assert_eq!(select_text(&body, "h1"), vec!["Page not found"]);
+    assert_eq!(select_text(&body, "#request-id"), vec![id]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    for path in ["/healthz", "/login", "/static/app.css", "/nope", "/admin"] {
+        let res = app.get(&c, path).await;
+        let id = res
+            .headers()
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("{path} has no request id"));
+        assert!(id.len() >= 8);
+    }
+    let kept = c
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-1234abcd")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "trace-1234abcd");
+    let replaced = c
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id\u{7f}")
+        .send()
+        .await;
+    if let Ok(r) = replaced {
+        assert_ne!(r.headers()["x-request-id"], "bad id");
+    }
+    let replaced = c
+        .get(app.url("/healthz"))
+        .header("x-request-id", "x;y")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], "x;y");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn language_follows_cookie_then_accept_language_then_english() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let title = |body: &str| select_text(body, "h1").join("");
+    let body = app.get(&c, "/login").await.text().await.unwrap();
+    assert_eq!(title(&body), "Sign in");
+    let body = c
+        .get(app.url("/login"))
+        .header("accept-language", "de-DE,fr;q=0.8,en;q=0.5")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(title(&body), "Connexion");
+    assert_eq!(select_attr(&body, "html", "lang").as_deref(), Some("fr"));
+    let body = c
+        .get(app.url("/login"))
+        .header("accept-language", "fr")
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(title(&body), "Sign in");
+    // The switch in the footer sets the cookie.
+    let res = app
+        .post_form(&c, "/lang", &[("lang", "fr"), ("next", "/login")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("lang=fr")
+    );
+    let body = app.get(&c, "/login").await.text().await.unwrap();
+    assert_eq!(title(&body), "Connexion");
+}
+
+fn binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sowat-admin"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SOWAT_")) {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+fn run_fails_with(args: &[&str], setting: &str) {
+    let dir = std::env::temp_dir().join(format!("sowat-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = binary().current_dir(&dir).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(setting),
+        "{args:?} names {setting}: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        stderr
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_configuration_stops_with_one_clear_line() {
+    run_fails_with(
+        &["--database-url", "mysql://x@y/z", "migrate"],
+        "SOWAT_DATABASE_URL",
+    );
+    run_fails_with(
+        &["--database-url", "sqlite://", "migrate"],
+        "SOWAT_DATABASE_URL",
+    );
+    run_fails_with(
+        &["--database-url", "postgres://", "migrate"],
+        "SOWAT_DATABASE_URL",
+    );
+    run_fails_with(&["--listen", "not-an-address"], "SOWAT_LISTEN");
+    run_fails_with(&["--public-url", "ftp://x"], "SOWAT_PUBLIC_URL");
+    run_fails_with(
+        &[
+            "--data-dir",
+            "/proc/forbidden",
+            "--database-url",
+            "sqlite://db.sqlite",
+        ],
+        "SOWAT_DATA_DIR",
+    );
+}
+
+#[test]
+fn port_in_use_is_a_configuration_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    run_fails_with(
+        &[
+            "--listen",
+            &addr,
+            "--database-url",
+            "sqlite://db.sqlite",
+            "--data-dir",
+            "data",
+        ],
+        "SOWAT_LISTEN",
+    );
+}
+
+#[test]
+fn migrate_sub_command_applies_then_finds_nothing() {
+    let dir = std::env::temp_dir().join(format!("sowat-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = binary().current_dir(&dir).arg("migrate").output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 1"));
+    assert!(
+        dir.join("data/sowat-admin.db").exists(),
+        "default SQLite file in ./data"
+    );
+    let second = binary().current_dir(&dir).arg("migrate").output().unwrap();
+    assert!(String::from_utf8_lossy(&second.stdout).contains("migrations applied: 0"));
+    let help = binary().args(["migrate", "--help"]).output().unwrap();
+    assert!(help.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,412 @@
+//! `TestApp::spawn()` and the helpers tests share: users of every kind,
+//! signed-in clients carrying the CSRF token, page parsing with selectors.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use reqwest::{Client, Response, StatusCode, redirect};
+use scraper::{Html, Selector};
+use sowat_admin::auth::{password, store, totp};
+use sowat_admin::clock::Clock;
+use sowat_admin::config::{Backend, Config};
+use sowat_admin::db::schema::{users, workspace_members, workspaces};
+use sowat_admin::db::types::{UserStatus, UserType, WorkspaceRole};
+use sowat_admin::users::model::{NewUser, normalize_email};
+use sowat_admin::{Running, db_run, start};
+
+pub const PASSWORD: &str = "violet-tram-harbour-42";
+
+/// The kinds of actor the access rules distinguish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Admin,
+    Support,
+    Tester,
+    Analyst,
+    Manager,
+    Member,
+    Anonymous,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Admin,
+        Kind::Support,
+        Kind::Tester,
+        Kind::Analyst,
+        Kind::Manager,
+        Kind::Member,
+        Kind::Anonymous,
+    ];
+
+    fn platform_role(self) -> Option<&'static str> {
+        match self {
+            Kind::Admin => Some("admin"),
+            Kind::Support => Some("support"),
+            Kind::Tester => Some("tester"),
+            Kind::Analyst => Some("analyst"),
+            _ => None,
+        }
+    }
+}
+
+/// A user created directly in the database for a test.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    pub password: String,
+    pub totp_secret: Option<Vec<u8>>,
+}
+
+pub struct TestApp {
+    pub running: Option<Running>,
+    pub base: String,
+    pub clock: Clock,
+    dir: PathBuf,
+    pg_drop: Option<(String, String)>,
+}
+
+pub struct Options {
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        // High enough that tests signing in many actors never meet it.
+        Options {
+            login_attempts_per_minute: 10_000,
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("sowat-test-{id}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (backend, pg_drop) = match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("sowat_test_{id}");
+                let mut conn = AsyncPgConnection::establish(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL answers");
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                (Backend::Postgres(url.to_string()), Some((admin_url, name)))
+            }
+            _ => (Backend::Sqlite(dir.join("test.db")), None),
+        };
+        let port = free_port();
+        let config = Config {
+            backend,
+            pool_size: 4,
+            listen: format!("127.0.0.1:{port}").parse().expect("addr"),
+            public_url: url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("url"),
+            data_dir: dir.clone(),
+            cors_origins: vec!["https://admin.sowat.io".into()],
+            secret_key: None,
+            session_idle: time::Duration::minutes(30),
+            session_max: time::Duration::hours(12),
+            trust_forwarded_for: false,
+            login_attempts_per_minute: options.login_attempts_per_minute,
+        };
+        let clock = Clock::system();
+        let running = start(config, clock.clone()).await.expect("the app starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            clock,
+            dir,
+            pg_drop,
+        }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: cookies on, redirects off.
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    pub async fn db(&self) -> sowat_admin::db::Db {
+        self.running()
+            .state
+            .pool
+            .get()
+            .await
+            .expect("db connection")
+    }
+
+    /// Creates an active user with `roles` (platform role keys) and, when
+    /// `with_totp`, an enrolled second factor.
+    pub async fn create_user(&self, email: &str, roles: &[&str], with_totp: bool) -> TestUser {
+        let state = &self.running().state;
+        let now = self.clock.now_primitive();
+        let mut db = self.db().await;
+        let hash = password::hash(PASSWORD).expect("hash");
+        let new = NewUser {
+            email,
+            email_lower: normalize_email(email),
+            name: "Test User",
+            company: "Acme",
+            password_hash: Some(hash),
+            user_type: UserType::External,
+            status: UserStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        let id: i64 = db_run!(&mut db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await).expect("insert user");
+        for role in roles {
+            store::grant_role(&mut db, id, role, None, now)
+                .await
+                .expect("grant role");
+        }
+        let totp_secret = if with_totp {
+            let secret = totp::generate_secret();
+            let sealed = state.secrets.encrypt(&secret).expect("seal");
+            db_run!(&mut db, c => diesel::update(users::table.find(id))
+                .set((users::totp_secret.eq(sealed), users::totp_enabled.eq(true)))
+                .execute(c)
+                .await)
+            .expect("enable totp");
+            Some(secret)
+        } else {
+            None
+        };
+        TestUser {
+            id,
+            email: email.to_owned(),
+            password: PASSWORD.to_owned(),
+            totp_secret,
+        }
+    }
+
+    pub async fn create_kind(&self, kind: Kind) -> Option<TestUser> {
+        if kind == Kind::Anonymous {
+            return None;
+        }
+        let email = format!("{kind:?}@example.test").to_lowercase();
+        let roles: Vec<&str> = kind.platform_role().into_iter().collect();
+        let user = self.create_user(&email, &roles, true).await;
+        if let Some(role) = match kind {
+            Kind::Manager => Some(WorkspaceRole::Manager),
+            Kind::Member => Some(WorkspaceRole::Member),
+            _ => None,
+        } {
+            self.add_member(&user, "club", role).await;
+        }
+        Some(user)
+    }
+
+    /// Puts `user` in workspace `slug` (created if missing) with `role`.
+    pub async fn add_member(&self, user: &TestUser, slug: &str, role: WorkspaceRole) {
+        let now = self.clock.now_primitive();
+        let mut db = self.db().await;
+        let existing: Option<i64> = db_run!(&mut db, c => workspaces::table.filter(workspaces::slug.eq(slug)).select(workspaces::id).first(c).await.optional()).expect("find ws");
+        let ws = match existing {
+            Some(id) => id,
+            None => db_run!(&mut db, c => diesel::insert_into(workspaces::table)
+                .values((workspaces::slug.eq(slug), workspaces::name.eq(slug), workspaces::is_base.eq(false), workspaces::settings.eq("{}"), workspaces::created_at.eq(now)))
+                .returning(workspaces::id)
+                .get_result(c)
+                .await)
+            .expect("insert ws"),
+        };
+        db_run!(&mut db, c => diesel::insert_into(workspace_members::table)
+            .values((workspace_members::workspace_id.eq(ws), workspace_members::user_id.eq(user.id), workspace_members::role.eq(role), workspace_members::created_at.eq(now)))
+            .execute(c)
+            .await)
+        .expect("insert member");
+    }
+
+    /// The current TOTP code of `user` by the app's clock.
+    pub fn code(&self, user: &TestUser) -> String {
+        let t = totp::build(
+            user.totp_secret.as_deref().expect("user has TOTP"),
+            &user.email,
+        )
+        .expect("totp");
+        totp::code_at(&t, self.clock.unix())
+    }
+
+    /// Signs `user` in on `client` (password, then TOTP when enrolled).
+    /// Moves the clock one step first so a code is never a replay.
+    pub async fn sign_in(&self, client: &Client, user: &TestUser) {
+        let res = self
+            .login_password(client, &user.email, &user.password)
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::SEE_OTHER,
+            "password step for {}",
+            user.email
+        );
+        if user.totp_secret.is_some() {
+            assert!(
+                location(&res).starts_with("/login/totp"),
+                "second factor asked"
+            );
+            self.clock.advance(time::Duration::seconds(30));
+            let code = self.code(user);
+            let res = self
+                .post_form(client, "/login/totp", &[("code", &code), ("next", "/")])
+                .await;
+            assert_eq!(
+                res.status(),
+                StatusCode::SEE_OTHER,
+                "TOTP step for {}",
+                user.email
+            );
+        }
+    }
+
+    /// A new client signed in as `kind` (anonymous: a fresh client).
+    pub async fn client_as(&self, kind: Kind) -> (Client, Option<TestUser>) {
+        let client = self.client();
+        let user = self.create_kind(kind).await;
+        if let Some(u) = &user {
+            self.sign_in(&client, u).await;
+        }
+        (client, user)
+    }
+
+    pub async fn login_password(&self, client: &Client, email: &str, password: &str) -> Response {
+        self.post_form(
+            client,
+            "/login",
+            &[("email", email), ("password", password), ("next", "/")],
+        )
+        .await
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> Response {
+        client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// The CSRF token of `client`'s session (read from a page, like a browser).
+    pub async fn csrf(&self, client: &Client) -> String {
+        // Signed-in users are redirected away from /login: follow to a page.
+        let mut res = self.get(client, "/login").await;
+        for _ in 0..3 {
+            if res.status() != StatusCode::SEE_OTHER {
+                break;
+            }
+            let next = location(&res);
+            res = self.get(client, &next).await;
+        }
+        let body = res.text().await.expect("body");
+        let doc = Html::parse_document(&body);
+        let sel = Selector::parse("input[name=_csrf]").expect("selector");
+        doc.select(&sel)
+            .next()
+            .and_then(|e| e.value().attr("value"))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// POSTs a form with the session's CSRF token added.
+    pub async fn post_form(
+        &self,
+        client: &Client,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
+        let token = self.csrf(client).await;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("_csrf", &token));
+        client
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Audit events with `action`, as (outcome, actor_label, details).
+    pub async fn audit(&self, action: &str) -> Vec<(String, String, String)> {
+        use sowat_admin::db::schema::audit_events as a;
+        let mut db = self.db().await;
+        db_run!(&mut db, c => a::table
+            .filter(a::action.eq(action))
+            .order(a::id.asc())
+            .select((a::outcome, a::actor_label, a::details))
+            .load::<(String, String, String)>(c)
+            .await)
+        .expect("audit query")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin_url, name)) = self.pg_drop.take() {
+            // Drop runs outside async: a small runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("rt");
+                rt.block_on(async {
+                    if let Ok(mut conn) = AsyncPgConnection::establish(&admin_url).await {
+                        let _ = conn
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub fn select_text(html: &str, selector: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let sel = Selector::parse(selector).expect("selector");
+    doc.select(&sel)
+        .map(|e| e.text().collect::<String>().trim().to_owned())
+        .collect()
+}
+
+pub fn select_attr(html: &str, selector: &str, attr: &str) -> Option<String> {
+    let doc = Html::parse_document(html);
+    let sel = Selector::parse(selector).expect("selector");
+    doc.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr(attr))
+        .map(str::to_owned)
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary. Each test starts the real application on
+//! 127.0.0.1 against a fresh database: a temp SQLite file, or a fresh
+//! PostgreSQL database when `TEST_DATABASE_URL` is set.
+
+mod access_matrix;
+mod auth;
+mod browser;
+mod foundation;
+mod harness;
+mod security;
+mod sessions;

@@ -1,0 +1,219 @@
+//! CSRF, CORS, security headers and audited denials.
+
+use reqwest::StatusCode;
+
+use crate::harness::{Kind, TestApp, select_text};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_changes_without_the_csrf_token_are_refused_and_audited() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let missing = c
+        .post(app.url("/logout"))
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    let wrong = c
+        .post(app.url("/logout"))
+        .form(&[("_csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let wrong_header = c
+        .post(app.url("/logout"))
+        .header("x-csrf-token", "forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_header.status(), StatusCode::FORBIDDEN);
+    // Still signed in: none of them went through.
+    assert_eq!(app.get(&c, "/admin").await.status(), StatusCode::OK);
+    let token = app.csrf(&c).await;
+    let cross = c
+        .post(app.url("/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cross.status(),
+        StatusCode::FORBIDDEN,
+        "a valid token from another site is refused"
+    );
+    let foreign = c
+        .post(app.url("/logout"))
+        .header("origin", "https://evil.example")
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    let rejected = app.audit("security.csrf_rejected").await;
+    let reasons: Vec<&str> = rejected.iter().map(|(_, _, d)| d.as_str()).collect();
+    assert_eq!(rejected.len(), 5, "{reasons:?}");
+    assert!(
+        rejected
+            .iter()
+            .all(|(o, actor, _)| o == "denied" && actor == "admin@example.test")
+    );
+    // The header form works (htmx).
+    let ok = c
+        .post(app.url("/logout"))
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_forms_need_the_token_too() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let res = c
+        .post(app.url("/login"))
+        .form(&[("email", "a@b.io"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body = res.text().await.unwrap();
+    assert_eq!(select_text(&body, "h1"), vec!["Access denied"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_allows_only_the_configured_origin() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let preflight = |origin: &'static str| {
+        c.request(reqwest::Method::OPTIONS, app.url("/admin"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let ok = preflight("https://admin.sowat.io").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://admin.sowat.io"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    for evil in [
+        "https://evil.example",
+        "null",
+        "http://admin.sowat.io",
+        "https://admin.sowat.io.evil.example",
+        "https://sub.admin.sowat.io",
+    ] {
+        let res = preflight(evil).await.unwrap();
+        assert!(
+            res.headers().get("access-control-allow-origin").is_none(),
+            "{evil} got an allow-origin header"
+        );
+        let res = c
+            .get(app.url("/healthz"))
+            .header("origin", evil)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.headers().get("access-control-allow-origin").is_none(),
+            "{evil} (simple request)"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn html_responses_carry_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    for path in ["/login", "/admin", "/nope"] {
+        let res = app.get(&c, path).await;
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'self'")
+                && csp.contains("frame-ancestors 'none'")
+                && csp.contains("object-src 'none'"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["referrer-policy"], "same-origin");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "no HSTS over plain http"
+        );
+    }
+    // No inline script or style anywhere in a page.
+    let body = app.get(&c, "/admin").await.text().await.unwrap();
+    let doc = scraper::Html::parse_document(&body);
+    let scripts = scraper::Selector::parse("script").unwrap();
+    assert!(
+        doc.select(&scripts)
+            .all(|s| s.value().attr("src").is_some() && s.text().next().is_none())
+    );
+    let styled = scraper::Selector::parse("[style], style, [hx-on], [onclick]").unwrap();
+    assert_eq!(doc.select(&styled).count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denials_are_audited_and_answered_403() {
+    let app = TestApp::spawn().await;
+    let (member, _) = app.client_as(Kind::Member).await;
+    let res = app.get(&member, "/admin").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let (tester, _) = app.client_as(Kind::Tester).await;
+    assert_eq!(
+        app.get(&tester, "/admin/audit").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let htmx = tester
+        .get(app.url("/admin/audit"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(htmx.status(), StatusCode::FORBIDDEN);
+    assert!(
+        htmx.headers()["hx-trigger"]
+            .to_str()
+            .unwrap()
+            .contains("toast")
+    );
+    let anonymous = app.get(&app.client(), "/admin/audit").await;
+    assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+    let denied = app.audit("access.denied").await;
+    let actors: Vec<&str> = denied.iter().map(|(_, a, _)| a.as_str()).collect();
+    assert_eq!(
+        actors,
+        vec![
+            "member@example.test",
+            "tester@example.test",
+            "tester@example.test",
+            "anonymous"
+        ]
+    );
+    assert!(denied.iter().all(|(o, _, _)| o == "denied"));
+    assert!(denied[1].2.contains("audit.read"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn htmx_request_without_session_gets_hx_redirect() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client()
+        .get(app.url("/admin/audit?outcome=denied"))
+        .header("hx-request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["hx-redirect"],
+        "/login?next=%2Fadmin%2Faudit%3Foutcome%3Ddenied"
+    );
+}

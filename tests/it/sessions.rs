@@ -1,0 +1,198 @@
+//! Database sessions: id rotation, idle and absolute expiry, server-side
+//! logout, listing and ending one's own sessions.
+
+use reqwest::StatusCode;
+
+use crate::harness::{Kind, PASSWORD, TestApp, location, select_text};
+
+fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("sowat_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_id_changes_at_sign_in_and_cookie_is_strict() {
+    let app = TestApp::spawn().await;
+    let user = app.create_kind(Kind::Manager).await.unwrap();
+    let c = app.client();
+    let before = session_cookie(&app.get(&c, "/login").await)
+        .expect("an anonymous session for the login form");
+    let res = app.login_password(&c, &user.email, PASSWORD).await;
+    let after_password = session_cookie(&res).expect("new cookie");
+    assert_ne!(before, after_password);
+    let raw = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("sowat_session="))
+        .unwrap();
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Strict") && raw.contains("Path=/"),
+        "{raw}"
+    );
+    let res = app
+        .post_form(&c, "/login/totp", &[("code", &app.code(&user))])
+        .await;
+    let after_totp = session_cookie(&res).expect("new cookie after the second factor");
+    assert_ne!(after_password, after_totp);
+    // The old id no longer works.
+    let stale = app
+        .client()
+        .get(app.url("/account/sessions"))
+        .header("cookie", &after_password)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sessions_expire() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Support).await;
+    app.clock.advance(time::Duration::minutes(29));
+    assert_eq!(
+        app.get(&c, "/admin").await.status(),
+        StatusCode::OK,
+        "activity within 30 minutes keeps it"
+    );
+    app.clock.advance(time::Duration::minutes(29));
+    assert_eq!(app.get(&c, "/admin").await.status(), StatusCode::OK);
+    app.clock.advance(time::Duration::minutes(31));
+    let res = app.get(&c, "/admin").await;
+    assert_eq!(
+        location(&res),
+        "/login?next=%2Fadmin",
+        "idle for 31 minutes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_end_after_their_absolute_lifetime() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Analyst).await;
+    for _ in 0..(12 * 60 / 25) {
+        app.clock.advance(time::Duration::minutes(25));
+        assert_eq!(app.get(&c, "/admin").await.status(), StatusCode::OK);
+    }
+    app.clock.advance(time::Duration::minutes(25));
+    assert_eq!(
+        app.get(&c, "/admin").await.status(),
+        StatusCode::SEE_OTHER,
+        "over 12 hours, even when active"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_ends_the_session_server_side() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("copy@example.test", &["admin"], true).await;
+    let browser = app.client();
+    app.login_password(&browser, &user.email, PASSWORD).await;
+    let res = app
+        .post_form(&browser, "/login/totp", &[("code", &app.code(&user))])
+        .await;
+    // The cookie as an attacker who copied it would hold it.
+    let stolen = session_cookie(&res).unwrap();
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        plain
+            .get(app.url("/admin"))
+            .header("cookie", &stolen)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    app.post_form(&browser, "/logout", &[]).await;
+    let after = plain
+        .get(app.url("/admin"))
+        .header("cookie", &stolen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "the copied cookie is dead after logout"
+    );
+    assert_eq!(app.audit("auth.sign_out").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_lists_and_ends_their_sessions() {
+    let app = TestApp::spawn().await;
+    let user = app.create_kind(Kind::Support).await.unwrap();
+    let laptop = app.client();
+    app.sign_in(&laptop, &user).await;
+    let phone = app.client();
+    app.sign_in(&phone, &user).await;
+    let page = app
+        .get(&laptop, "/account/sessions")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows = select_text(&page, "#session-rows tr");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(select_text(&page, "#session-rows tr.current").len(), 1);
+    // End the other one (the row that is not current), as htmx would.
+    let doc = scraper::Html::parse_document(&page);
+    let sel = scraper::Selector::parse("#session-rows tr:not(.current) form").unwrap();
+    let action = doc
+        .select(&sel)
+        .next()
+        .unwrap()
+        .value()
+        .attr("action")
+        .unwrap()
+        .to_owned();
+    let token = app.csrf(&laptop).await;
+    let res = laptop
+        .post(app.url(&action))
+        .header("hx-request", "true")
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["hx-trigger"]
+            .to_str()
+            .unwrap()
+            .contains("Session ended")
+    );
+    assert_eq!(
+        select_text(
+            &format!("<table>{}</table>", res.text().await.unwrap()),
+            "tr"
+        )
+        .len(),
+        1
+    );
+    assert_eq!(
+        app.get(&phone, "/account/sessions").await.status(),
+        StatusCode::SEE_OTHER,
+        "the phone is signed out"
+    );
+    assert_eq!(app.audit("session.ended").await.len(), 1);
+    // Someone else's session cannot be ended.
+    let (other, _) = app.client_as(Kind::Analyst).await;
+    let token = app.csrf(&other).await;
+    let res = other
+        .post(app.url(&action))
+        .header("x-csrf-token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
