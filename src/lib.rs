@@ -4,7 +4,10 @@
 //! the database, applies migrations, binds the port and serves.
 
 // Outside tests, failures are handled, never unwrapped.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod access;
 pub mod account;

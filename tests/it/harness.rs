@@ -118,7 +118,11 @@ impl TestApp {
             backend,
             pool_size: 4,
             listen: format!("127.0.0.1:{port}").parse().expect("addr"),
-            public_url: url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("url"),
+            public_url: url::Url::parse(&format!(
+                "{}://127.0.0.1:{port}",
+                if options.https { "https" } else { "http" }
+            ))
+            .expect("url"),
             data_dir: dir.clone(),
             cors_origins: vec!["https://admin.sowat.io".into()],
             secret_key: None,

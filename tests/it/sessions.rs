@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::harness::{Kind, PASSWORD, TestApp, location, select_text};
+use crate::harness::{Kind, Options, PASSWORD, TestApp, location, select_text};
 
 fn session_cookie(res: &reqwest::Response) -> Option<String> {
     res.headers()
@@ -195,4 +195,54 @@ async fn a_user_lists_and_ends_their_sessions() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_https_the_cookie_is_host_prefixed_and_secure() {
+    let app = TestApp::spawn_with(Options {
+        https: true,
+        ..Options::default()
+    })
+    .await;
+    let res = app.get(&app.client(), "/login").await;
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    let raw = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with("__Host-sowat_session="))
+        .expect("__Host- cookie");
+    for part in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(raw.contains(part), "{raw} lacks {part}");
+    }
+    assert!(!raw.contains("Domain="), "{raw}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_sessions_are_purged() {
+    use sowat_admin::auth::session_store::DbSessionStore;
+    let app = TestApp::spawn().await;
+    let (_idle, _) = app.client_as(Kind::Support).await;
+    let (fresh, _) = app.client_as(Kind::Analyst).await;
+    let state = &app.running().state;
+    let store = DbSessionStore::new(
+        state.pool.clone(),
+        app.clock.clone(),
+        state.config.session_idle,
+        state.config.session_max,
+    );
+    app.clock.advance(time::Duration::minutes(20));
+    assert_eq!(app.get(&fresh, "/admin").await.status(), StatusCode::OK);
+    app.clock.advance(time::Duration::minutes(15));
+    let purged = store.purge_expired().await.unwrap();
+    assert!(purged >= 1, "the idle session is purged");
+    assert_eq!(
+        app.get(&fresh, "/admin").await.status(),
+        StatusCode::OK,
+        "the active one stays"
+    );
 }
