@@ -279,6 +279,7 @@ async fn five_failures_lock_the_account_for_fifteen_minutes() {
 async fn too_many_attempts_from_one_ip_get_429() {
     let app = TestApp::spawn_with(Options {
         login_attempts_per_minute: 20,
+        ..Options::default()
     })
     .await;
     let c = app.client();

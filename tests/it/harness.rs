@@ -71,6 +71,9 @@ pub struct TestApp {
 
 pub struct Options {
     pub login_attempts_per_minute: u32,
+    /// Configure an https public URL (cookies and headers only: the test
+    /// server itself still speaks plain http).
+    pub https: bool,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
         // High enough that tests signing in many actors never meet it.
         Options {
             login_attempts_per_minute: 10_000,
+            https: false,
         }
     }
 }
