@@ -20,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod mail;
 pub mod routes;
 pub mod state;
 pub mod users;
@@ -246,7 +247,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
     })
 }
 
-/// Periodic purge of expired sessions.
+/// Periodic purges: expired sessions, users deleted more than 30 days ago.
 fn spawn_housekeeping(state: &AppState) {
     let store = DbSessionStore::new(
         state.pool.clone(),
@@ -254,6 +255,7 @@ fn spawn_housekeeping(state: &AppState) {
         state.config.session_idle,
         state.config.session_max,
     );
+    let (pool, clock) = (state.pool.clone(), state.clock.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         loop {
@@ -262,6 +264,11 @@ fn spawn_housekeeping(state: &AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            match users::purge::purge_deleted(&pool, &clock).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "deleted users purged"),
+                Err(e) => tracing::warn!(error = %e, "user purge failed"),
             }
         }
     });

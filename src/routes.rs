@@ -10,7 +10,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use crate::access::Permission::*;
 use crate::auth::guard::{self, Access};
 use crate::state::AppState;
-use crate::{account, admin, auth, health, web};
+use crate::{account, admin, auth, health, users, web};
 
 pub struct Route {
     pub method: Method,
@@ -52,6 +52,8 @@ pub fn table() -> Vec<Route> {
         route(POST, "/login/totp", Public, auth::login::totp_submit),
         route(GET, "/setup/{token}", Public, auth::setup::page),
         route(POST, "/setup/{token}", Public, auth::setup::submit),
+        route(GET, "/reset/{token}", Public, auth::reset::page),
+        route(POST, "/reset/{token}", Public, auth::reset::submit),
         route(POST, "/logout", Enrolling, auth::login::logout),
         route(GET, "/account/totp", Enrolling, auth::enroll::page),
         route(POST, "/account/totp", Enrolling, auth::enroll::submit),
@@ -66,6 +68,100 @@ pub fn table() -> Vec<Route> {
         // Admin area: a platform role is required on top of the permission
         route(GET, "/admin", Perm(AdminAccess), admin::dashboard::page),
         route(GET, "/admin/audit", Perm(AuditRead), admin::audit_log::page),
+        // Users
+        route(GET, "/admin/search", Perm(UsersRead), users::search::search),
+        route(GET, "/admin/users", Perm(UsersRead), users::list_page::page),
+        route(
+            GET,
+            "/admin/users/count",
+            Perm(UsersRead),
+            users::list_page::count,
+        ),
+        route(
+            GET,
+            "/admin/users/new",
+            Perm(UsersWrite),
+            users::create::form,
+        ),
+        route(
+            POST,
+            "/admin/users",
+            Perm(UsersWrite),
+            users::create::submit,
+        ),
+        route(
+            POST,
+            "/admin/users/bulk/status",
+            Perm(UsersWrite),
+            users::bulk::status,
+        ),
+        route(
+            POST,
+            "/admin/users/bulk/export",
+            Perm(ExportsRun),
+            users::bulk::export,
+        ),
+        route(GET, "/admin/users/{id}", Perm(UsersRead), users::page::page),
+        route(
+            POST,
+            "/admin/users/{id}/profile",
+            Perm(UsersWrite),
+            users::actions::profile,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/status",
+            Perm(UsersWrite),
+            users::actions::status,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/roles",
+            Perm(RolesManage),
+            users::actions::roles,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/notes",
+            Perm(NotesWrite),
+            users::actions::note,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/reset-totp",
+            Perm(UsersWrite),
+            users::actions::reset_totp,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/password-reset",
+            Perm(UsersWrite),
+            users::actions::password_reset,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/delete",
+            Perm(UsersDelete),
+            users::actions::delete,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/restore",
+            Perm(UsersDelete),
+            users::actions::restore,
+        ),
+        route(
+            POST,
+            "/admin/users/{id}/erase",
+            Perm(UsersDelete),
+            users::actions::erase,
+        ),
+        route(
+            GET,
+            "/admin/users/{id}/export",
+            Perm(ExportsRun),
+            users::actions::export,
+        ),
     ]
 }
 

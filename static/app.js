@@ -20,6 +20,19 @@
     toast(d.level, d.message);
   });
 
+  // The header search popup closes on Escape or a click elsewhere.
+  function closeSearch() {
+    var popup = document.getElementById("search-results");
+    if (popup) popup.innerHTML = "";
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") closeSearch();
+  });
+  document.addEventListener("click", function (e) {
+    var box = document.getElementById("global-search");
+    if (box && !box.contains(e.target)) closeSearch();
+  });
+
   // A request that never reached the server.
   document.addEventListener("htmx:sendError", function () {
     toast("error", document.documentElement.lang === "fr" ? "Serveur injoignable." : "Server unreachable.");

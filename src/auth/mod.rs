@@ -9,6 +9,7 @@ pub mod login;
 pub mod password;
 pub mod rate_limit;
 pub mod recovery;
+pub mod reset;
 pub mod session_store;
 pub mod setup;
 pub mod store;

@@ -117,6 +117,7 @@ pub async fn invite_admin(
                         status: UserStatus::Pending,
                         created_at: now,
                         updated_at: now,
+                        name_sort: String::new(),
                     };
                     crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
                 }
@@ -255,7 +256,7 @@ pub async fn submit(
                 let user_id = match row.user_id {
                     Some(id) => {
                         crate::db_run!(db, c => diesel::update(users::table.find(id))
-                            .set((users::name.eq(&name), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
+                            .set((users::name.eq(&name), users::name_sort.eq(crate::users::model::name_sort_key(&name)), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
                             .execute(c)
                             .await)?;
                         id
@@ -271,11 +272,15 @@ pub async fn submit(
                             status: UserStatus::Active,
                             created_at: now,
                             updated_at: now,
+                            name_sort: crate::users::model::name_sort_key(&name),
                         };
                         crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
                     }
                 };
-                store::grant_role(db, user_id, ADMIN_ROLE, None, now).await?;
+                // An invitation made in the UI carries the roles chosen then.
+                if row.purpose != TokenPurpose::Invite {
+                    store::grant_role(db, user_id, ADMIN_ROLE, None, now).await?;
+                }
                 let ev = Event::setup_completed().target("user", user_id).details(serde_json::json!({ "purpose": row.purpose.as_str() }));
                 audit::record(db, now, &ActorRef::user(user_id, &email2), &meta2, ev).await?;
                 Ok::<_, AppError>(Some(user_id))

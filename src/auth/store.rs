@@ -204,7 +204,10 @@ pub async fn set_totp_step(db: &mut Db, user_id: i64, step: i64) -> QResult<()> 
 }
 
 pub async fn mark_signed_in(db: &mut Db, user_id: i64, at: PrimitiveDateTime) -> QResult<()> {
-    db_run!(db, c => diesel::update(users::table.find(user_id)).set(users::last_login_at.eq(at)).execute(c).await)?;
+    db_run!(db, c => diesel::update(users::table.find(user_id))
+        .set((users::last_login_at.eq(at), users::last_login_sort.eq(at)))
+        .execute(c)
+        .await)?;
     Ok(())
 }
 

@@ -22,6 +22,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        name_sort -> Text,
+        last_login_sort -> Timestamp,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -142,6 +145,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    comments (id) {
+        id -> BigInt,
+        subject_type -> Text,
+        subject_id -> BigInt,
+        author_id -> Nullable<BigInt>,
+        author_label -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        recipient -> Text,
+        subject -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(role_permissions -> roles (role_id));
@@ -161,4 +187,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_events,
     one_time_tokens,
     recovery_codes,
+    comments,
+    outbox,
 );

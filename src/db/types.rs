@@ -74,5 +74,5 @@ text_enum!(ActorType { User => "user", ApiKey => "api_key", System => "system", 
 
 text_enum!(
     /// What a one-time link may be used for.
-    TokenPurpose { FirstAdmin => "first_admin", AdminInvite => "admin_invite", PasswordReset => "password_reset" }
+    TokenPurpose { FirstAdmin => "first_admin", AdminInvite => "admin_invite", Invite => "invite", PasswordReset => "password_reset" }
 );

@@ -1,3 +1,18 @@
-//! Users: the model here; screens come with the users area.
+//! Users: the list, the global search, the user page and every change made
+//! to a user.
 
+pub mod actions;
+pub mod bulk;
+pub mod changes;
+pub mod create;
+pub mod csv;
+pub mod erase_audit;
+pub mod export;
+pub mod list;
+pub mod list_page;
 pub mod model;
+pub mod page;
+pub mod purge;
+pub mod search;
+pub mod store;
+pub mod views;

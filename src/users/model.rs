@@ -27,6 +27,9 @@ pub struct User {
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
     pub deleted_at: Option<PrimitiveDateTime>,
+    pub name_sort: String,
+    pub last_login_sort: PrimitiveDateTime,
+    pub erased_at: Option<PrimitiveDateTime>,
 }
 
 impl User {
@@ -49,6 +52,12 @@ pub struct NewUser<'a> {
     pub status: UserStatus,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    pub name_sort: String,
+}
+
+/// The key users are sorted by name with (Unicode-aware lower case).
+pub fn name_sort_key(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 /// The form of an email used for uniqueness and lookups.

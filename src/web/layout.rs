@@ -83,8 +83,9 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 3] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 4] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
+        ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
         ("/account/sessions", "nav.sessions", None),
     ];

@@ -63,3 +63,20 @@ impl FromRequestParts<AppState> for RequestMeta {
         ))
     }
 }
+
+/// A numeric id in the path; anything else is a 404 (not axum's text rejection).
+pub struct IdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = crate::error::AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| crate::error::AppError::NotFound)?;
+        raw.parse()
+            .map(IdPath)
+            .map_err(|_| crate::error::AppError::NotFound)
+    }
+}

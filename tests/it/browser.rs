@@ -167,13 +167,19 @@ impl Driver {
     }
 
     async fn wait_for_path(&self, base: &str, path: &str) {
-        for _ in 0..50 {
+        for _ in 0..150 {
             if self.current_url().await == format!("{base}{path}") {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("expected {path}, at {}", self.current_url().await);
+        let source = self.cmd(reqwest::Method::GET, "/source", None).await;
+        let errors =
+            crate::harness::select_text(source.as_str().unwrap_or_default(), ".form-error");
+        panic!(
+            "expected {path}, at {} (errors on the page: {errors:?})",
+            self.current_url().await
+        );
     }
 }
 
@@ -219,6 +225,9 @@ async fn browser_setup_enroll_sign_out_sign_in() {
     d.type_into("input[name=email]", "ada@sowat.io").await;
     d.type_into("input[name=password]", PASSWORD).await;
     d.click("button[type=submit].primary").await;
+    d.wait_for_path(&app.base, "/login/totp?next=%2Fadmin")
+        .await;
+    // A new step: the enrollment code's step cannot be used again.
     app.clock.advance(time::Duration::seconds(30));
     d.type_into("input[name=code]", &totp::code_at(&t, app.clock.unix()))
         .await;

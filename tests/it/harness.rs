@@ -189,6 +189,7 @@ impl TestApp {
             status: UserStatus::Active,
             created_at: now,
             updated_at: now,
+            name_sort: "test user".into(),
         };
         let id: i64 = db_run!(&mut db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await).expect("insert user");
         for role in roles {

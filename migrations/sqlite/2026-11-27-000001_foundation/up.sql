@@ -115,7 +115,7 @@ CREATE INDEX login_events_user_idx ON login_events (user_id, at);
 CREATE TABLE one_time_tokens (
   id INTEGER PRIMARY KEY,
   token_hash TEXT NOT NULL UNIQUE,
-  purpose TEXT NOT NULL CHECK (purpose IN ('first_admin', 'admin_invite', 'password_reset')),
+  purpose TEXT NOT NULL CHECK (purpose IN ('first_admin', 'admin_invite', 'invite', 'password_reset')),
   user_id BIGINT REFERENCES users (id) ON DELETE CASCADE,
   created_at TIMESTAMP NOT NULL,
   expires_at TIMESTAMP NOT NULL,

@@ -1,0 +1,12 @@
+DROP TABLE outbox;
+DROP TABLE comments;
+DROP TRIGGER users_fts_update;
+DROP TRIGGER users_fts_delete;
+DROP TRIGGER users_fts_insert;
+DROP TABLE users_fts;
+DROP INDEX users_status_created_idx;
+DROP INDEX users_last_login_idx;
+DROP INDEX users_name_sort_idx;
+ALTER TABLE users DROP COLUMN erased_at;
+ALTER TABLE users DROP COLUMN last_login_sort;
+ALTER TABLE users DROP COLUMN name_sort;

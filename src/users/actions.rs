@@ -1,0 +1,444 @@
+//! Changes from the user page. Each handler validates, runs the change and
+//! its audit event in one transaction, and answers with the re-rendered
+//! section (htmx) or the page (no JavaScript); refusals show inline, 422.
+
+use crate::web::meta::IdPath;
+use axum::Form;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::access::Actor;
+use crate::audit::ActorRef;
+use crate::auth::current::SignedIn;
+use crate::auth::guard::redirect;
+use crate::db::types::{TokenPurpose, UserStatus, UserType};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::changes::{self, By, ChangeError, ProfileInput};
+use crate::users::page::{self, FormState, Part};
+use crate::users::store;
+use crate::web::layout::{FLASH, PageCtx};
+use crate::web::meta::RequestMeta;
+use crate::web::render::with_toast;
+
+/// What every action handler receives.
+pub struct Call {
+    pub state: AppState,
+    pub ctx: PageCtx,
+    pub actor: Actor,
+    pub meta: RequestMeta,
+    pub htmx: bool,
+    pub session: Session,
+}
+
+impl Call {
+    pub fn by(&self) -> By {
+        By {
+            actor: ActorRef::of(&self.actor),
+            meta: self.meta.clone(),
+            now: self.state.clock.now_primitive(),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Call {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = PageCtx::from_request_parts(parts, state).await?;
+        let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
+        let meta = RequestMeta::from_parts(parts, state.config.trust_forwarded_for);
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::internal("session layer missing"))?;
+        Ok(Call {
+            state: state.clone(),
+            ctx,
+            actor,
+            meta,
+            htmx: parts.headers.contains_key("hx-request"),
+            session,
+        })
+    }
+}
+
+/// Runs `change` in a transaction; `Ok(Some(message_key))` when something changed.
+pub async fn run<F>(call: &Call, change: F) -> Result<Result<bool, FormState>, AppError>
+where
+    F: for<'c> FnOnce(
+        &'c mut crate::db::Db,
+        By,
+    ) -> crate::db::BoxFuture<'c, Result<bool, ChangeError>>,
+{
+    let by = call.by();
+    let mut db = call.state.pool.get().await?;
+    match db.transaction(|db| change(db, by)).await {
+        Ok(changed) => Ok(Ok(changed)),
+        Err(ChangeError::Invalid(key)) => Ok(Err(FormState {
+            error: Some(call.ctx.tr(key).to_owned()),
+            ..FormState::default()
+        })),
+        Err(ChangeError::NotFound) => Err(AppError::NotFound),
+        Err(ChangeError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// The answer to an action: the section again (htmx) or the page.
+pub async fn answer(
+    call: Call,
+    id: i64,
+    part: Part,
+    outcome: Result<Option<String>, FormState>,
+) -> Result<Response, AppError> {
+    let mut db = call.state.pool.get().await?;
+    let user = store::get(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    match outcome {
+        Ok(message) => {
+            if call.htmx {
+                let section = page::section(
+                    &mut db,
+                    &call.ctx,
+                    &call.actor,
+                    &user,
+                    part,
+                    FormState::default(),
+                    message.clone(),
+                )
+                .await?;
+                let response = Html(section.html).into_response();
+                Ok(match message {
+                    Some(m) => with_toast(response, "success", &m),
+                    None => response,
+                })
+            } else {
+                if let Some(m) = message {
+                    call.session.insert(FLASH, m).await?;
+                }
+                Ok(redirect(&format!("/admin/users/{id}"), false))
+            }
+        }
+        Err(form) => {
+            if call.htmx {
+                let section =
+                    page::section(&mut db, &call.ctx, &call.actor, &user, part, form, None).await?;
+                Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(section.html)).into_response())
+            } else {
+                let r =
+                    page::full(&mut db, call.ctx, &call.actor, &user, Some((part, form))).await?;
+                Ok((StatusCode::UNPROCESSABLE_ENTITY, r).into_response())
+            }
+        }
+    }
+}
+
+fn refused(
+    ctx: &PageCtx,
+    field: Option<&'static str>,
+    key: &'static str,
+    values: Vec<(&'static str, String)>,
+) -> FormState {
+    FormState {
+        error: Some(ctx.tr(key).to_owned()),
+        field,
+        values,
+    }
+}
+
+fn done(ctx: &PageCtx, changed: bool, key: &'static str) -> Option<String> {
+    Some(
+        ctx.tr(if changed {
+            key
+        } else {
+            "users.nothing_changed"
+        })
+        .to_owned(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    user_type: String,
+}
+
+pub async fn profile(
+    call: Call,
+    IdPath(id): IdPath,
+    Form(f): Form<ProfileForm>,
+) -> Result<Response, AppError> {
+    let values = vec![
+        ("email", f.email.clone()),
+        ("name", f.name.clone()),
+        ("company", f.company.clone()),
+        ("user_type", f.user_type.clone()),
+    ];
+    let Some(user_type) = UserType::parse(&f.user_type) else {
+        let form = refused(&call.ctx, Some("user_type"), "users.bad_type", values);
+        return answer(call, id, Part::Profile, Err(form)).await;
+    };
+    let input = ProfileInput {
+        name: f.name,
+        email: f.email,
+        company: f.company,
+        user_type,
+    };
+    if let Err((field, key)) = changes::validate_profile(&input) {
+        let form = refused(&call.ctx, Some(field), key, values);
+        return answer(call, id, Part::Profile, Err(form)).await;
+    }
+    let outcome = match run(&call, |db, by| {
+        Box::pin(async move { changes::update_profile(db, &by, id, &input).await })
+    })
+    .await?
+    {
+        Ok(changed) => Ok(done(&call.ctx, changed, "users.saved")),
+        Err(mut form) => {
+            form.field = Some("email");
+            form.values = values;
+            Err(form)
+        }
+    };
+    answer(call, id, Part::Profile, outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn status(
+    call: Call,
+    IdPath(id): IdPath,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, AppError> {
+    let values = vec![("reason", f.reason.clone())];
+    let Some(status) = UserStatus::parse(&f.status) else {
+        let form = refused(&call.ctx, Some("status"), "users.bad_status", values);
+        return answer(call, id, Part::Status, Err(form)).await;
+    };
+    if f.reason.trim().is_empty() {
+        let form = refused(&call.ctx, Some("reason"), "users.reason_required", values);
+        return answer(call, id, Part::Status, Err(form)).await;
+    }
+    let reason = f.reason;
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move { changes::set_status(db, &by, id, status, &reason).await })
+    })
+    .await?
+    .map(|changed| done(&call.ctx, changed, "users.status_changed"))
+    .map_err(|mut form| {
+        form.values = values;
+        form
+    });
+    answer(call, id, Part::Status, outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    confirm_self: String,
+}
+
+pub async fn roles(
+    call: Call,
+    IdPath(id): IdPath,
+    Form(f): Form<RoleForm>,
+) -> Result<Response, AppError> {
+    let grant = match f.op.as_str() {
+        "grant" => true,
+        "remove" => false,
+        _ => {
+            let form = refused(&call.ctx, None, "users.bad_request", vec![]);
+            return answer(call, id, Part::Roles, Err(form)).await;
+        }
+    };
+    let is_self = call.actor.user_id == id;
+    if is_self && f.confirm_self != "yes" {
+        let form = refused(&call.ctx, None, "users.self_roles_confirm", vec![]);
+        return answer(call, id, Part::Roles, Err(form)).await;
+    }
+    let role = f.role;
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move { changes::set_role(db, &by, id, &role, grant).await })
+    })
+    .await?
+    .map(|changed| {
+        done(
+            &call.ctx,
+            changed,
+            if grant {
+                "users.role_granted"
+            } else {
+                "users.role_removed"
+            },
+        )
+    });
+    if is_self && matches!(outcome, Ok(Some(_))) {
+        // Own privileges changed: a new session id, like at sign-in.
+        call.session.cycle_id().await?;
+    }
+    answer(call, id, Part::Roles, outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    #[serde(default)]
+    body: String,
+}
+
+pub async fn note(
+    call: Call,
+    IdPath(id): IdPath,
+    Form(f): Form<NoteForm>,
+) -> Result<Response, AppError> {
+    let values = vec![("body", f.body.clone())];
+    let body = f.body;
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move {
+            changes::add_note(db, &by, id, &body).await?;
+            Ok(true)
+        })
+    })
+    .await?
+    .map(|_| done(&call.ctx, true, "users.note_added"))
+    .map_err(|mut form| {
+        form.values = values;
+        form
+    });
+    answer(call, id, Part::Notes, outcome).await
+}
+
+pub async fn reset_totp(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move {
+            changes::reset_totp(db, &by, id).await?;
+            Ok(true)
+        })
+    })
+    .await?
+    .map(|_| done(&call.ctx, true, "users.totp_was_reset"));
+    answer(call, id, Part::Security, outcome).await
+}
+
+pub async fn password_reset(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
+    let config = call.state.config.clone();
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move {
+            changes::issue_link(db, &by, id, TokenPurpose::PasswordReset, &|p| {
+                config.link(p)
+            })
+            .await?;
+            Ok(true)
+        })
+    })
+    .await?
+    .map(|_| done(&call.ctx, true, "users.reset_sent"));
+    answer(call, id, Part::Security, outcome).await
+}
+
+pub async fn delete(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move {
+            changes::soft_delete(db, &by, id).await?;
+            Ok(true)
+        })
+    })
+    .await?;
+    match outcome {
+        Ok(_) => {
+            call.session
+                .insert(FLASH, call.ctx.tr("users.deleted"))
+                .await?;
+            Ok(redirect("/admin/users", call.htmx))
+        }
+        Err(form) => answer(call, id, Part::Danger, Err(form)).await,
+    }
+}
+
+pub async fn restore(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move {
+            changes::restore(db, &by, id).await?;
+            Ok(true)
+        })
+    })
+    .await?
+    .map(|_| done(&call.ctx, true, "users.restored"));
+    answer(call, id, Part::Danger, outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct EraseForm {
+    #[serde(default)]
+    confirm_email: String,
+}
+
+pub async fn erase(
+    call: Call,
+    IdPath(id): IdPath,
+    Form(f): Form<EraseForm>,
+) -> Result<Response, AppError> {
+    let typed = f.confirm_email;
+    let outcome = run(&call, |db, by| {
+        Box::pin(async move {
+            changes::erase(db, &by, id, &typed).await?;
+            Ok(true)
+        })
+    })
+    .await?
+    .map(|_| done(&call.ctx, true, "users.erased"));
+    answer(call, id, Part::Danger, outcome).await
+}
+
+/// GET /admin/users/{id}/export: the GDPR access document as a download (audited).
+pub async fn export(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
+    let by = call.by();
+    let mut db = call.state.pool.get().await?;
+    let now = by.now;
+    let doc = db
+        .transaction(|db| {
+            Box::pin(async move {
+                let doc = crate::users::export::document(db, id, now).await?;
+                if doc.is_some() {
+                    let ev = crate::audit::Event::new("user.exported").target("user", id);
+                    crate::audit::record(db, by.now, &by.actor, &by.meta, ev).await?;
+                }
+                Ok::<_, diesel::result::Error>(doc)
+            })
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let body = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/json".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"user-{id}.json\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

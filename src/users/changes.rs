@@ -1,0 +1,478 @@
+//! Every change to a user. Each function runs inside the caller's
+//! transaction and writes its audit event (with before/after) through the
+//! same connection, so the change and its trace commit together.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+use time::PrimitiveDateTime;
+
+use crate::access::ADMIN_ROLE;
+use crate::audit::{self, ActorRef, Event};
+use crate::auth::crypto::{random_token, sha256_hex};
+use crate::auth::store as auth_store;
+use crate::db::Db;
+use crate::db::schema::{
+    comments, login_events, one_time_tokens, recovery_codes, roles, sessions, user_roles, users,
+};
+use crate::db::types::{TokenPurpose, UserStatus, UserType};
+use crate::db_run;
+use crate::mail::{self, Mail};
+use crate::users::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
+use crate::users::store;
+use crate::web::meta::RequestMeta;
+
+/// Who changes what, when, from where.
+#[derive(Clone)]
+pub struct By {
+    pub actor: ActorRef,
+    pub meta: RequestMeta,
+    pub now: PrimitiveDateTime,
+}
+
+/// Why a change was refused; the key is an i18n message.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("invalid: {0}")]
+    Invalid(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+}
+
+pub type ChangeResult<T> = Result<T, ChangeError>;
+
+async fn record(db: &mut Db, by: &By, event: Event) -> ChangeResult<()> {
+    audit::record(db, by.now, &by.actor, &by.meta, event).await?;
+    Ok(())
+}
+
+async fn load(db: &mut Db, id: i64) -> ChangeResult<User> {
+    store::get(db, id).await?.ok_or(ChangeError::NotFound)
+}
+
+/// Active, not deleted Administrators other than `except`.
+async fn other_admins(db: &mut Db, except: i64) -> ChangeResult<i64> {
+    Ok(db_run!(db, c => user_roles::table
+        .inner_join(roles::table)
+        .inner_join(users::table)
+        .filter(roles::key.eq(ADMIN_ROLE))
+        .filter(users::id.ne(except))
+        .filter(users::deleted_at.is_null())
+        .filter(users::status.eq(UserStatus::Active))
+        .count()
+        .get_result::<i64>(c)
+        .await)?)
+}
+
+async fn is_admin(db: &mut Db, id: i64) -> ChangeResult<bool> {
+    Ok(store::role_keys_of(db, id)
+        .await?
+        .iter()
+        .any(|k| k == ADMIN_ROLE))
+}
+
+/// The last Administrator can be neither suspended, deleted nor demoted.
+async fn guard_last_admin(db: &mut Db, id: i64) -> ChangeResult<()> {
+    if is_admin(db, id).await? && other_admins(db, id).await? == 0 {
+        return Err(ChangeError::Invalid("users.last_admin"));
+    }
+    Ok(())
+}
+
+async fn end_sessions(db: &mut Db, id: i64) -> ChangeResult<usize> {
+    Ok(
+        db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(c).await)?,
+    )
+}
+
+pub struct ProfileInput {
+    pub name: String,
+    pub email: String,
+    pub company: String,
+    pub user_type: UserType,
+}
+
+pub fn validate_profile(input: &ProfileInput) -> Result<(), (&'static str, &'static str)> {
+    if !is_valid_email(&input.email) {
+        return Err(("email", "users.bad_email"));
+    }
+    if input.name.trim().chars().count() > 200 {
+        return Err(("name", "users.bad_name"));
+    }
+    if input.company.trim().chars().count() > 200 {
+        return Err(("company", "users.bad_company"));
+    }
+    Ok(())
+}
+
+async fn email_taken(db: &mut Db, email: &str, except: Option<i64>) -> ChangeResult<bool> {
+    let lower = normalize_email(email);
+    let found: Option<i64> = db_run!(db, c => users::table.filter(users::email_lower.eq(&lower)).select(users::id).first(c).await.optional())?;
+    Ok(found.is_some_and(|id| Some(id) != except))
+}
+
+pub async fn update_profile(
+    db: &mut Db,
+    by: &By,
+    id: i64,
+    input: &ProfileInput,
+) -> ChangeResult<bool> {
+    let user = load(db, id).await?;
+    if email_taken(db, &input.email, Some(id)).await? {
+        return Err(ChangeError::Invalid("users.email_taken"));
+    }
+    let (name, email, company) = (input.name.trim(), input.email.trim(), input.company.trim());
+    let before = json!({ "name": user.name, "email": user.email, "company": user.company, "type": user.user_type });
+    let after =
+        json!({ "name": name, "email": email, "company": company, "type": input.user_type });
+    if before == after {
+        return Ok(false);
+    }
+    db_run!(db, c => diesel::update(users::table.find(id))
+        .set((
+            users::name.eq(name),
+            users::name_sort.eq(name_sort_key(name)),
+            users::email.eq(email),
+            users::email_lower.eq(normalize_email(email)),
+            users::company.eq(company),
+            users::user_type.eq(input.user_type),
+            users::updated_at.eq(by.now),
+        ))
+        .execute(c)
+        .await)?;
+    record(
+        db,
+        by,
+        Event::new("user.updated")
+            .target("user", id)
+            .details(json!({ "before": before, "after": after })),
+    )
+    .await?;
+    Ok(true)
+}
+
+pub async fn set_status(
+    db: &mut Db,
+    by: &By,
+    id: i64,
+    status: UserStatus,
+    reason: &str,
+) -> ChangeResult<bool> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ChangeError::Invalid("users.reason_required"));
+    }
+    let user = load(db, id).await?;
+    if user.status == status {
+        return Ok(false);
+    }
+    if status != UserStatus::Active {
+        guard_last_admin(db, id).await?;
+    }
+    db_run!(db, c => diesel::update(users::table.find(id))
+        .set((users::status.eq(status), users::status_reason.eq(reason), users::status_changed_at.eq(by.now), users::updated_at.eq(by.now)))
+        .execute(c)
+        .await)?;
+    // Anyone no longer active is signed out everywhere at once.
+    let ended = if status == UserStatus::Active {
+        0
+    } else {
+        end_sessions(db, id).await?
+    };
+    let details = json!({ "before": { "status": user.status }, "after": { "status": status }, "reason": reason, "sessions_ended": ended });
+    record(
+        db,
+        by,
+        Event::new("user.status_changed")
+            .target("user", id)
+            .details(details),
+    )
+    .await?;
+    Ok(true)
+}
+
+pub async fn set_role(
+    db: &mut Db,
+    by: &By,
+    id: i64,
+    role_key: &str,
+    grant: bool,
+) -> ChangeResult<bool> {
+    load(db, id).await?;
+    let role: Option<i64> = db_run!(db, c => roles::table
+        .filter(roles::key.eq(role_key))
+        .filter(roles::scope.eq("PLATFORM"))
+        .select(roles::id)
+        .first(c)
+        .await
+        .optional())?;
+    let role = role.ok_or(ChangeError::Invalid("users.unknown_role"))?;
+    let before = store::role_keys_of(db, id).await?;
+    let had = before.iter().any(|k| k == role_key);
+    if had == grant {
+        return Ok(false);
+    }
+    if grant {
+        db_run!(db, c => diesel::insert_into(user_roles::table)
+            .values((user_roles::user_id.eq(id), user_roles::role_id.eq(role), user_roles::granted_at.eq(by.now), user_roles::granted_by.eq(by.actor.id)))
+            .execute(c)
+            .await)?;
+    } else {
+        if role_key == ADMIN_ROLE && other_admins(db, id).await? == 0 {
+            return Err(ChangeError::Invalid("users.last_admin"));
+        }
+        db_run!(db, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id)).filter(user_roles::role_id.eq(role))).execute(c).await)?;
+    }
+    let after = store::role_keys_of(db, id).await?;
+    let action = if grant {
+        "user.role_granted"
+    } else {
+        "user.role_removed"
+    };
+    record(
+        db,
+        by,
+        Event::new(action)
+            .target("user", id)
+            .details(json!({ "role": role_key, "before": before, "after": after })),
+    )
+    .await?;
+    Ok(true)
+}
+
+pub async fn add_note(db: &mut Db, by: &By, id: i64, body: &str) -> ChangeResult<()> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 5000 {
+        return Err(ChangeError::Invalid("users.note_invalid"));
+    }
+    load(db, id).await?;
+    db_run!(db, c => diesel::insert_into(comments::table)
+        .values((
+            comments::subject_type.eq("user"),
+            comments::subject_id.eq(id),
+            comments::author_id.eq(by.actor.id),
+            comments::author_label.eq(&by.actor.label),
+            comments::body.eq(body),
+            comments::created_at.eq(by.now),
+        ))
+        .execute(c)
+        .await)?;
+    record(
+        db,
+        by,
+        Event::new("user.note_added")
+            .target("user", id)
+            .details(json!({ "length": body.chars().count() })),
+    )
+    .await
+}
+
+/// Forces a new enrollment at next sign-in and signs the user out.
+pub async fn reset_totp(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
+    let user = load(db, id).await?;
+    db_run!(db, c => diesel::update(users::table.find(id))
+        .set((users::totp_secret.eq(None::<String>), users::totp_enabled.eq(false), users::totp_last_step.eq(None::<i64>), users::updated_at.eq(by.now)))
+        .execute(c)
+        .await)?;
+    db_run!(db, c => diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(id))).execute(c).await)?;
+    let ended = end_sessions(db, id).await?;
+    let details = json!({ "before": { "totp_enabled": user.totp_enabled }, "after": { "totp_enabled": false }, "sessions_ended": ended });
+    record(
+        db,
+        by,
+        Event::new("user.totp_reset")
+            .target("user", id)
+            .details(details),
+    )
+    .await
+}
+
+/// Issues a one-time link (1 hour) and queues the mail carrying it. Returns the link.
+pub async fn issue_link(
+    db: &mut Db,
+    by: &By,
+    id: i64,
+    purpose: TokenPurpose,
+    link: &(dyn Fn(&str) -> String + Sync),
+) -> ChangeResult<String> {
+    let user = load(db, id).await?;
+    let token = random_token();
+    auth_store::insert_token(
+        db,
+        &sha256_hex(&token),
+        purpose,
+        Some(id),
+        by.now,
+        by.now + crate::auth::setup::LINK_VALID_FOR,
+    )
+    .await?;
+    let (path, subject, action) = match purpose {
+        TokenPurpose::PasswordReset => (
+            format!("/reset/{token}"),
+            "Reset your sowat admin password",
+            "user.password_reset_sent",
+        ),
+        _ => (
+            format!("/setup/{token}"),
+            "Your sowat admin invitation",
+            "user.invitation_sent",
+        ),
+    };
+    let url = link(&path);
+    let body = format!(
+        "Hello,\n\nThis link is valid for one hour and works once:\n\n{url}\n\nIf you did not expect it, ignore this message.\n"
+    );
+    mail::queue(
+        db,
+        by.now,
+        Mail {
+            to: &user.email,
+            subject: subject.to_owned(),
+            body,
+        },
+    )
+    .await?;
+    record(
+        db,
+        by,
+        Event::new(action)
+            .target("user", id)
+            .details(json!({ "expires_in_minutes": 60 })),
+    )
+    .await?;
+    Ok(url)
+}
+
+pub struct NewUserInput {
+    pub profile: ProfileInput,
+    pub roles: Vec<String>,
+}
+
+/// A pending user with roles; the invitation link is issued by the caller.
+pub async fn create(db: &mut Db, by: &By, input: &NewUserInput) -> ChangeResult<i64> {
+    let p = &input.profile;
+    if email_taken(db, &p.email, None).await? {
+        return Err(ChangeError::Invalid("users.email_taken"));
+    }
+    let new = NewUser {
+        email: p.email.trim(),
+        email_lower: normalize_email(&p.email),
+        name: p.name.trim(),
+        company: p.company.trim(),
+        password_hash: None,
+        user_type: p.user_type,
+        status: UserStatus::Pending,
+        created_at: by.now,
+        updated_at: by.now,
+        name_sort: name_sort_key(&p.name),
+    };
+    let id: i64 = db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)?;
+    let after = json!({ "email": new.email, "name": new.name, "company": new.company, "type": new.user_type, "status": new.status });
+    record(
+        db,
+        by,
+        Event::new("user.created")
+            .target("user", id)
+            .details(json!({ "after": after })),
+    )
+    .await?;
+    for role in &input.roles {
+        set_role(db, by, id, role, true).await?;
+    }
+    Ok(id)
+}
+
+/// Hidden from lists, restorable for 30 days; sessions end now.
+pub async fn soft_delete(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
+    let user = load(db, id).await?;
+    if user.deleted_at.is_some() {
+        return Ok(());
+    }
+    guard_last_admin(db, id).await?;
+    db_run!(db, c => diesel::update(users::table.find(id)).set((users::deleted_at.eq(by.now), users::updated_at.eq(by.now))).execute(c).await)?;
+    let ended = end_sessions(db, id).await?;
+    record(
+        db,
+        by,
+        Event::new("user.deleted")
+            .target("user", id)
+            .details(json!({ "restorable_days": 30, "sessions_ended": ended })),
+    )
+    .await
+}
+
+pub async fn restore(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
+    let user = load(db, id).await?;
+    if user.deleted_at.is_none() || user.erased_at.is_some() {
+        return Err(ChangeError::Invalid("users.not_restorable"));
+    }
+    db_run!(db, c => diesel::update(users::table.find(id)).set((users::deleted_at.eq(None::<PrimitiveDateTime>), users::updated_at.eq(by.now))).execute(c).await)?;
+    record(db, by, Event::new("user.restored").target("user", id)).await
+}
+
+/// The pseudonym an erased user keeps in audit and usage.
+pub fn pseudonym(id: i64) -> String {
+    format!("erased-user-{id}")
+}
+
+/// GDPR erasure: personal fields anonymised everywhere; audit and usage stay
+/// attached to a pseudonym. `typed_email` must repeat the user's email.
+pub async fn erase(db: &mut Db, by: &By, id: i64, typed_email: &str) -> ChangeResult<()> {
+    let user = load(db, id).await?;
+    if user.erased_at.is_some() {
+        return Err(ChangeError::Invalid("users.already_erased"));
+    }
+    if normalize_email(typed_email) != user.email_lower {
+        return Err(ChangeError::Invalid("users.erase_confirm_mismatch"));
+    }
+    guard_last_admin(db, id).await?;
+    erase_data(db, &user, by.now).await?;
+    record(
+        db,
+        by,
+        Event::new("user.erased")
+            .target("user", id)
+            .details(json!({ "pseudonym": pseudonym(id) })),
+    )
+    .await
+}
+
+/// The anonymisation itself, shared by `erase` and the scheduled purge.
+pub async fn erase_data(db: &mut Db, user: &User, now: PrimitiveDateTime) -> ChangeResult<()> {
+    let id = user.id;
+    let alias = pseudonym(id);
+    let alias_email = format!("{alias}@erased.invalid");
+    db_run!(db, c => diesel::update(users::table.find(id))
+        .set((
+            users::email.eq(&alias_email),
+            users::email_lower.eq(&alias_email),
+            users::name.eq(&alias),
+            users::name_sort.eq(&alias),
+            users::company.eq(""),
+            users::password_hash.eq(None::<String>),
+            users::totp_secret.eq(None::<String>),
+            users::totp_enabled.eq(false),
+            users::totp_last_step.eq(None::<i64>),
+            users::locale.eq(None::<String>),
+            users::status.eq(UserStatus::Inactive),
+            users::status_reason.eq(Some("erased")),
+            users::status_changed_at.eq(now),
+            users::deleted_at.eq(user.deleted_at.unwrap_or(now)),
+            users::erased_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(c)
+        .await)?;
+    db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(c).await)?;
+    db_run!(db, c => diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(id))).execute(c).await)?;
+    db_run!(db, c => diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(id))).execute(c).await)?;
+    db_run!(db, c => diesel::delete(comments::table.filter(comments::subject_type.eq("user")).filter(comments::subject_id.eq(id))).execute(c).await)?;
+    db_run!(db, c => diesel::update(login_events::table.filter(login_events::user_id.eq(id)))
+        .set((login_events::ip.eq(None::<String>), login_events::user_agent.eq(None::<String>)))
+        .execute(c)
+        .await)?;
+    crate::users::erase_audit::scrub(db, user, &alias).await?;
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Creating a user by hand: a pending account with its roles, and an
+//! invitation link (shown here and mailed) to choose a password.
+
+use askama::Template;
+use axum::Form;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::access::{Permission, can};
+use crate::db::types::{TokenPurpose, UserType};
+use crate::error::AppError;
+use crate::users::actions::Call;
+use crate::users::changes::{self, ChangeError, NewUserInput, ProfileInput};
+use crate::users::store;
+use crate::users::views::{Choice, type_choices};
+use crate::web::i18n::Lang;
+use crate::web::layout::PageCtx;
+use crate::web::render::html;
+
+#[derive(Template)]
+#[template(path = "users/new.html")]
+struct NewPage {
+    ctx: PageCtx,
+    error: Option<String>,
+    field: Option<&'static str>,
+    email: String,
+    name: String,
+    company: String,
+    types: Vec<Choice>,
+    roles: Vec<Choice>,
+    can_roles: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/created.html")]
+struct CreatedPage {
+    ctx: PageCtx,
+    id: i64,
+    email: String,
+    link: String,
+}
+
+async fn role_choices(call: &Call, selected: &[String]) -> Result<Vec<Choice>, AppError> {
+    let mut db = call.state.pool.get().await?;
+    Ok(store::platform_roles(&mut db)
+        .await?
+        .into_iter()
+        .map(|r| Choice {
+            selected: selected.contains(&r.key),
+            value: r.key,
+            label: if call.ctx.lang == Lang::Fr {
+                r.name_fr
+            } else {
+                r.name_en
+            },
+        })
+        .collect())
+}
+
+pub async fn form(call: Call) -> Result<Response, AppError> {
+    let roles = role_choices(&call, &[]).await?;
+    let can_roles = can(&call.actor, Permission::RolesManage, None);
+    let types = type_choices(call.ctx.lang, UserType::External.as_str());
+    html(&NewPage {
+        ctx: call.ctx,
+        error: None,
+        field: None,
+        email: String::new(),
+        name: String::new(),
+        company: String::new(),
+        types,
+        roles,
+        can_roles,
+    })
+}
+
+pub async fn submit(
+    call: Call,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let can_roles = can(&call.actor, Permission::RolesManage, None);
+    // Roles need roles.manage: without it, none are taken from the form.
+    let roles: Vec<String> = if can_roles {
+        fields
+            .iter()
+            .filter(|(k, _)| k == "roles")
+            .map(|(_, v)| v.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let type_text = get("user_type");
+    let profile = ProfileInput {
+        email: get("email"),
+        name: get("name"),
+        company: get("company"),
+        user_type: UserType::parse(&type_text).unwrap_or(UserType::External),
+    };
+    let mut problem = changes::validate_profile(&profile).err();
+    if problem.is_none() && profile.name.trim().is_empty() {
+        problem = Some(("name", "users.name_required"));
+    }
+    let outcome = match problem {
+        Some((field, key)) => Err((Some(field), key)),
+        None => {
+            let input = NewUserInput {
+                profile,
+                roles: roles.clone(),
+            };
+            let config = call.state.config.clone();
+            let by = call.by();
+            let mut db = call.state.pool.get().await?;
+            let result = db
+                .transaction(|db| {
+                    Box::pin(async move {
+                        let id = changes::create(db, &by, &input).await?;
+                        let link = changes::issue_link(db, &by, id, TokenPurpose::Invite, &|p| {
+                            config.link(p)
+                        })
+                        .await?;
+                        Ok::<_, ChangeError>((id, input.profile.email, link))
+                    })
+                })
+                .await;
+            match result {
+                Ok(created) => Ok(created),
+                Err(ChangeError::Invalid(key)) => Err((Some("email"), key)),
+                Err(ChangeError::NotFound) => return Err(AppError::NotFound),
+                Err(ChangeError::Db(e)) => return Err(e.into()),
+            }
+        }
+    };
+    match outcome {
+        Ok((id, email, link)) => html(&CreatedPage {
+            ctx: call.ctx,
+            id,
+            email: email.trim().to_owned(),
+            link,
+        }),
+        Err((field, key)) => {
+            let roles = role_choices(&call, &roles).await?;
+            let page = NewPage {
+                error: Some(call.ctx.tr(key).to_owned()),
+                field,
+                email: get("email"),
+                name: get("name"),
+                company: get("company"),
+                types: type_choices(call.ctx.lang, &type_text),
+                roles,
+                can_roles,
+                ctx: call.ctx,
+            };
+            html(&page).map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response())
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The user list query: filters, search and keyset pagination, written once
+//! for both engines. Substring search uses the trigram index of each engine
+//! (FTS5 `trigram` on SQLite, `pg_trgm` GIN on PostgreSQL); exact id and
+//! email matches come from the primary key and the unique email index.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use diesel_async::RunQueryDsl;
+use serde::Deserialize;
+use time::{Date, PrimitiveDateTime, Time};
+
+use crate::db::Db;
+use crate::db::schema::{roles, user_roles, users};
+use crate::db::types::{UserStatus, UserType};
+use crate::users::model::User;
+
+pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+/// Longest search text considered; longer input is cut, never an error.
+const MAX_QUERY_CHARS: usize = 200;
+/// Counting stops here: beyond it the page says "more than".
+pub const COUNT_CAP: i64 = 10_000;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Created,
+    Name,
+    LastLogin,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Sort {
+        match s {
+            "name" => Sort::Name,
+            "last_login" => Sort::LastLogin,
+            _ => Sort::Created,
+        }
+    }
+    pub fn key(self) -> &'static str {
+        match self {
+            Sort::Created => "created",
+            Sort::Name => "name",
+            Sort::LastLogin => "last_login",
+        }
+    }
+}
+
+/// Which users: the status filter also offers the soft-deleted ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    Any,
+    Is(UserStatus),
+    Deleted,
+}
+
+/// The query string of the list, as typed (kept verbatim to rebuild links).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, rename = "type")]
+    pub user_type: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub size: Option<i64>,
+    #[serde(default)]
+    pub after: String,
+}
+
+/// Parsed, bounded filters.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub q: String,
+    pub status: StatusFilter,
+    pub user_type: Option<UserType>,
+    pub role: Option<String>,
+    pub created_from: Option<PrimitiveDateTime>,
+    pub created_to: Option<PrimitiveDateTime>,
+    pub sort: Sort,
+    pub size: i64,
+    pub after: Option<Cursor>,
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+impl ListParams {
+    pub fn filter(&self) -> Filter {
+        let status = match self.status.as_str() {
+            "DELETED" => StatusFilter::Deleted,
+            s => UserStatus::parse(s)
+                .map(StatusFilter::Is)
+                .unwrap_or(StatusFilter::Any),
+        };
+        Filter {
+            q: self.q.trim().chars().take(MAX_QUERY_CHARS).collect(),
+            status,
+            user_type: UserType::parse(&self.user_type),
+            role: Some(self.role.trim())
+                .filter(|r| !r.is_empty() && r.len() < 64)
+                .map(str::to_owned),
+            created_from: parse_date(&self.from).map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
+            created_to: parse_date(&self.to)
+                .and_then(|d| d.next_day())
+                .map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
+            sort: Sort::parse(&self.sort),
+            size: self
+                .size
+                .filter(|s| PAGE_SIZES.contains(s))
+                .unwrap_or(DEFAULT_PAGE_SIZE),
+            after: Cursor::decode(&self.after),
+        }
+    }
+
+    /// The query string without the cursor (for sort links, page size, next page).
+    pub fn query_without_cursor(&self) -> String {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("q", &self.q),
+            ("status", &self.status),
+            ("type", &self.user_type),
+            ("role", &self.role),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("sort", &self.sort),
+        ] {
+            if !v.is_empty() {
+                s.append_pair(k, v);
+            }
+        }
+        if let Some(size) = self.size {
+            s.append_pair("size", &size.to_string());
+        }
+        s.finish()
+    }
+}
+
+/// Position after the last row shown: its sort key and id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: String,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}\u{1f}{}", self.id, self.key))
+    }
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s.trim()).ok()?).ok()?;
+        let (id, key) = raw.split_once('\u{1f}')?;
+        Some(Cursor {
+            key: key.to_owned(),
+            id: id.parse().ok()?,
+        })
+    }
+    fn time(&self) -> Option<PrimitiveDateTime> {
+        let micros: i128 = self.key.parse().ok()?;
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).ok()?;
+        Some(PrimitiveDateTime::new(t.date(), t.time()))
+    }
+}
+
+fn time_key(t: PrimitiveDateTime) -> String {
+    (t.assume_utc().unix_timestamp_nanos() / 1000).to_string()
+}
+
+/// The cursor after `user` for `sort`.
+pub fn cursor_after(user: &User, sort: Sort) -> Cursor {
+    let key = match sort {
+        Sort::Created => time_key(user.created_at),
+        Sort::Name => user.name_sort.clone(),
+        Sort::LastLogin => time_key(user.last_login_sort),
+    };
+    Cursor { key, id: user.id }
+}
+
+/// `%`, `_` and the escape character itself are literal in user input.
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The FTS5 phrase for `q`: quoted, inner quotes doubled, so no operator
+/// in the input is interpreted.
+fn fts_phrase(q: &str) -> String {
+    format!("\"{}\"", q.replace('"', "\"\""))
+}
+
+/// Applies every filter of `f` to a boxed `users` query (one body, both engines).
+macro_rules! filtered {
+    ($f:expr, $sqlite:expr, $role_id:expr) => {{
+        let f: &Filter = $f;
+        let mut q = users::table.into_boxed();
+        q = match f.status {
+            StatusFilter::Deleted => q
+                .filter(users::deleted_at.is_not_null())
+                .filter(users::erased_at.is_null()),
+            StatusFilter::Is(s) => q
+                .filter(users::deleted_at.is_null())
+                .filter(users::status.eq(s)),
+            StatusFilter::Any => q.filter(users::deleted_at.is_null()),
+        };
+        if let Some(t) = f.user_type {
+            q = q.filter(users::user_type.eq(t));
+        }
+        if let Some(role_id) = $role_id {
+            q = q.filter(
+                users::id.eq_any(
+                    user_roles::table
+                        .filter(user_roles::role_id.eq(role_id))
+                        .select(user_roles::user_id),
+                ),
+            );
+        }
+        if let Some(from) = f.created_from {
+            q = q.filter(users::created_at.ge(from));
+        }
+        if let Some(to) = f.created_to {
+            q = q.filter(users::created_at.lt(to));
+        }
+        if !f.q.is_empty() {
+            let lower = f.q.to_lowercase();
+            let id = f.q.parse::<i64>().unwrap_or(-1);
+            let substring = if f.q.chars().count() >= 3 {
+                if $sqlite {
+                    sql::<Bool>("users.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
+                        .bind::<Text, _>(fts_phrase(&f.q))
+                        .sql(")")
+                } else {
+                    sql::<Bool>(
+                        "lower(users.name || ' ' || users.email || ' ' || users.company) LIKE ",
+                    )
+                    .bind::<Text, _>(format!("%{}%", like_escape(&lower)))
+                    .sql(" ESCAPE '!'")
+                }
+            } else {
+                // Too short for trigrams: a prefix of the email.
+                sql::<Bool>("users.email_lower LIKE ")
+                    .bind::<Text, _>(format!("{}%", like_escape(&lower)))
+                    .sql(" ESCAPE '!'")
+            };
+            q = q.filter(
+                substring
+                    .or(users::id.eq(id))
+                    .or(users::email_lower.eq(lower)),
+            );
+        }
+        q
+    }};
+}
+
+/// One page of users and whether more follow.
+pub async fn page(
+    db: &mut Db,
+    f: &Filter,
+) -> Result<(Vec<User>, Option<Cursor>), diesel::result::Error> {
+    let sqlite = db.is_sqlite();
+    let role_id = role_filter_id(db, f).await?;
+    if f.role.is_some() && role_id.is_none() {
+        return Ok((Vec::new(), None));
+    }
+    let limit = f.size + 1;
+    let mut rows: Vec<User> = crate::db_run!(db, c => {
+        let mut q = filtered!(f, sqlite, role_id).select(User::as_select()).limit(limit);
+        q = match f.sort {
+            Sort::Created => {
+                q = q.order((users::created_at.desc(), users::id.desc()));
+                match f.after.as_ref().and_then(|c| c.time().map(|t| (t, c.id))) {
+                    Some((t, id)) => q.filter(users::created_at.lt(t).or(users::created_at.eq(t).and(users::id.lt(id)))),
+                    None => q,
+                }
+            }
+            Sort::LastLogin => {
+                q = q.order((users::last_login_sort.desc(), users::id.desc()));
+                match f.after.as_ref().and_then(|c| c.time().map(|t| (t, c.id))) {
+                    Some((t, id)) => q.filter(users::last_login_sort.lt(t).or(users::last_login_sort.eq(t).and(users::id.lt(id)))),
+                    None => q,
+                }
+            }
+            Sort::Name => {
+                q = q.order((users::name_sort.asc(), users::id.asc()));
+                match &f.after {
+                    Some(c) => q.filter(users::name_sort.gt(c.key.clone()).or(users::name_sort.eq(c.key.clone()).and(users::id.gt(c.id)))),
+                    None => q,
+                }
+            }
+        };
+        q.load(c).await
+    })?;
+    let next = if rows.len() as i64 > f.size {
+        rows.truncate(f.size as usize);
+        rows.last().map(|u| cursor_after(u, f.sort))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+async fn role_filter_id(db: &mut Db, f: &Filter) -> Result<Option<i64>, diesel::result::Error> {
+    let Some(key) = &f.role else { return Ok(None) };
+    crate::db_run!(db, c => roles::table.filter(roles::key.eq(key)).select(roles::id).first(c).await.optional())
+}
+
+/// How many users match, counted up to [`COUNT_CAP`] + 1.
+pub async fn capped_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result::Error> {
+    let sqlite = db.is_sqlite();
+    let role_id = role_filter_id(db, f).await?;
+    if f.role.is_some() && role_id.is_none() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = crate::db_run!(db, c => filtered!(f, sqlite, role_id).select(users::id).limit(COUNT_CAP + 1).load(c).await)?;
+    Ok(ids.len() as i64)
+}
+
+/// Every matching id in batches (for bulk actions on "all matching").
+pub async fn matching_ids(
+    db: &mut Db,
+    f: &Filter,
+    after_id: i64,
+    batch: i64,
+) -> Result<Vec<i64>, diesel::result::Error> {
+    let sqlite = db.is_sqlite();
+    let role_id = role_filter_id(db, f).await?;
+    if f.role.is_some() && role_id.is_none() {
+        return Ok(Vec::new());
+    }
+    crate::db_run!(db, c => filtered!(f, sqlite, role_id)
+        .filter(users::id.gt(after_id))
+        .order(users::id.asc())
+        .select(users::id)
+        .limit(batch)
+        .load(c)
+        .await)
+}
+
+/// Platform role labels per user, for the rows shown.
+pub async fn roles_of(
+    db: &mut Db,
+    ids: &[i64],
+) -> Result<Vec<(i64, String, String, String)>, diesel::result::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::db_run!(db, c => user_roles::table
+        .inner_join(roles::table)
+        .filter(user_roles::user_id.eq_any(ids))
+        .select((user_roles::user_id, roles::key, roles::name_en, roles::name_fr))
+        .order((user_roles::user_id, roles::id))
+        .load(c)
+        .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor {
+            key: "dupont|marie".into(),
+            id: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("not base64 !!"), None);
+    }
+
+    #[test]
+    fn escapes_like_wildcards() {
+        assert_eq!(like_escape("50%_off!"), "50!%!_off!!");
+        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn bounds_input() {
+        let p = ListParams {
+            q: "x".repeat(10_000),
+            size: Some(7),
+            ..ListParams::default()
+        };
+        let f = p.filter();
+        assert_eq!(f.q.len(), 200);
+        assert_eq!(f.size, DEFAULT_PAGE_SIZE);
+    }
+}

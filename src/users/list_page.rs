@@ -1,0 +1,200 @@
+//! `/admin/users`: filters and search in the query string, rows swapped by
+//! htmx as you type, keyset pages, a count fetched separately (capped).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum_htmx::HxRequest;
+
+use crate::auth::current::SignedIn;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::list::{self, COUNT_CAP, ListParams, PAGE_SIZES};
+use crate::users::store;
+use crate::users::views::{Abilities, Choice, UserRow, status_choices, type_choices};
+use crate::web::i18n::Lang;
+use crate::web::layout::PageCtx;
+use crate::web::render::html;
+
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/list.html", blocks = ["results"])]
+pub struct ListPage {
+    pub ctx: PageCtx,
+    pub params: ListParams,
+    pub rows: Vec<UserRow>,
+    pub next_href: Option<String>,
+    pub count_href: String,
+    pub statuses: Vec<Choice>,
+    pub types: Vec<Choice>,
+    pub roles: Vec<Choice>,
+    pub sizes: Vec<Choice>,
+    pub sorts: Vec<SortLink>,
+    pub can: Abilities,
+    pub filter_fields: Vec<(&'static str, String)>,
+}
+
+fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
+    let current = list::Sort::parse(&params.sort);
+    [
+        (list::Sort::Created, "users.sort_created"),
+        (list::Sort::Name, "users.sort_name"),
+        (list::Sort::LastLogin, "users.sort_last_login"),
+    ]
+    .into_iter()
+    .map(|(sort, key)| {
+        let mut p = params.clone();
+        p.sort = sort.key().to_owned();
+        SortLink {
+            label: lang.t(key),
+            href: format!("/admin/users?{}", p.query_without_cursor()),
+            active: sort == current,
+        }
+    })
+    .collect()
+}
+
+/// The current filter as hidden fields, so bulk forms act on what is shown.
+fn filter_fields(p: &ListParams) -> Vec<(&'static str, String)> {
+    [
+        ("q", &p.q),
+        ("status", &p.status),
+        ("type", &p.user_type),
+        ("role", &p.role),
+        ("from", &p.from),
+        ("to", &p.to),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.clone()))
+    .collect()
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    HxRequest(htmx): HxRequest,
+    SignedIn(actor): SignedIn,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let lang = ctx.lang;
+    let filter = params.filter();
+    let mut db = state.pool.get().await?;
+    let (users, next) = list::page(&mut db, &filter).await?;
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let mut role_names: HashMap<i64, Vec<String>> = HashMap::new();
+    for (uid, _key, en, fr) in list::roles_of(&mut db, &ids).await? {
+        role_names
+            .entry(uid)
+            .or_default()
+            .push(if lang == Lang::Fr { fr } else { en });
+    }
+    let rows = users
+        .iter()
+        .map(|u| {
+            UserRow::new(
+                lang,
+                u,
+                role_names.remove(&u.id).unwrap_or_default().join(", "),
+            )
+        })
+        .collect();
+    let base = params.query_without_cursor();
+    let next_href = next.map(|c| {
+        format!(
+            "/admin/users?{}{}after={}",
+            base,
+            if base.is_empty() { "" } else { "&" },
+            c.encode()
+        )
+    });
+    let roles = store::platform_roles(&mut db)
+        .await?
+        .into_iter()
+        .map(|r| Choice {
+            selected: r.key == params.role,
+            value: r.key,
+            label: if lang == Lang::Fr {
+                r.name_fr
+            } else {
+                r.name_en
+            },
+        })
+        .collect();
+    let sizes = PAGE_SIZES
+        .iter()
+        .map(|s| Choice {
+            value: s.to_string(),
+            label: s.to_string(),
+            selected: filter.size == *s,
+        })
+        .collect();
+    let page = ListPage {
+        statuses: status_choices(lang, &params.status, true),
+        types: type_choices(lang, &params.user_type),
+        roles,
+        sizes,
+        sorts: sort_links(lang, &params),
+        count_href: format!("/admin/users/count?{base}"),
+        can: Abilities::of(&actor),
+        filter_fields: filter_fields(&params),
+        ctx,
+        params,
+        rows,
+        next_href,
+    };
+    if htmx {
+        return page
+            .as_results()
+            .render()
+            .map(|s| Html(s).into_response())
+            .map_err(AppError::internal);
+    }
+    html(&page)
+}
+
+/// GET /admin/users/count: "1,234 users" or "more than 10,000".
+pub async fn count(
+    State(state): State<AppState>,
+    lang: Lang,
+    Query(params): Query<ListParams>,
+) -> Result<Response, AppError> {
+    let mut db = state.pool.get().await?;
+    let n = list::capped_count(&mut db, &params.filter()).await?;
+    let text = if n > COUNT_CAP {
+        lang.tf("users.count_more", &[("n", &group(COUNT_CAP))])
+    } else {
+        lang.tf("users.count", &[("n", &group(n))])
+    };
+    Ok(Html(format!(
+        "<span id=\"user-count\" data-count=\"{n}\">{}</span>",
+        askama_escape(&text)
+    ))
+    .into_response())
+}
+
+/// 12345 → "12,345".
+pub fn group(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+fn askama_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

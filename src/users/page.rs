@@ -1,0 +1,412 @@
+//! `/admin/users/{id}`: one screen built from independent sections. Each
+//! section is its own template rendered to HTML, so a later area (workspaces,
+//! subscription, usage, jobs) adds a section without touching the others,
+//! and an action re-renders just its section for htmx.
+
+use crate::web::meta::IdPath;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+
+use crate::access::Actor;
+use crate::auth::current::SignedIn;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::model::User;
+use crate::users::store;
+use crate::users::views::{
+    Abilities, Choice, date_time, opt_date_time, status_choices, status_label, type_choices,
+    type_label,
+};
+use crate::web::i18n::Lang;
+use crate::web::layout::PageCtx;
+use crate::web::render::html;
+
+/// A rendered section of the user page.
+pub struct Section {
+    pub id: &'static str,
+    pub html: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/page.html")]
+struct UserPage {
+    ctx: PageCtx,
+    title: String,
+    deleted: bool,
+    erased: bool,
+    sections: Vec<Section>,
+}
+
+/// Values and errors of a form shown again after a refusal.
+#[derive(Clone, Debug, Default)]
+pub struct FormState {
+    pub error: Option<String>,
+    pub field: Option<&'static str>,
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl FormState {
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "users/_profile.html")]
+pub struct ProfileSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub types: Vec<Choice>,
+    pub status_text: &'static str,
+    pub type_text: &'static str,
+    pub created: String,
+    pub last_login: String,
+    pub status_changed: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_status.html")]
+pub struct StatusSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub statuses: Vec<Choice>,
+    pub status_text: &'static str,
+}
+
+pub struct RoleLine {
+    pub key: String,
+    pub label: String,
+    pub held: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/_roles.html")]
+pub struct RolesSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub roles: Vec<RoleLine>,
+    pub is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/_security.html")]
+pub struct SecuritySection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub notice: Option<String>,
+}
+
+pub struct LoginLine {
+    pub at: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub client_id: String,
+    pub event: String,
+    pub success: bool,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_logins.html")]
+pub struct LoginsSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub lines: Vec<LoginLine>,
+}
+
+pub struct NoteLine {
+    pub author: String,
+    pub at: String,
+    pub body: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_notes.html")]
+pub struct NotesSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub notes: Vec<NoteLine>,
+}
+
+pub struct AuditLine {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_audit.html")]
+pub struct AuditSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub lines: Vec<AuditLine>,
+}
+
+#[derive(Template)]
+#[template(path = "users/_danger.html")]
+pub struct DangerSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+}
+
+fn render<T: Template>(id: &'static str, t: &T) -> Result<Section, AppError> {
+    Ok(Section {
+        id,
+        html: t.render().map_err(AppError::internal)?,
+    })
+}
+
+/// Which section an action re-renders, with the form state to show in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Profile,
+    Status,
+    Roles,
+    Security,
+    Notes,
+    Danger,
+}
+
+/// Renders one section (after an action, or for the page).
+pub async fn section(
+    db: &mut Db,
+    ctx: &PageCtx,
+    actor: &Actor,
+    u: &User,
+    part: Part,
+    form: FormState,
+    notice: Option<String>,
+) -> Result<Section, AppError> {
+    let lang = ctx.lang;
+    let can = Abilities::of(actor);
+    match part {
+        Part::Profile => render(
+            "section-profile",
+            &ProfileSection {
+                ctx,
+                u,
+                can,
+                types: type_choices(
+                    lang,
+                    form.value("user_type").unwrap_or(u.user_type.as_str()),
+                ),
+                form,
+                status_text: status_label(lang, u.status),
+                type_text: type_label(lang, u.user_type),
+                created: date_time(u.created_at),
+                last_login: opt_date_time(u.last_login_at),
+                status_changed: opt_date_time(u.status_changed_at),
+            },
+        ),
+        Part::Status => render(
+            "section-status",
+            &StatusSection {
+                ctx,
+                u,
+                can,
+                statuses: status_choices(lang, u.status.as_str(), false),
+                form,
+                status_text: status_label(lang, u.status),
+            },
+        ),
+        Part::Roles => {
+            let held = store::role_keys_of(db, u.id).await?;
+            let roles = store::platform_roles(db)
+                .await?
+                .into_iter()
+                .map(|r| RoleLine {
+                    held: held.contains(&r.key),
+                    label: if lang == Lang::Fr {
+                        r.name_fr
+                    } else {
+                        r.name_en
+                    },
+                    key: r.key,
+                })
+                .collect();
+            render(
+                "section-roles",
+                &RolesSection {
+                    ctx,
+                    u,
+                    can,
+                    form,
+                    roles,
+                    is_self: actor.user_id == u.id,
+                },
+            )
+        }
+        Part::Security => render(
+            "section-security",
+            &SecuritySection {
+                ctx,
+                u,
+                can,
+                notice,
+            },
+        ),
+        Part::Notes => {
+            let notes = store::notes(db, u.id)
+                .await?
+                .into_iter()
+                .map(|n| NoteLine {
+                    author: n.author_label,
+                    at: date_time(n.created_at),
+                    body: n.body,
+                })
+                .collect();
+            render(
+                "section-notes",
+                &NotesSection {
+                    ctx,
+                    u,
+                    can,
+                    form,
+                    notes,
+                },
+            )
+        }
+        Part::Danger => render("section-danger", &DangerSection { ctx, u, can, form }),
+    }
+}
+
+async fn logins(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppError> {
+    let lines = store::login_history(db, u.id, 50)
+        .await?
+        .into_iter()
+        .map(|l| LoginLine {
+            at: date_time(l.at),
+            ip: l.ip.unwrap_or_default(),
+            user_agent: l.user_agent.unwrap_or_default(),
+            client_id: l.client_id,
+            event: l.event,
+            success: l.success,
+            reason: l.reason.unwrap_or_default(),
+        })
+        .collect();
+    render("section-logins", &LoginsSection { ctx, lines })
+}
+
+async fn audit(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppError> {
+    let lines = store::audit_history(db, u.id, 50)
+        .await?
+        .into_iter()
+        .map(|a| AuditLine {
+            at: date_time(a.at),
+            actor: a.actor_label,
+            action: a.action,
+            outcome: a.outcome.as_str().into(),
+            details: a.details,
+        })
+        .collect();
+    render("section-audit", &AuditSection { ctx, lines })
+}
+
+/// The whole page, with `form` shown in the section `part` when given.
+pub async fn full(
+    db: &mut Db,
+    ctx: PageCtx,
+    actor: &Actor,
+    u: &User,
+    shown: Option<(Part, FormState)>,
+) -> Result<Response, AppError> {
+    let can = Abilities::of(actor);
+    let form_for = |p: Part| {
+        shown
+            .as_ref()
+            .filter(|(sp, _)| *sp == p)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
+    };
+    let mut sections = vec![
+        section(
+            db,
+            &ctx,
+            actor,
+            u,
+            Part::Profile,
+            form_for(Part::Profile),
+            None,
+        )
+        .await?,
+        section(
+            db,
+            &ctx,
+            actor,
+            u,
+            Part::Status,
+            form_for(Part::Status),
+            None,
+        )
+        .await?,
+        section(db, &ctx, actor, u, Part::Roles, form_for(Part::Roles), None).await?,
+        section(
+            db,
+            &ctx,
+            actor,
+            u,
+            Part::Security,
+            FormState::default(),
+            None,
+        )
+        .await?,
+        logins(db, &ctx, u).await?,
+        section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?,
+    ];
+    if can.audit {
+        sections.push(audit(db, &ctx, u).await?);
+    }
+    if can.delete || can.export {
+        sections.push(
+            section(
+                db,
+                &ctx,
+                actor,
+                u,
+                Part::Danger,
+                form_for(Part::Danger),
+                None,
+            )
+            .await?,
+        );
+    }
+    let title = if u.name.is_empty() {
+        u.email.clone()
+    } else {
+        u.name.clone()
+    };
+    html(&UserPage {
+        ctx,
+        title,
+        deleted: u.deleted_at.is_some(),
+        erased: u.erased_at.is_some(),
+        sections,
+    })
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(actor): SignedIn,
+    IdPath(id): IdPath,
+) -> Result<Response, AppError> {
+    let mut db = state.pool.get().await?;
+    let user = store::get(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    full(&mut db, ctx, &actor, &user, None).await
+}

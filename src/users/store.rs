@@ -1,0 +1,124 @@
+//! Reads for the user page.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use time::PrimitiveDateTime;
+
+use crate::db::Db;
+use crate::db::schema::{audit_events, comments, login_events, roles, user_roles, users};
+use crate::db::types::{Outcome, RoleScope};
+use crate::db_run;
+use crate::users::model::User;
+
+type QResult<T> = Result<T, diesel::result::Error>;
+
+pub async fn get(db: &mut Db, id: i64) -> QResult<Option<User>> {
+    db_run!(db, c => users::table.find(id).select(User::as_select()).first(c).await.optional())
+}
+
+#[derive(Clone, Debug, Queryable)]
+pub struct LoginRow {
+    pub at: PrimitiveDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_id: String,
+    pub event: String,
+    pub success: bool,
+    pub reason: Option<String>,
+}
+
+pub async fn login_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec<LoginRow>> {
+    db_run!(db, c => login_events::table
+        .filter(login_events::user_id.eq(user_id))
+        .order((login_events::at.desc(), login_events::id.desc()))
+        .select((login_events::at, login_events::ip, login_events::user_agent, login_events::client_id, login_events::event, login_events::success, login_events::reason))
+        .limit(limit)
+        .load(c)
+        .await)
+}
+
+#[derive(Clone, Debug, Queryable)]
+pub struct NoteRow {
+    pub id: i64,
+    pub author_label: String,
+    pub body: String,
+    pub created_at: PrimitiveDateTime,
+}
+
+pub async fn notes(db: &mut Db, user_id: i64) -> QResult<Vec<NoteRow>> {
+    db_run!(db, c => comments::table
+        .filter(comments::subject_type.eq("user"))
+        .filter(comments::subject_id.eq(user_id))
+        .order((comments::created_at.desc(), comments::id.desc()))
+        .select((comments::id, comments::author_label, comments::body, comments::created_at))
+        .limit(200)
+        .load(c)
+        .await)
+}
+
+#[derive(Clone, Debug, Queryable)]
+pub struct AuditRow {
+    pub at: PrimitiveDateTime,
+    pub actor_label: String,
+    pub action: String,
+    pub outcome: Outcome,
+    pub details: String,
+}
+
+/// Events about the user, and events the user caused.
+pub async fn audit_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec<AuditRow>> {
+    let id = user_id.to_string();
+    db_run!(db, c => audit_events::table
+        .filter(audit_events::target_type.eq("user").and(audit_events::target_id.eq(&id)).or(audit_events::actor_id.eq(user_id)))
+        .order(audit_events::id.desc())
+        .select((audit_events::at, audit_events::actor_label, audit_events::action, audit_events::outcome, audit_events::details))
+        .limit(limit)
+        .load(c)
+        .await)
+}
+
+#[derive(Clone, Debug, Queryable)]
+pub struct RoleRow {
+    pub id: i64,
+    pub key: String,
+    pub name_en: String,
+    pub name_fr: String,
+}
+
+pub async fn platform_roles(db: &mut Db) -> QResult<Vec<RoleRow>> {
+    db_run!(db, c => roles::table
+        .filter(roles::scope.eq(RoleScope::Platform.as_str()))
+        .order(roles::id)
+        .select((roles::id, roles::key, roles::name_en, roles::name_fr))
+        .load(c)
+        .await)
+}
+
+pub async fn role_keys_of(db: &mut Db, user_id: i64) -> QResult<Vec<String>> {
+    db_run!(db, c => user_roles::table
+        .inner_join(roles::table)
+        .filter(user_roles::user_id.eq(user_id))
+        .order(roles::id)
+        .select(roles::key)
+        .load(c)
+        .await)
+}
+
+/// Quick matches for the header search box: exact id or email first, then substrings.
+pub async fn quick_search(db: &mut Db, q: &str, limit: i64) -> QResult<Vec<User>> {
+    let params = crate::users::list::ListParams {
+        q: q.to_owned(),
+        size: Some(25),
+        ..Default::default()
+    };
+    let mut filter = params.filter();
+    filter.size = limit;
+    crate::users::list::page(db, &filter)
+        .await
+        .map(|(users, _)| users)
+}
+
+/// Several users by id, in id order.
+pub async fn many(db: &mut Db, ids: &[i64]) -> QResult<Vec<User>> {
+    db_run!(db, c => users::table.filter(users::id.eq_any(ids)).order(users::id).select(User::as_select()).load(c).await)
+}
