@@ -29,6 +29,18 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Fill the database with generated users (for trying or measuring).
+    Seed {
+        /// A few hundred realistic users with roles and sign-in history.
+        #[arg(long, conflicts_with = "bench")]
+        demo: bool,
+        /// Many users for benchmarks, plus an administrator the benchmark signs in as.
+        #[arg(long, requires = "users")]
+        bench: bool,
+        /// How many users (with --bench).
+        #[arg(long)]
+        users: Option<i64>,
+    },
     /// Print a one-time link that makes EMAIL an Administrator.
     CreateAdmin {
         /// Email of the new administrator.
@@ -85,6 +97,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::CreateAdmin { email } => create_admin(&config, &email).await,
+            Command::Seed { demo, bench, users } => seed(&config, demo, bench, users).await,
         };
         match result {
             Ok(()) => ExitCode::SUCCESS,
@@ -146,5 +159,48 @@ async fn create_admin(config: &Config, email: &str) -> Result<(), StartError> {
         .await
         .map_err(StartError::Other)?;
     println!("Send this one-time link to {email} (valid one hour):\n\n    {link}\n");
+    Ok(())
+}
+
+async fn seed(
+    config: &Config,
+    demo: bool,
+    bench: bool,
+    users: Option<i64>,
+) -> Result<(), StartError> {
+    let count = match (demo, bench, users) {
+        (true, _, _) => 300,
+        (_, true, Some(n)) if (1..=10_000_000).contains(&n) => n,
+        (_, true, _) => {
+            return Err(StartError::Config(crate::config::bad(
+                "--users",
+                "must be between 1 and 10000000",
+            )));
+        }
+        _ => {
+            return Err(StartError::Config(crate::config::bad(
+                "seed",
+                "choose --demo or --bench --users N",
+            )));
+        }
+    };
+    let (pool, _) = open_database(config).await?;
+    let secrets =
+        crate::auth::crypto::SecretBox::load(config.secret_key.as_deref(), &config.data_dir)
+            .map_err(|m| crate::config::bad("SOWAT_SECRET_KEY", m))?;
+    let started = std::time::Instant::now();
+    let seeded = crate::seed::users(&pool, &Clock::system(), count, bench.then_some(&secrets))
+        .await
+        .map_err(StartError::Other)?;
+    println!(
+        "seeded {} users in {:.1} s",
+        seeded.users,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some((email, password, totp)) = seeded.bench_admin {
+        println!(
+            "bench administrator:\n  email:    {email}\n  password: {password}\n  totp:     {totp}"
+        );
+    }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub mod health;
 pub mod mail;
 pub mod routes;
+pub mod seed;
 pub mod state;
 pub mod users;
 pub mod web;

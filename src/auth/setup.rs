@@ -145,7 +145,7 @@ async fn valid_token(
     Ok(row.filter(|r| {
         matches!(
             r.purpose,
-            TokenPurpose::FirstAdmin | TokenPurpose::AdminInvite
+            TokenPurpose::FirstAdmin | TokenPurpose::AdminInvite | TokenPurpose::Invite
         )
     }))
 }
@@ -294,5 +294,8 @@ pub async fn submit(
         .await?
         .ok_or(AppError::NotFound)?;
     login::complete_sign_in(&state, &session, &meta, &user, false).await?;
-    Ok(redirect(ENROLL_PATH, false))
+    let must_enroll = store::load_actor(&mut db, user_id)
+        .await?
+        .is_some_and(|a| a.must_enroll_totp());
+    Ok(redirect(if must_enroll { ENROLL_PATH } else { "/" }, false))
 }

@@ -9,3 +9,4 @@ mod foundation;
 mod harness;
 mod security;
 mod sessions;
+mod users;

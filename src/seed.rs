@@ -1,0 +1,305 @@
+//! `sowat-admin seed`: data to try the product (`--demo`) and to measure it
+//! (`--bench --users N`). Rows are generated inside the database with one
+//! `INSERT … SELECT` per batch over a number series, so a million users take
+//! seconds, not a million round trips. Names come from small tables joined
+//! on the row number: deterministic, varied, realistic enough to search.
+
+use serde_json::json;
+
+use crate::audit::{self, ActorRef, Event};
+use crate::auth::crypto::SecretBox;
+use crate::auth::{password, store as auth_store, totp};
+use crate::clock::Clock;
+use crate::db::{Db, Pool};
+use crate::web::meta::RequestMeta;
+
+const FIRST: &[&str] = &[
+    "Alice", "Bruno", "Chloé", "David", "Emma", "Farid", "Gaëlle", "Hugo", "Inès", "Jules",
+    "Karim", "Léa", "Manon", "Nathan", "Océane", "Paul", "Quentin", "Rose", "Sacha", "Théo",
+    "Ulysse", "Victor", "Wendy", "Xavier", "Yasmine", "Zoé", "Amine", "Camille", "Élodie", "Lucas",
+    "Margaux", "Noah", "Sofia", "Tom", "Jade", "Louis", "Mila", "Adam", "Lina", "Raphaël",
+];
+const LAST: &[&str] = &[
+    "Martin",
+    "Bernard",
+    "Dubois",
+    "Thomas",
+    "Robert",
+    "Richard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Lefèbvre",
+    "Michel",
+    "Garcia",
+    "David",
+    "Bertrand",
+    "Roux",
+    "Vincent",
+    "Fournier",
+    "Morel",
+    "Girard",
+    "André",
+    "Mercier",
+    "Dupont",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Garnier",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guérin",
+    "Muller",
+    "Henry",
+    "Roussel",
+    "Nicolas",
+    "Perrin",
+];
+const COMPANIES: &[(&str, &str)] = &[
+    ("Acme", "acme.fr"),
+    ("Boulangerie Paul", "boulangerie-paul.fr"),
+    ("Croissant Média", "croissant-media.com"),
+    ("Datalis", "datalis.io"),
+    ("Éditions du Lac", "editionsdulac.fr"),
+    ("FitClub Lyon", "fitclub-lyon.fr"),
+    ("Gîtes de France", "gites.example"),
+    ("Horizon Voyages", "horizon-voyages.fr"),
+    ("Imprimerie Nova", "nova-print.fr"),
+    ("Jardins & Co", "jardinsco.fr"),
+    ("Kiosque Digital", "kiosque.digital"),
+    ("Les Petits Plats", "petitsplats.fr"),
+    ("Maison Lumière", "maison-lumiere.fr"),
+    ("Nord Sports", "nordsports.fr"),
+    ("Oréade", "oreade.com"),
+    ("Pixel Atelier", "pixelatelier.fr"),
+    ("Quai Ouest", "quai-ouest.fr"),
+    ("Rivage Immobilier", "rivage-immo.fr"),
+    ("Studio Bleu", "studiobleu.fr"),
+    ("Terre & Vin", "terreetvin.fr"),
+    ("Urban Vélo", "urbanvelo.fr"),
+    ("Val Santé", "valsante.fr"),
+    ("Wanderlust Blog", "wanderlust.blog"),
+    ("Xylo Musique", "xylo.fr"),
+    ("Yoga Zen Paris", "yogazen.paris"),
+    ("Zéphyr Mode", "zephyr-mode.fr"),
+    ("", "gmail.com"),
+    ("", "outlook.fr"),
+    ("", "free.fr"),
+    ("sowat.io", "sowat.io"),
+];
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn values(rows: impl Iterator<Item = String>) -> String {
+    rows.collect::<Vec<_>>().join(", ")
+}
+
+async fn lookup_tables(db: &mut Db) -> Result<(), diesel::result::Error> {
+    let first = values(
+        FIRST
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("({i}, {})", quote(v))),
+    );
+    let last = values(
+        LAST.iter()
+            .enumerate()
+            .map(|(i, v)| format!("({i}, {})", quote(v))),
+    );
+    let companies = values(
+        COMPANIES
+            .iter()
+            .enumerate()
+            .map(|(i, (n, d))| format!("({i}, {}, {})", quote(n), quote(d))),
+    );
+    db.execute_batch(&format!(
+        "DROP TABLE IF EXISTS seed_first; DROP TABLE IF EXISTS seed_last; DROP TABLE IF EXISTS seed_company;
+         CREATE TABLE seed_first (i INTEGER PRIMARY KEY, v TEXT NOT NULL);
+         CREATE TABLE seed_last (i INTEGER PRIMARY KEY, v TEXT NOT NULL);
+         CREATE TABLE seed_company (i INTEGER PRIMARY KEY, v TEXT NOT NULL, domain TEXT NOT NULL);
+         INSERT INTO seed_first VALUES {first}; INSERT INTO seed_last VALUES {last}; INSERT INTO seed_company VALUES {companies};"
+    ))
+    .await
+}
+
+/// Users numbered `from..=to`: statuses, types, creation spread over two
+/// years, two users in three with a recent sign-in.
+fn users_sql(sqlite: bool, from: i64, to: i64) -> String {
+    let (series, created, login) = if sqlite {
+        (
+            format!(
+                "WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s WHERE n < {to})"
+            ),
+            "datetime('2024-06-01', '+' || ((s.n * 7919) % 63072000) || ' seconds')".to_owned(),
+            "datetime('2026-06-01', '+' || ((s.n * 104729) % 15552000) || ' seconds')".to_owned(),
+        )
+    } else {
+        (
+            format!("WITH s(n) AS (SELECT generate_series({from}::bigint, {to}::bigint))"),
+            "TIMESTAMP '2024-06-01' + ((s.n * 7919) % 63072000) * INTERVAL '1 second'".to_owned(),
+            "TIMESTAMP '2026-06-01' + ((s.n * 104729) % 15552000) * INTERVAL '1 second'".to_owned(),
+        )
+    };
+    let nf = FIRST.len();
+    let nl = LAST.len();
+    let nc = COMPANIES.len();
+    format!(
+        "{series}
+         INSERT INTO users (email, email_lower, name, name_sort, company, user_type, status, status_reason, created_at, updated_at,
+                            last_login_at, last_login_sort, totp_enabled)
+         SELECT lower(f.v || '.' || l.v || '.' || s.n || '@' || c.domain), lower(f.v || '.' || l.v || '.' || s.n || '@' || c.domain),
+                f.v || ' ' || l.v, lower(f.v || ' ' || l.v), c.v,
+                CASE WHEN s.n % 11 = 0 THEN 'INTERNAL' ELSE 'EXTERNAL' END,
+                CASE WHEN s.n % 23 = 1 THEN 'SUSPENDED' WHEN s.n % 23 = 2 THEN 'PENDING' WHEN s.n % 23 = 3 THEN 'INACTIVE' ELSE 'ACTIVE' END,
+                CASE WHEN s.n % 23 = 1 THEN 'Unpaid invoices' WHEN s.n % 23 = 3 THEN 'Asked to close the account' ELSE NULL END,
+                {created}, {created},
+                CASE WHEN s.n % 3 = 0 THEN NULL ELSE {login} END,
+                CASE WHEN s.n % 3 = 0 THEN TIMESTAMP '1970-01-01 00:00:00' ELSE {login} END,
+                FALSE
+         FROM s
+         JOIN seed_first f ON f.i = s.n % {nf}
+         JOIN seed_last l ON l.i = (s.n / {nf}) % {nl}
+         JOIN seed_company c ON c.i = (s.n / 7) % {nc}"
+    )
+    .replace("TIMESTAMP '1970-01-01 00:00:00'", if sqlite { "'1970-01-01 00:00:00'" } else { "TIMESTAMP '1970-01-01 00:00:00'" })
+}
+
+/// Roles for a sprinkling of internal users, and one sign-in event per sign-in.
+fn extras_sql(first_id: i64) -> String {
+    format!(
+        "INSERT INTO user_roles (user_id, role_id, granted_at)
+           SELECT id, CASE WHEN id % 3 = 0 THEN 2 WHEN id % 3 = 1 THEN 4 ELSE 3 END, created_at
+           FROM users WHERE id >= {first_id} AND user_type = 'INTERNAL' AND id % 7 = 0;
+         INSERT INTO login_events (user_id, at, ip, user_agent, client_id, event, success, reason)
+           SELECT id, last_login_at, '192.0.2.' || (id % 250), 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/17.5',
+                  CASE WHEN id % 4 = 0 THEN 'mobile-app' ELSE 'app' END, 'sign_in', TRUE, NULL
+           FROM users WHERE id >= {first_id} AND last_login_at IS NOT NULL;
+         INSERT INTO login_events (user_id, at, ip, user_agent, client_id, event, success, reason)
+           SELECT id, created_at, '198.51.100.' || (id % 250), 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0', 'app', 'password', FALSE, 'bad_password'
+           FROM users WHERE id >= {first_id} AND id % 13 = 0;"
+    )
+}
+
+async fn next_number(db: &mut Db) -> Result<i64, diesel::result::Error> {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    let max: Option<i64> = crate::db_run!(db, c => crate::db::schema::users::table.select(diesel::dsl::max(crate::db::schema::users::id)).first(c).await)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+pub struct Seeded {
+    pub users: i64,
+    pub bench_admin: Option<(String, String, String)>,
+}
+
+/// Inserts `count` users (in batches) and their roles and sign-ins.
+/// With `secrets`, also creates an administrator for the benchmark script.
+pub async fn users(
+    pool: &Pool,
+    clock: &Clock,
+    count: i64,
+    secrets: Option<&SecretBox>,
+) -> Result<Seeded, String> {
+    let mut db = pool.get().await.map_err(|e| e.to_string())?;
+    let sqlite = db.is_sqlite();
+    lookup_tables(&mut db).await.map_err(|e| e.to_string())?;
+    let start = next_number(&mut db).await.map_err(|e| e.to_string())?;
+    let batch = 100_000;
+    let mut done = 0;
+    while done < count {
+        let n = batch.min(count - done);
+        let (from, to) = (start + done, start + done + n - 1);
+        db.execute_batch("BEGIN").await.map_err(|e| e.to_string())?;
+        db.execute_batch(&users_sql(sqlite, from, to))
+            .await
+            .map_err(|e| e.to_string())?;
+        db.execute_batch("COMMIT")
+            .await
+            .map_err(|e| e.to_string())?;
+        done += n;
+        eprintln!("  {done} / {count} users");
+    }
+    let first_id = start;
+    db.execute_batch(&extras_sql(first_id))
+        .await
+        .map_err(|e| e.to_string())?;
+    db.execute_batch("DROP TABLE seed_first; DROP TABLE seed_last; DROP TABLE seed_company;")
+        .await
+        .map_err(|e| e.to_string())?;
+    if !sqlite {
+        db.execute_batch("ANALYZE users; ANALYZE user_roles; ANALYZE login_events;")
+            .await
+            .map_err(|e| e.to_string())?;
+    } else {
+        db.execute_batch("ANALYZE;")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let admin = match secrets {
+        Some(s) => Some(create_bench_admin(&mut db, clock, s).await?),
+        None => None,
+    };
+    let now = clock.now_primitive();
+    let ev = Event::new("system.seeded").details(json!({ "users": count, "first_id": first_id }));
+    audit::record(
+        &mut db,
+        now,
+        &ActorRef::system(),
+        &RequestMeta {
+            client_id: "cli".into(),
+            ..RequestMeta::default()
+        },
+        ev,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(Seeded {
+        users: count,
+        bench_admin: admin,
+    })
+}
+
+/// An administrator the benchmark signs in as: email, password, TOTP secret (base32).
+async fn create_bench_admin(
+    db: &mut Db,
+    clock: &Clock,
+    secrets: &SecretBox,
+) -> Result<(String, String, String), String> {
+    use crate::db::schema::users;
+    use diesel_async::RunQueryDsl;
+    let email = format!("bench-admin-{}@sowat.test", clock.now().unix_timestamp());
+    let pass = crate::auth::crypto::random_token();
+    let hash = password::hash(&pass)?;
+    let now = clock.now_primitive();
+    let new = crate::users::model::NewUser {
+        email: &email,
+        email_lower: email.clone(),
+        name: "Bench Admin",
+        company: "sowat.io",
+        password_hash: Some(hash),
+        user_type: crate::db::types::UserType::Internal,
+        status: crate::db::types::UserStatus::Active,
+        created_at: now,
+        updated_at: now,
+        name_sort: "bench admin".into(),
+    };
+    let id: i64 = crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)
+        .map_err(|e| e.to_string())?;
+    auth_store::grant_role(db, id, crate::access::ADMIN_ROLE, None, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let secret = totp::generate_secret();
+    let sealed = secrets.encrypt(&secret)?;
+    auth_store::enable_totp(db, id, &sealed, 0, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((email, pass, totp::base32(&secret)))
+}
