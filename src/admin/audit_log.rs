@@ -104,7 +104,8 @@ pub struct Filters {
     outcome: String,
     #[serde(default)]
     action: String,
-    before: Option<i64>,
+    #[serde(default)]
+    before: String,
 }
 
 #[derive(Template)]
@@ -135,7 +136,7 @@ pub async fn page(
         if !action.is_empty() {
             q = q.filter(audit_events::action.eq(action.clone()));
         }
-        if let Some(b) = f.before {
+        if let Ok(b) = f.before.parse::<i64>() {
             q = q.filter(audit_events::id.lt(b));
         }
         q.load(c).await

@@ -1,7 +1,8 @@
 //! The user list query: filters, search and keyset pagination, written once
 //! for both engines. Substring search uses the trigram index of each engine
 //! (FTS5 `trigram` on SQLite, `pg_trgm` GIN on PostgreSQL); exact id and
-//! email matches come from the primary key and the unique email index.
+//! email matches come from the primary key and the unique email index (a
+//! query that is a whole email address matches that address only).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,7 +16,7 @@ use time::{Date, PrimitiveDateTime, Time};
 use crate::db::Db;
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
-use crate::users::model::User;
+use crate::users::model::{User, is_valid_email};
 
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -74,8 +75,9 @@ pub struct ListParams {
     pub to: String,
     #[serde(default)]
     pub sort: String,
+    /// Kept as text: a malformed value falls back to the default, not a 400.
     #[serde(default)]
-    pub size: Option<i64>,
+    pub size: String,
     #[serde(default)]
     pub after: String,
 }
@@ -124,6 +126,8 @@ impl ListParams {
             sort: Sort::parse(&self.sort),
             size: self
                 .size
+                .parse::<i64>()
+                .ok()
                 .filter(|s| PAGE_SIZES.contains(s))
                 .unwrap_or(DEFAULT_PAGE_SIZE),
             after: Cursor::decode(&self.after),
@@ -146,8 +150,8 @@ impl ListParams {
                 s.append_pair(k, v);
             }
         }
-        if let Some(size) = self.size {
-            s.append_pair("size", &size.to_string());
+        if !self.size.is_empty() {
+            s.append_pair("size", &self.size);
         }
         s.finish()
     }
@@ -245,30 +249,33 @@ macro_rules! filtered {
         }
         if !f.q.is_empty() {
             let lower = f.q.to_lowercase();
-            let id = f.q.parse::<i64>().unwrap_or(-1);
-            let substring = if f.q.chars().count() >= 3 {
-                if $sqlite {
-                    sql::<Bool>("users.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
+            if is_valid_email(&f.q) {
+                // A whole address: the unique index answers, no scan.
+                q = q.filter(users::email_lower.eq(lower));
+            } else {
+                let id = f.q.parse::<i64>().unwrap_or(-1);
+                let substring = if f.q.chars().count() >= 3 {
+                    if $sqlite {
+                        sql::<Bool>(
+                            "users.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ",
+                        )
                         .bind::<Text, _>(fts_phrase(&f.q))
                         .sql(")")
+                    } else {
+                        sql::<Bool>(
+                            "lower(users.name || ' ' || users.email || ' ' || users.company) LIKE ",
+                        )
+                        .bind::<Text, _>(format!("%{}%", like_escape(&lower)))
+                        .sql(" ESCAPE '!'")
+                    }
                 } else {
-                    sql::<Bool>(
-                        "lower(users.name || ' ' || users.email || ' ' || users.company) LIKE ",
-                    )
-                    .bind::<Text, _>(format!("%{}%", like_escape(&lower)))
-                    .sql(" ESCAPE '!'")
-                }
-            } else {
-                // Too short for trigrams: a prefix of the email.
-                sql::<Bool>("users.email_lower LIKE ")
-                    .bind::<Text, _>(format!("{}%", like_escape(&lower)))
-                    .sql(" ESCAPE '!'")
-            };
-            q = q.filter(
-                substring
-                    .or(users::id.eq(id))
-                    .or(users::email_lower.eq(lower)),
-            );
+                    // Too short for trigrams: a prefix of the email.
+                    sql::<Bool>("users.email_lower LIKE ")
+                        .bind::<Text, _>(format!("{}%", like_escape(&lower)))
+                        .sql(" ESCAPE '!'")
+                };
+                q = q.filter(substring.or(users::id.eq(id)));
+            }
         }
         q
     }};
@@ -399,7 +406,7 @@ mod tests {
     fn bounds_input() {
         let p = ListParams {
             q: "x".repeat(10_000),
-            size: Some(7),
+            size: "7".into(),
             ..ListParams::default()
         };
         let f = p.filter();

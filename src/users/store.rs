@@ -108,7 +108,7 @@ pub async fn role_keys_of(db: &mut Db, user_id: i64) -> QResult<Vec<String>> {
 pub async fn quick_search(db: &mut Db, q: &str, limit: i64) -> QResult<Vec<User>> {
     let params = crate::users::list::ListParams {
         q: q.to_owned(),
-        size: Some(25),
+        size: "25".into(),
         ..Default::default()
     };
     let mut filter = params.filter();

@@ -896,3 +896,30 @@ async fn global_search_box() {
     let page = app.get(&tester, "/admin").await.text().await.unwrap();
     assert!(select_attr(&page, "#global-search input", "name").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_parameters_get_a_page_not_a_raw_error() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    for path in [
+        "/admin/users?size=abc&from=31-31-2020&to=x&sort=%00&after=%FF",
+        "/admin/audit?before=x&outcome=maybe",
+        "/admin/users/count?size=-1",
+    ] {
+        assert_eq!(app.get(&c, path).await.status(), StatusCode::OK, "{path}");
+    }
+    let res = app.get(&c, "/admin/users/not-a-number").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        select_text(&res.text().await.unwrap(), "h1"),
+        vec!["Page not found"]
+    );
+    let res = app
+        .post_form(
+            &c,
+            "/admin/users/999999/status",
+            &[("status", "ACTIVE"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
