@@ -133,8 +133,12 @@ pub async fn check(
                 "/login?next={}",
                 url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
             );
+            // The admin area is what attackers probe: audited. Elsewhere an
+            // expired session is routine: logged only.
             if path.starts_with("/admin") {
                 deny_audit(&state, &parts, None, access).await;
+            } else {
+                tracing::info!(path = %path, permission = access.describe(), "not signed in: sent to sign-in");
             }
             redirect(&login, htmx)
         }

@@ -160,11 +160,11 @@ async fn ip_allows(state: &AppState, meta: &RequestMeta) -> Result<bool, AppErro
     Ok(false)
 }
 
-fn too_many(lang: Lang) -> Response {
+/// 429 with the time to wait (the error layer keeps `Retry-After`).
+fn too_many() -> Response {
     let mut r = AppError::TooManyRequests.into_response();
     r.headers_mut()
         .insert("retry-after", axum::http::HeaderValue::from_static("60"));
-    let _ = lang;
     r
 }
 
@@ -177,7 +177,7 @@ pub async fn login_submit(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     if !ip_allows(&state, &meta).await? {
-        return Ok(too_many(ctx.lang));
+        return Ok(too_many());
     }
     let failed = |ctx: PageCtx, email: String, next: String| {
         let error = Some(ctx.tr("login.failed").to_owned());
@@ -361,7 +361,7 @@ pub async fn totp_submit(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     if !ip_allows(&state, &meta).await? {
-        return Ok(too_many(ctx.lang));
+        return Ok(too_many());
     }
     let Some(user) = pending_user(&state, &session).await? else {
         return Ok(redirect("/login", false));
