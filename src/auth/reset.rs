@@ -16,6 +16,7 @@ use crate::audit::{self, ActorRef, Event};
 use crate::auth::crypto::sha256_hex;
 use crate::auth::guard::redirect;
 use crate::auth::password;
+use crate::auth::setup::invalid;
 use crate::auth::store;
 use crate::db::schema::{sessions, users};
 use crate::db::types::TokenPurpose;
@@ -32,12 +33,6 @@ struct ResetPage {
     token: String,
     email: String,
     error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "auth/link_invalid.html")]
-struct InvalidLinkPage {
-    ctx: PageCtx,
 }
 
 async fn valid(state: &AppState, token: &str) -> Result<Option<(i64, i64, String)>, AppError> {
@@ -57,10 +52,6 @@ async fn valid(state: &AppState, token: &str) -> Result<Option<(i64, i64, String
         .await?
         .filter(|u| u.deleted_at.is_none());
     Ok(user.map(|u| (row.id, u.id, u.email)))
-}
-
-fn invalid(ctx: PageCtx) -> Result<Response, AppError> {
-    html(&InvalidLinkPage { ctx }).map(|r| (StatusCode::NOT_FOUND, r).into_response())
 }
 
 pub async fn page(

@@ -50,7 +50,8 @@ struct InvalidLinkPage {
     ctx: PageCtx,
 }
 
-fn invalid(ctx: PageCtx) -> Result<Response, AppError> {
+/// The page for a link that is unknown, used or expired (404).
+pub fn invalid(ctx: PageCtx) -> Result<Response, AppError> {
     html(&InvalidLinkPage { ctx }).map(|r| (StatusCode::NOT_FOUND, r).into_response())
 }
 

@@ -17,6 +17,7 @@ use crate::users::changes::{self, ChangeError};
 use crate::users::list::{self, ListParams};
 use crate::users::list_page::group;
 use crate::users::{csv, store};
+use crate::web::form::{all, field};
 use crate::web::layout::{FLASH, PageCtx};
 use crate::web::render::html;
 
@@ -48,13 +49,7 @@ struct Request {
 }
 
 fn parse(fields: Vec<(String, String)>) -> Request {
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(f, _)| f == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&fields, k);
     let params = ListParams {
         q: get("q"),
         status: get("status"),
@@ -64,10 +59,8 @@ fn parse(fields: Vec<(String, String)>) -> Request {
         to: get("to"),
         ..ListParams::default()
     };
-    let ids = fields
-        .iter()
-        .filter(|(k, _)| k == "ids")
-        .filter_map(|(_, v)| v.parse().ok())
+    let ids = all(&fields, "ids")
+        .filter_map(|v| v.parse().ok())
         .take(MAX_BULK + 1)
         .collect();
     Request {
@@ -109,7 +102,7 @@ fn back_to_list(req: &Request) -> String {
 }
 
 fn confirm(
-    call: Call,
+    call: &Call,
     req: &Request,
     count: usize,
     action_url: &'static str,
@@ -135,16 +128,36 @@ fn confirm(
         fields,
         back: back_to_list(req),
         error,
-        ctx: call.ctx,
+        ctx: call.ctx.clone(),
     };
     html(&page)
 }
 
-async fn refuse_empty(call: Call, req: &Request) -> Result<Response, AppError> {
+async fn refuse_empty(call: &Call, req: &Request) -> Result<Response, AppError> {
     call.session
         .insert(FLASH, call.ctx.tr("bulk.nothing_selected"))
         .await?;
     Ok(redirect(&back_to_list(req), false))
+}
+
+/// The ids to act on once the count was confirmed; otherwise the page to
+/// show instead (nothing selected, or the confirmation).
+async fn gate(
+    call: &Call,
+    req: &Request,
+    url: &'static str,
+) -> Result<Result<Vec<i64>, Response>, AppError> {
+    let ids = selection(call, req).await?;
+    if ids.is_empty() {
+        return refuse_empty(call, req).await.map(Err);
+    }
+    if ids.len() > MAX_BULK {
+        return Err(AppError::BadRequest(call.ctx.tr("bulk.too_many").into()));
+    }
+    if !req.confirmed {
+        return confirm(call, req, ids.len(), url, None).map(Err);
+    }
+    Ok(Ok(ids))
 }
 
 /// POST /admin/users/bulk/status
@@ -162,19 +175,13 @@ pub async fn status(
             ));
         }
     };
-    let ids = selection(&call, &req).await?;
-    if ids.is_empty() {
-        return refuse_empty(call, &req).await;
-    }
-    if ids.len() > MAX_BULK {
-        return Err(AppError::BadRequest(call.ctx.tr("bulk.too_many").into()));
-    }
-    if !req.confirmed {
-        return confirm(call, &req, ids.len(), "/admin/users/bulk/status", None);
-    }
+    let ids = match gate(&call, &req, "/admin/users/bulk/status").await? {
+        Ok(ids) => ids,
+        Err(page) => return Ok(page),
+    };
     if req.reason.trim().is_empty() {
         let error = Some(call.ctx.tr("users.reason_required").to_owned());
-        return confirm(call, &req, ids.len(), "/admin/users/bulk/status", error)
+        return confirm(&call, &req, ids.len(), "/admin/users/bulk/status", error)
             .map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
     }
     let (mut changed, mut skipped) = (0usize, 0usize);
@@ -225,16 +232,10 @@ pub async fn export(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let req = parse(fields);
-    let ids = selection(&call, &req).await?;
-    if ids.is_empty() {
-        return refuse_empty(call, &req).await;
-    }
-    if ids.len() > MAX_BULK {
-        return Err(AppError::BadRequest(call.ctx.tr("bulk.too_many").into()));
-    }
-    if !req.confirmed {
-        return confirm(call, &req, ids.len(), "/admin/users/bulk/export", None);
-    }
+    let ids = match gate(&call, &req, "/admin/users/bulk/export").await? {
+        Ok(ids) => ids,
+        Err(page) => return Ok(page),
+    };
     let mut out = csv::header();
     let mut db = call.state.pool.get().await?;
     for chunk in ids.chunks(BATCH) {

@@ -13,6 +13,7 @@ use crate::users::actions::Call;
 use crate::users::changes::{self, ChangeError, NewUserInput, ProfileInput};
 use crate::users::store;
 use crate::users::views::{Choice, type_choices};
+use crate::web::form::{all, field};
 use crate::web::i18n::Lang;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
@@ -78,21 +79,11 @@ pub async fn submit(
     call: Call,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(f, _)| f == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |k: &str| field(&fields, k);
     let can_roles = can(&call.actor, Permission::RolesManage, None);
     // Roles need roles.manage: without it, none are taken from the form.
     let roles: Vec<String> = if can_roles {
-        fields
-            .iter()
-            .filter(|(k, _)| k == "roles")
-            .map(|(_, v)| v.clone())
-            .collect()
+        all(&fields, "roles").map(str::to_owned).collect()
     } else {
         Vec::new()
     };

@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod errors;
+pub mod form;
 pub mod headers;
 pub mod i18n;
 pub mod lang;
