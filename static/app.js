@@ -26,7 +26,24 @@
     if (popup) popup.innerHTML = "";
   }
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") closeSearch();
+    if (e.key === "Escape") {
+      closeSearch();
+      return;
+    }
+    // Arrow keys walk from the search box through the results.
+    if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
+    var box = document.getElementById("global-search");
+    if (!box || !box.contains(document.activeElement)) return;
+    var items = Array.prototype.slice.call(box.querySelectorAll("#search-results a"));
+    if (!items.length) return;
+    var at = items.indexOf(document.activeElement);
+    var next = e.key === "ArrowDown" ? at + 1 : at - 1;
+    if (next < 0) {
+      box.querySelector("input").focus();
+    } else {
+      items[Math.min(next, items.length - 1)].focus();
+    }
+    e.preventDefault();
   });
   document.addEventListener("click", function (e) {
     var box = document.getElementById("global-search");

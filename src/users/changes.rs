@@ -20,6 +20,7 @@ use crate::db_run;
 use crate::mail::{self, Mail};
 use crate::users::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
 use crate::users::store;
+use crate::web::i18n::Lang;
 use crate::web::meta::RequestMeta;
 
 /// Who changes what, when, from where.
@@ -308,32 +309,34 @@ pub async fn issue_link(
         by.now + crate::auth::setup::LINK_VALID_FOR,
     )
     .await?;
-    let (path, subject, action) = match purpose {
+    let (path, subject_key, action) = match purpose {
         TokenPurpose::PasswordReset => (
             format!("/reset/{token}"),
-            "Reset your sowat admin password",
+            "mail.reset_subject",
             "user.password_reset_sent",
         ),
         _ => (
             format!("/setup/{token}"),
-            "Your sowat admin invitation",
+            "mail.invite_subject",
             "user.invitation_sent",
         ),
     };
     let url = link(&path);
-    let body = format!(
-        "Hello,\n\nThis link is valid for one hour and works once:\n\n{url}\n\nIf you did not expect it, ignore this message.\n"
-    );
-    mail::queue(
-        db,
-        by.now,
-        Mail {
-            to: &user.email,
-            subject: subject.to_owned(),
-            body,
-        },
-    )
-    .await?;
+    // In the recipient's language when they chose one.
+    let lang = user
+        .locale
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_default();
+    let body = lang
+        .tf("mail.link_body", &[("url", &url)])
+        .replace("\\n", "\n");
+    let mail = Mail {
+        to: &user.email,
+        subject: lang.t(subject_key).to_owned(),
+        body,
+    };
+    mail::queue(db, by.now, mail).await?;
     record(
         db,
         by,

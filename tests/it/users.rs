@@ -923,3 +923,20 @@ async fn malformed_parameters_get_a_page_not_a_raw_error() {
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mails_follow_the_recipients_language() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let u = app.create_user("amelie@example.test", &[], false).await;
+    let mut db = app.db().await;
+    db_run!(&mut db, c => diesel::update(users::table.find(u.id)).set(users::locale.eq("fr")).execute(c).await).unwrap();
+    app.post_form(&c, &format!("/admin/users/{}/password-reset", u.id), &[])
+        .await;
+    let (subject, body): (String, String) = db_run!(&mut db, c => outbox::table.order(outbox::id.desc()).select((outbox::subject, outbox::body)).first(c).await).unwrap();
+    assert_eq!(subject, "Réinitialisez votre mot de passe sowat admin");
+    assert!(
+        body.starts_with("Bonjour,\n\n") && body.contains("/reset/"),
+        "{body}"
+    );
+}
