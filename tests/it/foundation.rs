@@ -288,3 +288,32 @@ fn migrate_sub_command_applies_then_finds_nothing() {
     assert!(help.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// PostgreSQL only (CI runs the suite on both engines): connections killed
+/// by the server are replaced when checked out, so requests keep working.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_database_connections_are_replaced() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    assert_eq!(app.get(&c, "/readyz").await.status(), StatusCode::OK);
+    let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!(
+            "lost_database_connections_are_replaced: SQLite has no server connection to lose; runs with TEST_DATABASE_URL"
+        );
+        return;
+    };
+    let db_name = match &app.running().state.config.backend {
+        sowat_admin::config::Backend::Postgres(url) => url.rsplit('/').next().unwrap().to_owned(),
+        sowat_admin::config::Backend::Sqlite(_) => unreachable!(),
+    };
+    let mut admin = AsyncPgConnection::establish(&admin_url).await.unwrap();
+    admin
+        .batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db_name}' AND pid <> pg_backend_pid()"))
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(app.get(&c, "/readyz").await.status(), StatusCode::OK);
+        assert_eq!(app.get(&c, "/login").await.status(), StatusCode::OK);
+    }
+}
