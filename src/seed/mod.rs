@@ -13,86 +13,8 @@ use crate::clock::Clock;
 use crate::db::{Db, Pool};
 use crate::web::meta::RequestMeta;
 
-const FIRST: &[&str] = &[
-    "Alice", "Bruno", "Chloé", "David", "Emma", "Farid", "Gaëlle", "Hugo", "Inès", "Jules",
-    "Karim", "Léa", "Manon", "Nathan", "Océane", "Paul", "Quentin", "Rose", "Sacha", "Théo",
-    "Ulysse", "Victor", "Wendy", "Xavier", "Yasmine", "Zoé", "Amine", "Camille", "Élodie", "Lucas",
-    "Margaux", "Noah", "Sofia", "Tom", "Jade", "Louis", "Mila", "Adam", "Lina", "Raphaël",
-];
-const LAST: &[&str] = &[
-    "Martin",
-    "Bernard",
-    "Dubois",
-    "Thomas",
-    "Robert",
-    "Richard",
-    "Petit",
-    "Durand",
-    "Leroy",
-    "Moreau",
-    "Simon",
-    "Laurent",
-    "Lefèbvre",
-    "Michel",
-    "Garcia",
-    "David",
-    "Bertrand",
-    "Roux",
-    "Vincent",
-    "Fournier",
-    "Morel",
-    "Girard",
-    "André",
-    "Mercier",
-    "Dupont",
-    "Lambert",
-    "Bonnet",
-    "François",
-    "Martinez",
-    "Legrand",
-    "Garnier",
-    "Faure",
-    "Rousseau",
-    "Blanc",
-    "Guérin",
-    "Muller",
-    "Henry",
-    "Roussel",
-    "Nicolas",
-    "Perrin",
-];
-const COMPANIES: &[(&str, &str)] = &[
-    ("Acme", "acme.fr"),
-    ("Boulangerie Paul", "boulangerie-paul.fr"),
-    ("Croissant Média", "croissant-media.com"),
-    ("Datalis", "datalis.io"),
-    ("Éditions du Lac", "editionsdulac.fr"),
-    ("FitClub Lyon", "fitclub-lyon.fr"),
-    ("Gîtes de France", "gites.example"),
-    ("Horizon Voyages", "horizon-voyages.fr"),
-    ("Imprimerie Nova", "nova-print.fr"),
-    ("Jardins & Co", "jardinsco.fr"),
-    ("Kiosque Digital", "kiosque.digital"),
-    ("Les Petits Plats", "petitsplats.fr"),
-    ("Maison Lumière", "maison-lumiere.fr"),
-    ("Nord Sports", "nordsports.fr"),
-    ("Oréade", "oreade.com"),
-    ("Pixel Atelier", "pixelatelier.fr"),
-    ("Quai Ouest", "quai-ouest.fr"),
-    ("Rivage Immobilier", "rivage-immo.fr"),
-    ("Studio Bleu", "studiobleu.fr"),
-    ("Terre & Vin", "terreetvin.fr"),
-    ("Urban Vélo", "urbanvelo.fr"),
-    ("Val Santé", "valsante.fr"),
-    ("Wanderlust Blog", "wanderlust.blog"),
-    ("Xylo Musique", "xylo.fr"),
-    ("Yoga Zen Paris", "yogazen.paris"),
-    ("Zéphyr Mode", "zephyr-mode.fr"),
-    ("", "gmail.com"),
-    ("", "outlook.fr"),
-    ("", "free.fr"),
-    ("sowat.io", "sowat.io"),
-];
+mod names;
+use names::FIRST;
 
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -110,12 +32,13 @@ async fn lookup_tables(db: &mut Db) -> Result<(), diesel::result::Error> {
             .map(|(i, v)| format!("({i}, {})", quote(v))),
     );
     let last = values(
-        LAST.iter()
+        names::last_names()
+            .iter()
             .enumerate()
             .map(|(i, v)| format!("({i}, {})", quote(v))),
     );
     let companies = values(
-        COMPANIES
+        names::companies()
             .iter()
             .enumerate()
             .map(|(i, (n, d))| format!("({i}, {}, {})", quote(n), quote(d))),
@@ -149,8 +72,8 @@ fn users_sql(sqlite: bool, from: i64, to: i64) -> String {
         )
     };
     let nf = FIRST.len();
-    let nl = LAST.len();
-    let nc = COMPANIES.len();
+    let nl = names::last_names().len();
+    let nc = names::companies().len();
     format!(
         "{series}
          INSERT INTO users (email, email_lower, name, name_sort, company, user_type, status, status_reason, created_at, updated_at,
@@ -235,13 +158,17 @@ pub async fn users(
         .await
         .map_err(|e| e.to_string())?;
     if !sqlite {
-        db.execute_batch(
-            // Bulk inserts leave the trigram index's pending list full and the
-            // visibility map empty: what autovacuum would do in production.
-            "SELECT gin_clean_pending_list('users_search_trgm_idx'); VACUUM ANALYZE users; VACUUM ANALYZE user_roles; VACUUM ANALYZE login_events;",
-        )
-            .await
-            .map_err(|e| e.to_string())?;
+        // Bulk inserts leave the trigram index's pending list full and the
+        // visibility map empty: do what autovacuum would do in production.
+        // One statement per call: VACUUM refuses to run in a batch.
+        for sql in [
+            "SELECT gin_clean_pending_list('users_search_trgm_idx')",
+            "VACUUM ANALYZE users",
+            "VACUUM ANALYZE user_roles",
+            "VACUUM ANALYZE login_events",
+        ] {
+            db.execute_batch(sql).await.map_err(|e| e.to_string())?;
+        }
     } else {
         db.execute_batch("ANALYZE;")
             .await
