@@ -6,6 +6,8 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
+use tower_sessions::session::Error as SessionError;
+use tower_sessions::session_store::Error as StoreError;
 
 use crate::access::Actor;
 use crate::auth::session_store::keys;
@@ -36,7 +38,21 @@ pub async fn load(
         req.extensions_mut().insert(CurrentUser(None));
         return next.run(req).await;
     }
-    let uid: Option<i64> = session.get(keys::USER_ID).await.ok().flatten();
+    // A session store that cannot be read is an outage, not a sign-out.
+    // A session store that cannot be reached is an outage, not a sign-out;
+    // a record that cannot be read is dropped and the visitor starts afresh.
+    let uid: Option<i64> = match session.get(keys::USER_ID).await {
+        Ok(uid) => uid,
+        Err(SessionError::Store(StoreError::Backend(e))) => {
+            tracing::error!(error = %e, "session store unavailable");
+            return AppError::Unavailable(e).into_response();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable session dropped");
+            let _ = session.flush().await;
+            None
+        }
+    };
     let mut current = CurrentUser(None);
     if let Some(uid) = uid {
         let actor = match state.pool.get().await {

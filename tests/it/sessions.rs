@@ -246,3 +246,26 @@ async fn expired_sessions_are_purged() {
         "the active one stays"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_session_is_dropped_not_an_outage() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use sowat_admin::db::schema::sessions;
+    let app = TestApp::spawn().await;
+    let (c, user) = app.client_as(Kind::Support).await;
+    let user = user.unwrap();
+    let mut db = app.db().await;
+    sowat_admin::db_run!(&mut db, conn => diesel::update(sessions::table.filter(sessions::user_id.eq(user.id)))
+        .set(sessions::data.eq("{not json"))
+        .execute(conn)
+        .await)
+    .unwrap();
+    let res = app.get(&c, "/admin").await;
+    assert_eq!(location(&res), "/login?next=%2Fadmin");
+    assert_eq!(
+        app.get(&c, "/login").await.status(),
+        StatusCode::OK,
+        "a fresh session works"
+    );
+}
