@@ -43,6 +43,14 @@ pub fn verify_dummy(password: &str) {
     let _ = verify(password, &DUMMY_HASH);
 }
 
+/// Why a new password and its confirmation are refused (an i18n key), if they are.
+pub fn new_password_problem(password: &str, confirm: &str, email: &str) -> Option<&'static str> {
+    if password != confirm {
+        return Some("setup.mismatch");
+    }
+    policy_violation(password, email)
+}
+
 /// Why a new password is refused (an i18n key), if it is.
 pub fn policy_violation(password: &str, email: &str) -> Option<&'static str> {
     let length = password.chars().count();

@@ -89,11 +89,7 @@ pub async fn submit(
     let Some((token_id, uid, email)) = valid(&state, &token).await? else {
         return invalid(ctx);
     };
-    let problem = if f.password != f.confirm {
-        Some("setup.mismatch")
-    } else {
-        password::policy_violation(&f.password, &email)
-    };
+    let problem = password::new_password_problem(&f.password, &f.confirm, &email);
     if let Some(key) = problem {
         let error = Some(ctx.tr(key).to_owned());
         return html(&ResetPage {

@@ -215,10 +215,8 @@ pub async fn submit(
         Some("setup.bad_email")
     } else if name.is_empty() || name.chars().count() > 200 {
         Some("setup.bad_name")
-    } else if form.password != form.confirm {
-        Some("setup.mismatch")
     } else {
-        password::policy_violation(&form.password, &email)
+        password::new_password_problem(&form.password, &form.confirm, &email)
     };
     let error_key = match error_key {
         None if invited.is_none()
