@@ -223,6 +223,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         clock: clock.clone(),
         secrets: Arc::new(secrets),
         login_limiter: Arc::new(IpLimiter::new(attempts, 60)),
+        roles: Arc::new(users::role_cache::RoleCache::default()),
     };
     let link_base = state.config.clone();
     let setup_link = auth::setup::first_admin_link(&pool, &clock, |p| link_base.link(p))

@@ -7,6 +7,7 @@ use crate::auth::rate_limit::IpLimiter;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Pool;
+use crate::users::role_cache::RoleCache;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,4 +16,17 @@ pub struct AppState {
     pub clock: Clock,
     pub secrets: Arc<SecretBox>,
     pub login_limiter: Arc<IpLimiter>,
+    pub roles: Arc<RoleCache>,
+}
+
+impl AppState {
+    /// The user as the access check sees them (role grants from the cache).
+    pub async fn actor(
+        &self,
+        db: &mut crate::db::Db,
+        user_id: i64,
+    ) -> Result<Option<crate::access::Actor>, diesel::result::Error> {
+        let grants = self.roles.grants(db, self.clock.now()).await?;
+        crate::auth::store::load_actor(db, &grants, user_id).await
+    }
 }

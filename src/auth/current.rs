@@ -11,7 +11,6 @@ use tower_sessions::session_store::Error as StoreError;
 
 use crate::access::Actor;
 use crate::auth::session_store::keys;
-use crate::auth::store;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -56,9 +55,7 @@ pub async fn load(
     let mut current = CurrentUser(None);
     if let Some(uid) = uid {
         let actor = match state.pool.get().await {
-            Ok(mut db) => store::load_actor(&mut db, uid)
-                .await
-                .map_err(AppError::from),
+            Ok(mut db) => state.actor(&mut db, uid).await.map_err(AppError::from),
             Err(e) => Err(AppError::from(e)),
         };
         match actor {

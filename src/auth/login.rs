@@ -242,7 +242,7 @@ pub async fn login_submit(
         return Ok(redirect(&target, false));
     }
     complete_sign_in(&state, &session, &meta, &user, false).await?;
-    let actor = store::load_actor(&mut db, user.id).await?;
+    let actor = state.actor(&mut db, user.id).await?;
     let target = if actor.is_some_and(|a| a.must_enroll_totp()) {
         ENROLL_PATH.to_owned()
     } else {

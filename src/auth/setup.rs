@@ -293,7 +293,8 @@ pub async fn submit(
         .await?
         .ok_or(AppError::NotFound)?;
     login::complete_sign_in(&state, &session, &meta, &user, false).await?;
-    let must_enroll = store::load_actor(&mut db, user_id)
+    let must_enroll = state
+        .actor(&mut db, user_id)
         .await?
         .is_some_and(|a| a.must_enroll_totp());
     Ok(redirect(if must_enroll { ENROLL_PATH } else { "/" }, false))

@@ -33,50 +33,102 @@ pub async fn user_by_id(db: &mut Db, id: i64) -> QResult<Option<User>> {
 }
 
 /// The user with roles and memberships; `None` if absent, deleted or not active.
-pub async fn load_actor(db: &mut Db, user_id: i64) -> QResult<Option<Actor>> {
-    let Some(user) = user_by_id(db, user_id).await? else {
+/// What every role grants, loaded in one query and kept by [`RoleCache`]
+/// (roles change only with a migration or, later, a role edit).
+///
+/// [`RoleCache`]: crate::users::role_cache::RoleCache
+#[derive(Clone, Debug, Default)]
+pub struct RolePermissions {
+    pub by_role: HashMap<i64, HashSet<Permission>>,
+    pub workspace: HashMap<WorkspaceRole, HashSet<Permission>>,
+}
+
+pub async fn role_permissions(db: &mut Db) -> QResult<RolePermissions> {
+    let rows: Vec<(i64, String, String, String)> = db_run!(db, c => roles::table
+        .inner_join(role_permissions::table)
+        .select((roles::id, roles::key, roles::scope, role_permissions::permission))
+        .load(c)
+        .await)?;
+    let mut out = RolePermissions::default();
+    for (id, key, scope, permission) in rows {
+        let Some(p) = Permission::parse(&permission) else {
+            tracing::warn!(permission, "unknown permission in role_permissions");
+            continue;
+        };
+        out.by_role.entry(id).or_default().insert(p);
+        if scope == RoleScope::Workspace.as_str() {
+            let role = match key.as_str() {
+                "manager" => WorkspaceRole::Manager,
+                "member" => WorkspaceRole::Member,
+                _ => continue,
+            };
+            out.workspace.entry(role).or_default().insert(p);
+        }
+    }
+    Ok(out)
+}
+
+/// The user with roles and memberships; `None` if absent, deleted or not
+/// active. Two queries (this runs on every request): the user with their
+/// platform roles, and their workspace memberships.
+pub async fn load_actor(
+    db: &mut Db,
+    grants: &RolePermissions,
+    user_id: i64,
+) -> QResult<Option<Actor>> {
+    type Row = (
+        User,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = db_run!(db, c => users::table
+        .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
+        .left_join(roles::table.on(roles::id.eq(user_roles::role_id).and(roles::scope.eq(RoleScope::Platform.as_str()))))
+        .filter(users::id.eq(user_id))
+        .select((User::as_select(), roles::id.nullable(), roles::key.nullable(), roles::name_en.nullable(), roles::name_fr.nullable()))
+        .load(c)
+        .await)?;
+    let Some(user) = rows.iter().map(|r| r.0.clone()).next() else {
         return Ok(None);
     };
     if !user.can_sign_in() {
         return Ok(None);
     }
-    let platform: Vec<(i64, String, String, String, Option<String>)> = db_run!(db, c => user_roles::table
-        .inner_join(roles::table)
-        .left_join(role_permissions::table.on(role_permissions::role_id.eq(roles::id)))
-        .filter(user_roles::user_id.eq(user_id))
-        .filter(roles::scope.eq(RoleScope::Platform.as_str()))
-        .select((roles::id, roles::key, roles::name_en, roles::name_fr, role_permissions::permission.nullable()))
-        .load(c)
-        .await)?;
-    let mut platform_roles: Vec<RoleRef> = Vec::new();
-    let mut platform_permissions = HashSet::new();
-    for (id, key, name_en, name_fr, permission) in platform {
-        if !platform_roles.iter().any(|r| r.id == id) {
-            platform_roles.push(RoleRef {
-                id,
-                key,
-                name_en,
-                name_fr,
-            });
-        }
-        if let Some(p) = permission.as_deref().and_then(Permission::parse) {
-            platform_permissions.insert(p);
-        }
-    }
+    let mut platform_roles: Vec<RoleRef> = rows
+        .into_iter()
+        .filter_map(|(_, id, key, name_en, name_fr)| {
+            Some(RoleRef {
+                id: id?,
+                key: key?,
+                name_en: name_en?,
+                name_fr: name_fr?,
+            })
+        })
+        .collect();
+    platform_roles.sort_by_key(|r| r.id);
+    let platform_permissions: HashSet<Permission> = platform_roles
+        .iter()
+        .flat_map(|r| grants.by_role.get(&r.id).into_iter().flatten().copied())
+        .collect();
     let member_rows: Vec<(i64, WorkspaceRole)> = db_run!(db, c => workspace_members::table
         .filter(workspace_members::user_id.eq(user_id))
         .select((workspace_members::workspace_id, workspace_members::role))
         .load(c)
         .await)?;
-    let mut memberships = HashMap::new();
-    if !member_rows.is_empty() {
-        let by_role = workspace_role_permissions(db).await?;
-        for (ws, role) in member_rows {
-            let permissions = by_role.get(&role).cloned().unwrap_or_default();
-            memberships.insert(ws, Membership { role, permissions });
-        }
-    }
-    platform_roles.sort_by_key(|r| r.id);
+    let memberships = member_rows
+        .into_iter()
+        .map(|(ws, role)| {
+            (
+                ws,
+                Membership {
+                    role,
+                    permissions: grants.workspace.get(&role).cloned().unwrap_or_default(),
+                },
+            )
+        })
+        .collect();
     Ok(Some(Actor {
         user_id: user.id,
         email: user.email,
@@ -86,30 +138,6 @@ pub async fn load_actor(db: &mut Db, user_id: i64) -> QResult<Option<Actor>> {
         memberships,
         totp_enabled: user.totp_enabled,
     }))
-}
-
-/// Permissions of the built-in workspace roles (keys `manager`, `member`).
-async fn workspace_role_permissions(
-    db: &mut Db,
-) -> QResult<HashMap<WorkspaceRole, HashSet<Permission>>> {
-    let rows: Vec<(String, String)> = db_run!(db, c => roles::table
-        .inner_join(role_permissions::table)
-        .filter(roles::scope.eq(RoleScope::Workspace.as_str()))
-        .select((roles::key, role_permissions::permission))
-        .load(c)
-        .await)?;
-    let mut out: HashMap<WorkspaceRole, HashSet<Permission>> = HashMap::new();
-    for (key, permission) in rows {
-        let role = match key.as_str() {
-            "manager" => WorkspaceRole::Manager,
-            "member" => WorkspaceRole::Member,
-            _ => continue,
-        };
-        if let Some(p) = Permission::parse(&permission) {
-            out.entry(role).or_default().insert(p);
-        }
-    }
-    Ok(out)
 }
 
 pub async fn role_id(db: &mut Db, key: &str) -> QResult<i64> {

@@ -12,7 +12,6 @@ use crate::auth::current::SignedIn;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::list::{self, COUNT_CAP, ListParams, PAGE_SIZES};
-use crate::users::store;
 use crate::users::views::{Abilities, Choice, UserRow, status_choices, type_choices};
 use crate::web::i18n::Lang;
 use crate::web::layout::PageCtx;
@@ -114,7 +113,9 @@ pub async fn page(
             c.encode()
         )
     });
-    let roles = store::platform_roles(&mut db)
+    let roles = state
+        .roles
+        .platform_roles(&mut db, state.clock.now())
         .await?
         .into_iter()
         .map(|r| Choice {

@@ -13,6 +13,7 @@ pub mod list_page;
 pub mod model;
 pub mod page;
 pub mod purge;
+pub mod role_cache;
 pub mod search;
 pub mod store;
 pub mod views;

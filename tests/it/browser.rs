@@ -20,6 +20,10 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The browser is chromedriver's child: end it first, or it outlives the test.
+        let _ = Command::new("pkill")
+            .args(["-TERM", "-P", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -89,6 +93,12 @@ impl Driver {
         }
         let res: Value = req.send().await.unwrap().json().await.unwrap();
         res["value"].clone()
+    }
+
+    /// Closes the browser (the session's end).
+    async fn quit(&self) {
+        let url = format!("{}/session/{}", self.base, self.session);
+        let _ = self.http.delete(url).send().await;
     }
 
     async fn goto(&self, url: &str) {
@@ -234,4 +244,5 @@ async fn browser_setup_enroll_sign_out_sign_in() {
     d.click("button[type=submit].primary").await;
     d.wait_for_path(&app.base, "/admin").await;
     assert!(d.text(".whoami .who").await.contains("Ada Admin"));
+    d.quit().await;
 }
