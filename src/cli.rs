@@ -82,8 +82,11 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     init_logging(&cli.settings);
     // The migration harness blocks in place: it needs the multi-thread runtime.
+    // SQLite queries run on blocking threads; a bounded pool keeps memory
+    // (one allocator arena per thread) from growing with every burst.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(12)
         .build()
     {
         Ok(r) => r,
