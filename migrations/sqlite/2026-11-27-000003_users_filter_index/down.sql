@@ -1,0 +1,2 @@
+DROP INDEX users_type_created_idx;
+DROP INDEX users_status_type_created_idx;
