@@ -67,13 +67,13 @@ impl axum::extract::FromRequestParts<AppState> for Call {
     }
 }
 
-/// Runs `change` in a transaction; `Ok(Some(message_key))` when something changed.
-pub async fn run<F>(call: &Call, change: F) -> Result<Result<bool, FormState>, AppError>
+/// Runs `change` in one transaction; a refusal becomes the form state to show again.
+pub async fn run<T, F>(call: &Call, change: F) -> Result<Result<T, FormState>, AppError>
 where
     F: for<'c> FnOnce(
         &'c mut crate::db::Db,
         By,
-    ) -> crate::db::BoxFuture<'c, Result<bool, ChangeError>>,
+    ) -> crate::db::BoxFuture<'c, Result<T, ChangeError>>,
 {
     let by = call.by();
     let mut db = call.state.pool.get().await?;
@@ -312,10 +312,7 @@ pub async fn note(
     let values = vec![("body", f.body.clone())];
     let body = f.body;
     let outcome = run(&call, |db, by| {
-        Box::pin(async move {
-            changes::add_note(db, &by, id, &body).await?;
-            Ok(true)
-        })
+        Box::pin(async move { changes::add_note(db, &by, id, &body).await })
     })
     .await?
     .map(|_| done(&call.ctx, true, "users.note_added"))
@@ -328,10 +325,7 @@ pub async fn note(
 
 pub async fn reset_totp(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     let outcome = run(&call, |db, by| {
-        Box::pin(async move {
-            changes::reset_totp(db, &by, id).await?;
-            Ok(true)
-        })
+        Box::pin(async move { changes::reset_totp(db, &by, id).await })
     })
     .await?
     .map(|_| done(&call.ctx, true, "users.totp_was_reset"));
@@ -345,8 +339,7 @@ pub async fn password_reset(call: Call, IdPath(id): IdPath) -> Result<Response, 
             changes::issue_link(db, &by, id, TokenPurpose::PasswordReset, &|p| {
                 config.link(p)
             })
-            .await?;
-            Ok(true)
+            .await
         })
     })
     .await?
@@ -356,10 +349,7 @@ pub async fn password_reset(call: Call, IdPath(id): IdPath) -> Result<Response, 
 
 pub async fn delete(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     let outcome = run(&call, |db, by| {
-        Box::pin(async move {
-            changes::soft_delete(db, &by, id).await?;
-            Ok(true)
-        })
+        Box::pin(async move { changes::soft_delete(db, &by, id).await })
     })
     .await?;
     match outcome {
@@ -375,10 +365,7 @@ pub async fn delete(call: Call, IdPath(id): IdPath) -> Result<Response, AppError
 
 pub async fn restore(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     let outcome = run(&call, |db, by| {
-        Box::pin(async move {
-            changes::restore(db, &by, id).await?;
-            Ok(true)
-        })
+        Box::pin(async move { changes::restore(db, &by, id).await })
     })
     .await?
     .map(|_| done(&call.ctx, true, "users.restored"));
@@ -398,10 +385,7 @@ pub async fn erase(
 ) -> Result<Response, AppError> {
     let typed = f.confirm_email;
     let outcome = run(&call, |db, by| {
-        Box::pin(async move {
-            changes::erase(db, &by, id, &typed).await?;
-            Ok(true)
-        })
+        Box::pin(async move { changes::erase(db, &by, id, &typed).await })
     })
     .await?
     .map(|_| done(&call.ctx, true, "users.erased"));
