@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_htmx::HxRequest;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -134,10 +134,7 @@ pub async fn end(
     let sessions = list(&state, actor.user_id, current_hash(&session).as_deref()).await?;
     let page = SessionsPage { ctx, sessions };
     let response = if htmx {
-        page.as_rows()
-            .render()
-            .map(|s| axum::response::Html(s).into_response())
-            .map_err(AppError::internal)?
+        html(&page.as_rows())?
     } else {
         redirect("/account/sessions", false)
     };

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum_htmx::HxRequest;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -165,11 +165,7 @@ pub async fn page(
         query_base,
     };
     if htmx {
-        return page
-            .as_rows()
-            .render()
-            .map(|s| Html(s).into_response())
-            .map_err(AppError::internal);
+        return html(&page.as_rows());
     }
     html(&page)
 }

@@ -151,11 +151,7 @@ pub async fn page(
         next_href,
     };
     if htmx {
-        return page
-            .as_results()
-            .render()
-            .map(|s| Html(s).into_response())
-            .map_err(AppError::internal);
+        return html(&page.as_results());
     }
     html(&page)
 }

@@ -13,6 +13,7 @@ use crate::state::AppState;
 use crate::users::store;
 use crate::users::views::UserRow;
 use crate::web::layout::PageCtx;
+use crate::web::render::html;
 
 const SHOWN: i64 = 8;
 
@@ -68,7 +69,5 @@ pub async fn search(
         rows,
         more_href,
     };
-    page.render()
-        .map(|s| Html(s).into_response())
-        .map_err(AppError::internal)
+    html(&page)
 }
