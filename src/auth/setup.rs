@@ -108,18 +108,7 @@ pub async fn invite_admin(
             let user_id = match existing {
                 Some(u) => u.id,
                 None => {
-                    let new = NewUser {
-                        email: &email,
-                        email_lower: normalize_email(&email),
-                        name: "",
-                        company: "",
-                        password_hash: None,
-                        user_type: UserType::Internal,
-                        status: UserStatus::Pending,
-                        created_at: now,
-                        updated_at: now,
-                        name_sort: String::new(),
-                    };
+                    let new = NewUser::new(&email, "", "", UserType::Internal, UserStatus::Pending, now);
                     crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
                 }
             };
@@ -254,24 +243,18 @@ pub async fn submit(
                 }
                 let user_id = match row.user_id {
                     Some(id) => {
+                        let (email, company): (String, String) = crate::db_run!(db, c => users::table.find(id).select((users::email, users::company)).first(c).await)?;
+                        let keys = crate::users::search_keys::column(&name, &email, &company);
                         crate::db_run!(db, c => diesel::update(users::table.find(id))
-                            .set((users::name.eq(&name), users::name_sort.eq(crate::users::model::name_sort_key(&name)), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
+                            .set((users::name.eq(&name), users::name_sort.eq(crate::users::model::name_sort_key(&name)), users::search_keys.eq(&keys), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
                             .execute(c)
                             .await)?;
                         id
                     }
                     None => {
                         let new = NewUser {
-                            email: &email2,
-                            email_lower: normalize_email(&email2),
-                            name: &name,
-                            company: "sowat.io",
                             password_hash: Some(hash),
-                            user_type: UserType::Internal,
-                            status: UserStatus::Active,
-                            created_at: now,
-                            updated_at: now,
-                            name_sort: crate::users::model::name_sort_key(&name),
+                            ..NewUser::new(&email2, &name, "sowat.io", UserType::Internal, UserStatus::Active, now)
                         };
                         crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
                     }

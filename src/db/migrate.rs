@@ -25,5 +25,14 @@ pub async fn run(pool: &Pool) -> Result<usize, DbError> {
             tokio::task::block_in_place(|| harness.run_pending_migrations(SQLITE).map(|v| v.len()))
         }
     };
-    applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))
+    let applied = applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))?;
+    // Data the SQL cannot compute: it needs the application's code.
+    let mut db = pool.get().await?;
+    let filled = crate::users::search_keys::backfill(&mut db)
+        .await
+        .map_err(|e| DbError::Unavailable(format!("computing search keys failed: {e}")))?;
+    if filled > 0 {
+        tracing::info!(users = filled, "search keys computed");
+    }
+    Ok(applied)
 }

@@ -25,6 +25,7 @@ diesel::table! {
         name_sort -> Text,
         last_login_sort -> Timestamp,
         erased_at -> Nullable<Timestamp>,
+        search_keys -> Nullable<Text>,
     }
 }
 

@@ -1,9 +1,10 @@
 //! `sowat-admin seed`: data to try the product (`--demo`) and to measure it
-//! (`--bench --users N`). Rows are generated inside the database with one
-//! `INSERT … SELECT` per batch over a number series, so a million users take
-//! seconds, not a million round trips. Names come from small tables joined
-//! on the row number: deterministic, varied, realistic enough to search.
+//! (`--bench --users N`). Each batch of users is one `INSERT … SELECT` over a
+//! JSON array bound as a single parameter, so a million users take seconds,
+//! not a million round trips. Names are drawn from lists by the row number:
+//! deterministic, varied, realistic enough to search.
 
+use diesel_async::RunQueryDsl;
 use serde_json::json;
 
 use crate::audit::{self, ActorRef, Event};
@@ -16,83 +17,90 @@ use crate::web::meta::RequestMeta;
 mod names;
 use names::FIRST;
 
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+use crate::users::model::name_sort_key;
+use crate::users::search_keys;
+
+/// Name, email and company of generated user number `n`: drawn from the
+/// name lists by the number, so the same `n` always gives the same person.
+struct People {
+    last: Vec<String>,
+    companies: Vec<(String, String)>,
 }
 
-fn values(rows: impl Iterator<Item = String>) -> String {
-    rows.collect::<Vec<_>>().join(", ")
+impl People {
+    fn new() -> People {
+        People {
+            last: names::last_names(),
+            companies: names::companies(),
+        }
+    }
+
+    fn person(&self, n: i64) -> (String, String, String) {
+        let n = n.unsigned_abs() as usize;
+        let first = FIRST[n % FIRST.len()];
+        let last = &self.last[(n / FIRST.len()) % self.last.len()];
+        let (company, domain) = &self.companies[(n / 7) % self.companies.len()];
+        let email = format!("{first}.{last}.{n}@{domain}").to_lowercase();
+        (format!("{first} {last}"), email, company.clone())
+    }
+
+    /// Users `from..=to` as a JSON array of rows: the columns computed by
+    /// the application (sort and search keys) come from its own code.
+    fn batch(&self, from: i64, to: i64) -> String {
+        let rows: Vec<serde_json::Value> = (from..=to)
+            .map(|n| {
+                let (name, email, company) = self.person(n);
+                json!([
+                    n,
+                    email,
+                    name,
+                    name_sort_key(&name),
+                    company,
+                    search_keys::column(&name, &email, &company)
+                ])
+            })
+            .collect();
+        serde_json::Value::Array(rows).to_string()
+    }
 }
 
-async fn lookup_tables(db: &mut Db) -> Result<(), diesel::result::Error> {
-    let first = values(
-        FIRST
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("({i}, {})", quote(v))),
-    );
-    let last = values(
-        names::last_names()
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("({i}, {})", quote(v))),
-    );
-    let companies = values(
-        names::companies()
-            .iter()
-            .enumerate()
-            .map(|(i, (n, d))| format!("({i}, {}, {})", quote(n), quote(d))),
-    );
-    db.execute_batch(&format!(
-        "DROP TABLE IF EXISTS seed_first; DROP TABLE IF EXISTS seed_last; DROP TABLE IF EXISTS seed_company;
-         CREATE TABLE seed_first (i INTEGER PRIMARY KEY, v TEXT NOT NULL);
-         CREATE TABLE seed_last (i INTEGER PRIMARY KEY, v TEXT NOT NULL);
-         CREATE TABLE seed_company (i INTEGER PRIMARY KEY, v TEXT NOT NULL, domain TEXT NOT NULL);
-         INSERT INTO seed_first VALUES {first}; INSERT INTO seed_last VALUES {last}; INSERT INTO seed_company VALUES {companies};"
-    ))
-    .await
-}
-
-/// Users numbered `from..=to`: statuses, types, creation spread over two
-/// years, two users in three with a recent sign-in.
-fn users_sql(sqlite: bool, from: i64, to: i64) -> String {
-    let (series, created, login) = if sqlite {
+/// Inserts the users of one batch (bound as JSON, see [`People::batch`]):
+/// statuses, types, creation spread over two years, two users in three with
+/// a recent sign-in.
+fn users_sql(sqlite: bool) -> String {
+    let (series, created, login, epoch) = if sqlite {
         (
-            format!(
-                "WITH RECURSIVE s(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM s WHERE n < {to})"
-            ),
-            "datetime('2024-06-01', '+' || ((s.n * 7919) % 63072000) || ' seconds')".to_owned(),
-            "datetime('2026-06-01', '+' || ((s.n * 104729) % 15552000) || ' seconds')".to_owned(),
+            "WITH s AS (SELECT CAST(value ->> 0 AS INTEGER) AS n, value ->> 1 AS email, value ->> 2 AS name,
+                               value ->> 3 AS name_sort, value ->> 4 AS company, value ->> 5 AS search_keys
+                        FROM json_each(?))",
+            "datetime('2024-06-01', '+' || ((s.n * 7919) % 63072000) || ' seconds')",
+            "datetime('2026-06-01', '+' || ((s.n * 104729) % 15552000) || ' seconds')",
+            "'1970-01-01 00:00:00'",
         )
     } else {
         (
-            format!("WITH s(n) AS (SELECT generate_series({from}::bigint, {to}::bigint))"),
-            "TIMESTAMP '2024-06-01' + ((s.n * 7919) % 63072000) * INTERVAL '1 second'".to_owned(),
-            "TIMESTAMP '2026-06-01' + ((s.n * 104729) % 15552000) * INTERVAL '1 second'".to_owned(),
+            "WITH s AS (SELECT CAST(value ->> 0 AS BIGINT) AS n, value ->> 1 AS email, value ->> 2 AS name,
+                               value ->> 3 AS name_sort, value ->> 4 AS company, value ->> 5 AS search_keys
+                        FROM json_array_elements(CAST($1 AS json)))",
+            "TIMESTAMP '2024-06-01' + ((s.n * 7919) % 63072000) * INTERVAL '1 second'",
+            "TIMESTAMP '2026-06-01' + ((s.n * 104729) % 15552000) * INTERVAL '1 second'",
+            "TIMESTAMP '1970-01-01 00:00:00'",
         )
     };
-    let nf = FIRST.len();
-    let nl = names::last_names().len();
-    let nc = names::companies().len();
     format!(
         "{series}
-         INSERT INTO users (email, email_lower, name, name_sort, company, user_type, status, status_reason, created_at, updated_at,
-                            last_login_at, last_login_sort, totp_enabled)
-         SELECT lower(f.v || '.' || l.v || '.' || s.n || '@' || c.domain), lower(f.v || '.' || l.v || '.' || s.n || '@' || c.domain),
-                f.v || ' ' || l.v, lower(f.v || ' ' || l.v), c.v,
+         INSERT INTO users (email, email_lower, name, name_sort, company, search_keys, user_type, status, status_reason,
+                            created_at, updated_at, last_login_at, last_login_sort, totp_enabled)
+         SELECT s.email, s.email, s.name, s.name_sort, s.company, s.search_keys,
                 CASE WHEN s.n % 11 = 0 THEN 'INTERNAL' ELSE 'EXTERNAL' END,
                 CASE WHEN s.n % 23 = 1 THEN 'SUSPENDED' WHEN s.n % 23 = 2 THEN 'PENDING' WHEN s.n % 23 = 3 THEN 'INACTIVE' ELSE 'ACTIVE' END,
                 CASE WHEN s.n % 23 = 1 THEN 'Unpaid invoices' WHEN s.n % 23 = 3 THEN 'Asked to close the account' ELSE NULL END,
                 {created}, {created},
                 CASE WHEN s.n % 3 = 0 THEN NULL ELSE {login} END,
-                CASE WHEN s.n % 3 = 0 THEN TIMESTAMP '1970-01-01 00:00:00' ELSE {login} END,
+                CASE WHEN s.n % 3 = 0 THEN {epoch} ELSE {login} END,
                 FALSE
-         FROM s
-         JOIN seed_first f ON f.i = s.n % {nf}
-         JOIN seed_last l ON l.i = (s.n / {nf}) % {nl}
-         JOIN seed_company c ON c.i = (s.n / 7) % {nc}"
+         FROM s"
     )
-    .replace("TIMESTAMP '1970-01-01 00:00:00'", if sqlite { "'1970-01-01 00:00:00'" } else { "TIMESTAMP '1970-01-01 00:00:00'" })
 }
 
 /// Roles for a sprinkling of internal users, and one sign-in event per sign-in.
@@ -133,7 +141,7 @@ pub async fn users(
 ) -> Result<Seeded, String> {
     let mut db = pool.get().await.map_err(|e| e.to_string())?;
     let sqlite = db.is_sqlite();
-    lookup_tables(&mut db).await.map_err(|e| e.to_string())?;
+    let people = People::new();
     let start = next_number(&mut db).await.map_err(|e| e.to_string())?;
     let batch = 100_000;
     let mut done = 0;
@@ -141,9 +149,13 @@ pub async fn users(
         let n = batch.min(count - done);
         let (from, to) = (start + done, start + done + n - 1);
         db.execute_batch("BEGIN").await.map_err(|e| e.to_string())?;
-        db.execute_batch(&users_sql(sqlite, from, to))
-            .await
-            .map_err(|e| e.to_string())?;
+        let rows = people.batch(from, to);
+        let sql = users_sql(sqlite);
+        crate::db_run!(&mut db, c => diesel::sql_query(&sql)
+            .bind::<diesel::sql_types::Text, _>(&rows)
+            .execute(c)
+            .await)
+        .map_err(|e| e.to_string())?;
         db.execute_batch("COMMIT")
             .await
             .map_err(|e| e.to_string())?;
@@ -152,9 +164,6 @@ pub async fn users(
     }
     let first_id = start;
     db.execute_batch(&extras_sql(first_id))
-        .await
-        .map_err(|e| e.to_string())?;
-    db.execute_batch("DROP TABLE seed_first; DROP TABLE seed_last; DROP TABLE seed_company;")
         .await
         .map_err(|e| e.to_string())?;
     if !sqlite {
@@ -211,16 +220,15 @@ async fn create_bench_admin(
     let hash = password::hash(&pass)?;
     let now = clock.now_primitive();
     let new = crate::users::model::NewUser {
-        email: &email,
-        email_lower: email.clone(),
-        name: "Bench Admin",
-        company: "sowat.io",
         password_hash: Some(hash),
-        user_type: crate::db::types::UserType::Internal,
-        status: crate::db::types::UserStatus::Active,
-        created_at: now,
-        updated_at: now,
-        name_sort: "bench admin".into(),
+        ..crate::users::model::NewUser::new(
+            &email,
+            "Bench Admin",
+            "sowat.io",
+            crate::db::types::UserType::Internal,
+            crate::db::types::UserStatus::Active,
+            now,
+        )
     };
     let id: i64 = crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)
         .map_err(|e| e.to_string())?;

@@ -19,6 +19,7 @@ use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::db_run;
 use crate::mail::{self, Mail};
 use crate::users::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
+use crate::users::search_keys;
 use crate::users::store;
 use crate::web::i18n::Lang;
 use crate::web::meta::RequestMeta;
@@ -138,6 +139,7 @@ pub async fn update_profile(
             users::email.eq(email),
             users::email_lower.eq(normalize_email(email)),
             users::company.eq(company),
+            users::search_keys.eq(search_keys::column(name, email, company)),
             users::user_type.eq(input.user_type),
             users::updated_at.eq(by.now),
         ))
@@ -359,18 +361,14 @@ pub async fn create(db: &mut Db, by: &By, input: &NewUserInput) -> ChangeResult<
     if email_taken(db, &p.email, None).await? {
         return Err(ChangeError::Invalid("users.email_taken"));
     }
-    let new = NewUser {
-        email: p.email.trim(),
-        email_lower: normalize_email(&p.email),
-        name: p.name.trim(),
-        company: p.company.trim(),
-        password_hash: None,
-        user_type: p.user_type,
-        status: UserStatus::Pending,
-        created_at: by.now,
-        updated_at: by.now,
-        name_sort: name_sort_key(&p.name),
-    };
+    let new = NewUser::new(
+        p.email.trim(),
+        p.name.trim(),
+        p.company.trim(),
+        p.user_type,
+        UserStatus::Pending,
+        by.now,
+    );
     let id: i64 = db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)?;
     let after = json!({ "email": new.email, "name": new.name, "company": new.company, "type": new.user_type, "status": new.status });
     record(
@@ -454,6 +452,7 @@ pub async fn erase_data(db: &mut Db, user: &User, now: PrimitiveDateTime) -> Cha
             users::name.eq(&alias),
             users::name_sort.eq(&alias),
             users::company.eq(""),
+            users::search_keys.eq(search_keys::column(&alias, &alias_email, "")),
             users::password_hash.eq(None::<String>),
             users::totp_secret.eq(None::<String>),
             users::totp_enabled.eq(false),

@@ -1,8 +1,15 @@
 //! The user list query: filters, search and keyset pagination, written once
-//! for both engines. Substring search uses the trigram index of each engine
-//! (FTS5 `trigram` on SQLite, `pg_trgm` GIN on PostgreSQL); exact id and
-//! email matches come from the primary key and the unique email index (a
-//! query that is a whole email address matches that address only).
+//! for both engines.
+//!
+//! Search finds every user whose name, email or company contains the query
+//! (ignoring case), in two ranked tiers: first the users where it starts a
+//! word (`sylvie.gui`, `guiard`, `outlook.fr`), from the word-start keys of
+//! [`search_keys`], then those where it only occurs inside a word (`uiard`),
+//! from the trigram index of each engine (FTS5 `trigram` on SQLite, `pg_trgm`
+//! GIN on PostgreSQL). The first tier is a prefix lookup and nearly always
+//! fills the page; the second is only queried when the first runs out.
+//! An id matches exactly (first tier); a query that is a whole email
+//! address matches that address only, from the unique email index.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +24,7 @@ use crate::db::Db;
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
 use crate::users::model::{User, is_valid_email};
+use crate::users::search_keys;
 
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -157,23 +165,35 @@ impl ListParams {
     }
 }
 
-/// Position after the last row shown: its sort key and id.
+/// Position after the last row shown: its search tier, sort key and id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
+    pub tier: Tier,
     pub key: String,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}\u{1f}{}", self.id, self.key))
+        let tier = match self.tier {
+            Tier::Words => 1,
+            Tier::Inside => 2,
+        };
+        URL_SAFE_NO_PAD.encode(format!("{}\u{1f}{tier}\u{1f}{}", self.id, self.key))
     }
     pub fn decode(s: &str) -> Option<Cursor> {
         let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s.trim()).ok()?).ok()?;
-        let (id, key) = raw.split_once('\u{1f}')?;
+        let mut parts = raw.splitn(3, '\u{1f}');
+        let id = parts.next()?.parse().ok()?;
+        let tier = match parts.next()? {
+            "1" => Tier::Words,
+            "2" => Tier::Inside,
+            _ => return None,
+        };
         Some(Cursor {
-            key: key.to_owned(),
-            id: id.parse().ok()?,
+            tier,
+            key: parts.next()?.to_owned(),
+            id,
         })
     }
     fn time(&self) -> Option<PrimitiveDateTime> {
@@ -187,14 +207,44 @@ fn time_key(t: PrimitiveDateTime) -> String {
     (t.assume_utc().unix_timestamp_nanos() / 1000).to_string()
 }
 
-/// The cursor after `user` for `sort`.
-pub fn cursor_after(user: &User, sort: Sort) -> Cursor {
+/// The cursor after `user` (found in `tier`) for `sort`.
+pub fn cursor_after(user: &User, sort: Sort, tier: Tier) -> Cursor {
     let key = match sort {
         Sort::Created => time_key(user.created_at),
         Sort::Name => user.name_sort.clone(),
         Sort::LastLogin => time_key(user.last_login_sort),
     };
-    Cursor { key, id: user.id }
+    Cursor {
+        tier,
+        key,
+        id: user.id,
+    }
+}
+
+/// The ranked parts of a search (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// The query starts a word (or is the id).
+    Words,
+    /// The query occurs only inside words.
+    Inside,
+}
+
+/// Which rows of a search a query selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// Every match (counts, bulk actions).
+    All,
+    Only(Tier),
+}
+
+/// Shortest query the trigram indexes can answer: shorter ones match at
+/// word starts only.
+const MIN_TRIGRAM_CHARS: usize = 3;
+
+/// Whether `f` searches by text (rather than by a whole email address).
+fn is_text_search(f: &Filter) -> bool {
+    !f.q.is_empty() && !is_valid_email(&f.q)
 }
 
 /// `%`, `_` and the escape character itself are literal in user input.
@@ -217,7 +267,7 @@ fn fts_phrase(q: &str) -> String {
 
 /// Applies every filter of `f` to a boxed `users` query (one body, both engines).
 macro_rules! filtered {
-    ($f:expr, $sqlite:expr, $role_id:expr) => {{
+    ($f:expr, $sqlite:expr, $role_id:expr, $part:expr) => {{
         let f: &Filter = $f;
         let mut q = users::table.into_boxed();
         q = match f.status {
@@ -254,7 +304,29 @@ macro_rules! filtered {
                 q = q.filter(users::email_lower.eq(lower));
             } else {
                 let id = f.q.parse::<i64>().unwrap_or(-1);
-                let substring = if f.q.chars().count() >= 3 {
+                let (prefix, longer) = search_keys::prefix(&f.q);
+                let words = || {
+                    if $sqlite {
+                        sql::<Bool>(
+                            "users.id IN (SELECT user_id FROM user_search_keys WHERE key >= ",
+                        )
+                        .bind::<Text, _>(prefix.clone())
+                        .sql(" AND key < ")
+                        .bind::<Text, _>(search_keys::upper_bound(&prefix))
+                        .sql(")")
+                    } else {
+                        // The same expression as the index users_search_keys_idx.
+                        sql::<Bool>(
+                            "array_to_tsvector(search_key_array(users.search_keys)) @@ CAST(",
+                        )
+                        .bind::<Text, _>(search_keys::tsquery(&prefix))
+                        // Same shape as the SQLite arm (one type for both).
+                        .sql(" AS tsquery) AND length(")
+                        .bind::<Text, _>(prefix.clone())
+                        .sql(") > 0")
+                    }
+                };
+                let contains = || {
                     if $sqlite {
                         sql::<Bool>(
                             "users.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ",
@@ -268,64 +340,103 @@ macro_rules! filtered {
                         .bind::<Text, _>(format!("%{}%", like_escape(&lower)))
                         .sql(" ESCAPE '!'")
                     }
-                } else {
-                    // Too short for trigrams: a prefix of the email.
-                    sql::<Bool>("users.email_lower LIKE ")
-                        .bind::<Text, _>(format!("{}%", like_escape(&lower)))
-                        .sql(" ESCAPE '!'")
                 };
-                q = q.filter(substring.or(users::id.eq(id)));
+                // A query longer than the keys implies trigrams.
+                let trigrams = f.q.chars().count() >= MIN_TRIGRAM_CHARS;
+                q = match $part {
+                    Part::All if trigrams => q.filter(contains().or(users::id.eq(id))),
+                    // The key holds only the start of a long query: check the rest.
+                    Part::All | Part::Only(Tier::Words) if longer => {
+                        q.filter(words().and(contains()).or(users::id.eq(id)))
+                    }
+                    Part::All | Part::Only(Tier::Words) => q.filter(words().or(users::id.eq(id))),
+                    Part::Only(Tier::Inside) if trigrams => q
+                        .filter(contains().and(users::id.ne(id)))
+                        .filter(diesel::dsl::not(words())),
+                    Part::Only(Tier::Inside) => q.filter(sql::<Bool>("1 = 0")),
+                };
             }
         }
         q
     }};
 }
 
-/// One page of users and whether more follow.
+/// One page of users and whether more follow. A text search walks its
+/// tiers in order: the second is queried only once the first is exhausted.
 pub async fn page(
     db: &mut Db,
     f: &Filter,
 ) -> Result<(Vec<User>, Option<Cursor>), diesel::result::Error> {
-    let sqlite = db.is_sqlite();
     let role_id = role_filter_id(db, f).await?;
     if f.role.is_some() && role_id.is_none() {
         return Ok((Vec::new(), None));
     }
     let limit = f.size + 1;
-    let mut rows: Vec<User> = crate::db_run!(db, c => {
-        let mut q = filtered!(f, sqlite, role_id).select(User::as_select()).limit(limit);
+    let start = f.after.as_ref().map_or(Tier::Words, |c| c.tier);
+    let mut rows = Vec::new();
+    let mut first_tier_rows = 0;
+    if start == Tier::Words {
+        rows = tier_rows(db, f, role_id, Tier::Words, f.after.as_ref(), limit).await?;
+        first_tier_rows = rows.len();
+    }
+    let more_tiers = is_text_search(f) && f.q.chars().count() >= MIN_TRIGRAM_CHARS;
+    if more_tiers && (rows.len() as i64) < limit {
+        let after = f.after.as_ref().filter(|c| c.tier == Tier::Inside);
+        let rest = limit - rows.len() as i64;
+        rows.extend(tier_rows(db, f, role_id, Tier::Inside, after, rest).await?);
+    }
+    let next = if rows.len() as i64 > f.size {
+        rows.truncate(f.size as usize);
+        let tier = if rows.len() <= first_tier_rows {
+            Tier::Words
+        } else {
+            Tier::Inside
+        };
+        rows.last().map(|u| cursor_after(u, f.sort, tier))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// Up to `limit` rows of one tier (the whole list when not searching by
+/// text, which has a single tier) in sort order, after `after`.
+async fn tier_rows(
+    db: &mut Db,
+    f: &Filter,
+    role_id: Option<i64>,
+    tier: Tier,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<User>, diesel::result::Error> {
+    let sqlite = db.is_sqlite();
+    crate::db_run!(db, c => {
+        let mut q = filtered!(f, sqlite, role_id, Part::Only(tier)).select(User::as_select()).limit(limit);
         q = match f.sort {
             Sort::Created => {
                 q = q.order((users::created_at.desc(), users::id.desc()));
-                match f.after.as_ref().and_then(|c| c.time().map(|t| (t, c.id))) {
+                match after.and_then(|c| c.time().map(|t| (t, c.id))) {
                     Some((t, id)) => q.filter(users::created_at.lt(t).or(users::created_at.eq(t).and(users::id.lt(id)))),
                     None => q,
                 }
             }
             Sort::LastLogin => {
                 q = q.order((users::last_login_sort.desc(), users::id.desc()));
-                match f.after.as_ref().and_then(|c| c.time().map(|t| (t, c.id))) {
+                match after.and_then(|c| c.time().map(|t| (t, c.id))) {
                     Some((t, id)) => q.filter(users::last_login_sort.lt(t).or(users::last_login_sort.eq(t).and(users::id.lt(id)))),
                     None => q,
                 }
             }
             Sort::Name => {
                 q = q.order((users::name_sort.asc(), users::id.asc()));
-                match &f.after {
+                match after {
                     Some(c) => q.filter(users::name_sort.gt(c.key.clone()).or(users::name_sort.eq(c.key.clone()).and(users::id.gt(c.id)))),
                     None => q,
                 }
             }
         };
         q.load(c).await
-    })?;
-    let next = if rows.len() as i64 > f.size {
-        rows.truncate(f.size as usize);
-        rows.last().map(|u| cursor_after(u, f.sort))
-    } else {
-        None
-    };
-    Ok((rows, next))
+    })
 }
 
 async fn role_filter_id(db: &mut Db, f: &Filter) -> Result<Option<i64>, diesel::result::Error> {
@@ -340,7 +451,7 @@ pub async fn capped_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result
     if f.role.is_some() && role_id.is_none() {
         return Ok(0);
     }
-    let ids: Vec<i64> = crate::db_run!(db, c => filtered!(f, sqlite, role_id).select(users::id).limit(COUNT_CAP + 1).load(c).await)?;
+    let ids: Vec<i64> = crate::db_run!(db, c => filtered!(f, sqlite, role_id, Part::All).select(users::id).limit(COUNT_CAP + 1).load(c).await)?;
     Ok(ids.len() as i64)
 }
 
@@ -356,7 +467,7 @@ pub async fn matching_ids(
     if f.role.is_some() && role_id.is_none() {
         return Ok(Vec::new());
     }
-    crate::db_run!(db, c => filtered!(f, sqlite, role_id)
+    crate::db_run!(db, c => filtered!(f, sqlite, role_id, Part::All)
         .filter(users::id.gt(after_id))
         .order(users::id.asc())
         .select(users::id)
@@ -389,6 +500,7 @@ mod tests {
     #[test]
     fn cursor_round_trips() {
         let c = Cursor {
+            tier: Tier::Inside,
             key: "dupont|marie".into(),
             id: 42,
         };

@@ -15,5 +15,6 @@ pub mod page;
 pub mod purge;
 pub mod role_cache;
 pub mod search;
+pub mod search_keys;
 pub mod store;
 pub mod views;

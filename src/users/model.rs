@@ -53,6 +53,34 @@ pub struct NewUser<'a> {
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
     pub name_sort: String,
+    pub search_keys: Option<String>,
+}
+
+impl<'a> NewUser<'a> {
+    /// A row with its derived columns (lookup email, sort key, search keys)
+    /// computed from the visible ones, and no password.
+    pub fn new(
+        email: &'a str,
+        name: &'a str,
+        company: &'a str,
+        user_type: UserType,
+        status: UserStatus,
+        now: PrimitiveDateTime,
+    ) -> Self {
+        NewUser {
+            email,
+            email_lower: normalize_email(email),
+            name,
+            company,
+            password_hash: None,
+            user_type,
+            status,
+            created_at: now,
+            updated_at: now,
+            name_sort: name_sort_key(name),
+            search_keys: Some(crate::users::search_keys::column(name, email, company)),
+        }
+    }
 }
 
 /// The key users are sorted by name with (Unicode-aware lower case).

@@ -13,7 +13,7 @@ use sowat_admin::clock::Clock;
 use sowat_admin::config::{Backend, Config};
 use sowat_admin::db::schema::{users, workspace_members, workspaces};
 use sowat_admin::db::types::{UserStatus, UserType, WorkspaceRole};
-use sowat_admin::users::model::{NewUser, normalize_email};
+use sowat_admin::users::model::NewUser;
 use sowat_admin::{Running, db_run, start};
 
 pub const PASSWORD: &str = "violet-tram-harbour-42";
@@ -180,16 +180,15 @@ impl TestApp {
         let mut db = self.db().await;
         let hash = password::hash(PASSWORD).expect("hash");
         let new = NewUser {
-            email,
-            email_lower: normalize_email(email),
-            name: "Test User",
-            company: "Acme",
             password_hash: Some(hash),
-            user_type: UserType::External,
-            status: UserStatus::Active,
-            created_at: now,
-            updated_at: now,
-            name_sort: "test user".into(),
+            ..NewUser::new(
+                email,
+                "Test User",
+                "Acme",
+                UserType::External,
+                UserStatus::Active,
+                now,
+            )
         };
         let id: i64 = db_run!(&mut db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await).expect("insert user");
         for role in roles {

@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod foundation;
 mod harness;
+mod search;
 mod security;
 mod sessions;
 mod users;

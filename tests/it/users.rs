@@ -35,7 +35,12 @@ async fn audit_for(app: &TestApp, action: &str, user: i64) -> Vec<String> {
 async fn set_company(app: &TestApp, u: &TestUser, company: &str, name: &str) {
     let mut db = app.db().await;
     db_run!(&mut db, c => diesel::update(users::table.find(u.id))
-        .set((users::company.eq(company), users::name.eq(name), users::name_sort.eq(name.to_lowercase())))
+        .set((
+            users::company.eq(company),
+            users::name.eq(name),
+            users::name_sort.eq(name.to_lowercase()),
+            users::search_keys.eq(sowat_admin::users::search_keys::column(name, &u.email, company)),
+        ))
         .execute(c)
         .await)
     .unwrap();
