@@ -312,6 +312,27 @@ async fn lost_database_connections_are_replaced() {
         .batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db_name}' AND pid <> pg_backend_pid()"))
         .await
         .unwrap();
+    // As after a restart: the old backends are gone before clients return.
+    // (The pool recycles cheaply, without a test query: a connection is
+    // dropped once its socket is seen closed, not probed on every checkout.)
+    #[derive(diesel::QueryableByName)]
+    struct Left {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    for _ in 0..100 {
+        let left: Left = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(format!("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '{db_name}' AND pid <> pg_backend_pid()")),
+            &mut admin,
+        )
+        .await
+        .unwrap();
+        if left.n == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     for _ in 0..5 {
         assert_eq!(app.get(&c, "/readyz").await.status(), StatusCode::OK);
         assert_eq!(app.get(&c, "/login").await.status(), StatusCode::OK);
