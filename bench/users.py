@@ -102,12 +102,16 @@ def main():
     some_id, some_email = rows[len(rows) // 2]
     # A fragment of a real address, long enough for the trigram index.
     fragment = some_email.split("@")[0][:10]
+    # Inside a word: the last name without its first letter (the slower tier).
+    local = some_email.split("@")[0].split(".")
+    inside = (local[1] if len(local) > 1 else local[0])[1:6]
     print(f"preparing: page {PAGES} of the list…")
     deep = page_n(PAGES)
     scenarios = [
         ("first list page", "/admin/users"),
         ("filtered page (suspended, internal)", "/admin/users?status=SUSPENDED&type=INTERNAL"),
         (f"substring search ({fragment})", "/admin/users?q=" + urllib.parse.quote(fragment)),
+        (f"substring inside a word ({inside})", "/admin/users?q=" + urllib.parse.quote(inside)),
         ("exact email search", "/admin/users?q=" + urllib.parse.quote(some_email)),
         (f"page {PAGES} by cursor", deep),
         ("user page", f"/admin/users/{some_id}"),

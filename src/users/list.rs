@@ -23,7 +23,7 @@ use time::{Date, PrimitiveDateTime, Time};
 use crate::db::Db;
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
-use crate::users::model::{User, is_valid_email};
+use crate::users::model::{Listed, is_valid_email};
 use crate::users::search_keys;
 
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
@@ -208,7 +208,7 @@ fn time_key(t: PrimitiveDateTime) -> String {
 }
 
 /// The cursor after `user` (found in `tier`) for `sort`.
-pub fn cursor_after(user: &User, sort: Sort, tier: Tier) -> Cursor {
+pub fn cursor_after(user: &Listed, sort: Sort, tier: Tier) -> Cursor {
     let key = match sort {
         Sort::Created => time_key(user.created_at),
         Sort::Name => user.name_sort.clone(),
@@ -243,7 +243,7 @@ enum Part {
 const MIN_TRIGRAM_CHARS: usize = 3;
 
 /// Whether `f` searches by text (rather than by a whole email address).
-fn is_text_search(f: &Filter) -> bool {
+pub fn is_text_search(f: &Filter) -> bool {
     !f.q.is_empty() && !is_valid_email(&f.q)
 }
 
@@ -303,9 +303,17 @@ macro_rules! filtered {
                 // A whole address: the unique index answers, no scan.
                 q = q.filter(users::email_lower.eq(lower));
             } else {
-                let id = f.q.parse::<i64>().unwrap_or(-1);
+                // An id matches exactly; other text leaves a constant the planner
+                // folds away (one expression type for both cases).
+                let id_match = || match f.q.parse::<i64>() {
+                    Ok(n) => sql::<Bool>("users.id = ").bind::<diesel::sql_types::BigInt, _>(n),
+                    Err(_) => sql::<Bool>("FALSE AND users.id = ").bind::<diesel::sql_types::BigInt, _>(0),
+                };
                 let (prefix, longer) = search_keys::prefix(&f.q);
-                let words = || {
+                // `as_set`: the ids of the matching users as a subquery, which
+                // PostgreSQL evaluates once through the index (to exclude them),
+                // rather than the row test it would evaluate on every row.
+                let words = |as_set: bool| {
                     if $sqlite {
                         sql::<Bool>(
                             "users.id IN (SELECT user_id FROM user_search_keys WHERE key >= ",
@@ -316,14 +324,16 @@ macro_rules! filtered {
                         .sql(")")
                     } else {
                         // The same expression as the index users_search_keys_idx.
-                        sql::<Bool>(
-                            "array_to_tsvector(search_key_array(users.search_keys)) @@ CAST(",
-                        )
+                        sql::<Bool>(if as_set {
+                            "users.id IN (SELECT k.id FROM users k WHERE array_to_tsvector(search_key_array(k.search_keys)) @@ CAST("
+                        } else {
+                            "array_to_tsvector(search_key_array(users.search_keys)) @@ CAST("
+                        })
                         .bind::<Text, _>(search_keys::tsquery(&prefix))
                         // Same shape as the SQLite arm (one type for both).
                         .sql(" AS tsquery) AND length(")
                         .bind::<Text, _>(prefix.clone())
-                        .sql(") > 0")
+                        .sql(if as_set { ") > 0)" } else { ") > 0" })
                     }
                 };
                 let contains = || {
@@ -344,15 +354,15 @@ macro_rules! filtered {
                 // A query longer than the keys implies trigrams.
                 let trigrams = f.q.chars().count() >= MIN_TRIGRAM_CHARS;
                 q = match $part {
-                    Part::All if trigrams => q.filter(contains().or(users::id.eq(id))),
+                    Part::All if trigrams => q.filter(contains().or(id_match())),
                     // The key holds only the start of a long query: check the rest.
                     Part::All | Part::Only(Tier::Words) if longer => {
-                        q.filter(words().and(contains()).or(users::id.eq(id)))
+                        q.filter(words(false).and(contains()).or(id_match()))
                     }
-                    Part::All | Part::Only(Tier::Words) => q.filter(words().or(users::id.eq(id))),
+                    Part::All | Part::Only(Tier::Words) => q.filter(words(false).or(id_match())),
                     Part::Only(Tier::Inside) if trigrams => q
-                        .filter(contains().and(users::id.ne(id)))
-                        .filter(diesel::dsl::not(words())),
+                        .filter(contains().and(diesel::dsl::not(id_match())))
+                        .filter(diesel::dsl::not(words(true))),
                     Part::Only(Tier::Inside) => q.filter(sql::<Bool>("1 = 0")),
                 };
             }
@@ -366,7 +376,7 @@ macro_rules! filtered {
 pub async fn page(
     db: &mut Db,
     f: &Filter,
-) -> Result<(Vec<User>, Option<Cursor>), diesel::result::Error> {
+) -> Result<(Vec<Listed>, Option<Cursor>), diesel::result::Error> {
     let role_id = role_filter_id(db, f).await?;
     if f.role.is_some() && role_id.is_none() {
         return Ok((Vec::new(), None));
@@ -408,10 +418,10 @@ async fn tier_rows(
     tier: Tier,
     after: Option<&Cursor>,
     limit: i64,
-) -> Result<Vec<User>, diesel::result::Error> {
+) -> Result<Vec<Listed>, diesel::result::Error> {
     let sqlite = db.is_sqlite();
     crate::db_run!(db, c => {
-        let mut q = filtered!(f, sqlite, role_id, Part::Only(tier)).select(User::as_select()).limit(limit);
+        let mut q = filtered!(f, sqlite, role_id, Part::Only(tier)).select(Listed::as_select()).limit(limit);
         q = match f.sort {
             Sort::Created => {
                 q = q.order((users::created_at.desc(), users::id.desc()));

@@ -38,6 +38,8 @@ pub struct ListPage {
     pub sorts: Vec<SortLink>,
     pub can: Abilities,
     pub filter_fields: Vec<(&'static str, String)>,
+    /// A text search: rows are ranked (word starts first), say so.
+    pub ranked: bool,
 }
 
 fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
@@ -145,6 +147,7 @@ pub async fn page(
         count_href: format!("/admin/users/count?{base}"),
         can: Abilities::of(&actor),
         filter_fields: filter_fields(&params),
+        ranked: list::is_text_search(&filter),
         ctx,
         params,
         rows,

@@ -32,6 +32,22 @@ pub struct User {
     pub erased_at: Option<PrimitiveDateTime>,
 }
 
+/// The columns a list row shows and sorts by: lists never load secrets.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct Listed {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub company: String,
+    pub user_type: UserType,
+    pub status: UserStatus,
+    pub last_login_at: Option<PrimitiveDateTime>,
+    pub created_at: PrimitiveDateTime,
+    pub name_sort: String,
+    pub last_login_sort: PrimitiveDateTime,
+}
+
 impl User {
     pub fn can_sign_in(&self) -> bool {
         self.status == UserStatus::Active

@@ -105,7 +105,11 @@ pub async fn role_keys_of(db: &mut Db, user_id: i64) -> QResult<Vec<String>> {
 }
 
 /// Quick matches for the header search box: exact id or email first, then substrings.
-pub async fn quick_search(db: &mut Db, q: &str, limit: i64) -> QResult<Vec<User>> {
+pub async fn quick_search(
+    db: &mut Db,
+    q: &str,
+    limit: i64,
+) -> QResult<Vec<crate::users::model::Listed>> {
     let params = crate::users::list::ListParams {
         q: q.to_owned(),
         size: "25".into(),

@@ -4,7 +4,7 @@ use time::PrimitiveDateTime;
 
 use crate::access::{Actor, Permission, can};
 use crate::db::types::{UserStatus, UserType};
-use crate::users::model::User;
+use crate::users::model::Listed;
 use crate::web::i18n::Lang;
 
 pub fn date_time(t: PrimitiveDateTime) -> String {
@@ -46,7 +46,7 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn new(lang: Lang, u: &User, roles: String) -> Self {
+    pub fn new(lang: Lang, u: &Listed, roles: String) -> Self {
         UserRow {
             id: u.id,
             name: u.name.clone(),

@@ -99,6 +99,22 @@ async fn word_starts_rank_first_and_pages_cross_tiers() {
     rest.sort();
     assert_eq!(rest, inside, "every inside match once");
     assert_eq!(count(&app, &c, "gui").await, "40");
+    // The page says how the rows are ranked, only when they are.
+    let ranked = |body: String| crate::harness::select_text(&body, "#search-ranking").len();
+    assert_eq!(
+        ranked(
+            app.get(&c, "/admin/users?q=gui")
+                .await
+                .text()
+                .await
+                .unwrap()
+        ),
+        1
+    );
+    assert_eq!(
+        ranked(app.get(&c, "/admin/users").await.text().await.unwrap()),
+        0
+    );
     // Inside a word only, and word starts only below three characters.
     assert_eq!(page(&app, &c, "/admin/users?q=uillo").await.0.len(), 20);
     assert_eq!(page(&app, &c, "/admin/users?q=gu").await.0.len(), 20);
