@@ -10,7 +10,6 @@ use crate::access::{ADMIN_ROLE, Actor, Membership, Permission, RoleRef};
 use crate::db::Db;
 use crate::db::schema::{
     login_events, one_time_tokens, recovery_codes, role_permissions, roles, user_roles, users,
-    workspace_members,
 };
 use crate::db::types::{RoleScope, TokenPurpose, WorkspaceRole};
 use crate::db_run;
@@ -68,9 +67,51 @@ pub async fn role_permissions(db: &mut Db) -> QResult<RolePermissions> {
     Ok(out)
 }
 
+/// The user's workspace memberships as `workspace_id:ROLE,…`, a column of
+/// the actor query so that loading the actor (on every request) is one
+/// round trip. Its SQL is fixed per engine, so the statement stays cached
+/// (a `sql()` literal would be parsed again on every request).
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct MembershipList;
+
+const MEMBERSHIPS_FROM: &str = "(workspace_members.workspace_id || ':' || workspace_members.role, ',') \
+     FROM workspace_members WHERE workspace_members.user_id = users.id)";
+
+impl diesel::expression::Expression for MembershipList {
+    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+impl<QS> diesel::expression::AppearsOnTable<QS> for MembershipList {}
+impl<QS> diesel::expression::SelectableExpression<QS> for MembershipList {}
+impl<GB> diesel::expression::ValidGrouping<GB> for MembershipList {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for MembershipList {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("(SELECT string_agg");
+        out.push_sql(MEMBERSHIPS_FROM);
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for MembershipList {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+    ) -> QueryResult<()> {
+        out.push_sql("(SELECT group_concat");
+        out.push_sql(MEMBERSHIPS_FROM);
+        Ok(())
+    }
+}
+
 /// The user with roles and memberships; `None` if absent, deleted or not
-/// active. Two queries (this runs on every request): the user with their
-/// platform roles, and their workspace memberships.
+/// active. One query (this runs on every request): the user joined to their
+/// platform roles, with their workspace memberships as a column.
 pub async fn load_actor(
     db: &mut Db,
     grants: &RolePermissions,
@@ -82,15 +123,16 @@ pub async fn load_actor(
         Option<String>,
         Option<String>,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = db_run!(db, c => users::table
         .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
         .left_join(roles::table.on(roles::id.eq(user_roles::role_id).and(roles::scope.eq(RoleScope::Platform.as_str()))))
         .filter(users::id.eq(user_id))
-        .select((User::as_select(), roles::id.nullable(), roles::key.nullable(), roles::name_en.nullable(), roles::name_fr.nullable()))
+        .select((User::as_select(), roles::id.nullable(), roles::key.nullable(), roles::name_en.nullable(), roles::name_fr.nullable(), MembershipList))
         .load(c)
         .await)?;
-    let Some(user) = rows.iter().map(|r| r.0.clone()).next() else {
+    let Some((user, memberships)) = rows.iter().next().map(|r| (r.0.clone(), r.5.clone())) else {
         return Ok(None);
     };
     if !user.can_sign_in() {
@@ -98,7 +140,7 @@ pub async fn load_actor(
     }
     let mut platform_roles: Vec<RoleRef> = rows
         .into_iter()
-        .filter_map(|(_, id, key, name_en, name_fr)| {
+        .filter_map(|(_, id, key, name_en, name_fr, _)| {
             Some(RoleRef {
                 id: id?,
                 key: key?,
@@ -112,13 +154,12 @@ pub async fn load_actor(
         .iter()
         .flat_map(|r| grants.by_role.get(&r.id).into_iter().flatten().copied())
         .collect();
-    let member_rows: Vec<(i64, WorkspaceRole)> = db_run!(db, c => workspace_members::table
-        .filter(workspace_members::user_id.eq(user_id))
-        .select((workspace_members::workspace_id, workspace_members::role))
-        .load(c)
-        .await)?;
+    let member_rows = memberships.unwrap_or_default();
+    let member_rows = member_rows.split(',').filter_map(|m| {
+        let (ws, role) = m.split_once(':')?;
+        Some((ws.parse::<i64>().ok()?, WorkspaceRole::parse(role)?))
+    });
     let memberships = member_rows
-        .into_iter()
         .map(|(ws, role)| {
             (
                 ws,

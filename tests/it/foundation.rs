@@ -338,3 +338,39 @@ async fn lost_database_connections_are_replaced() {
         assert_eq!(app.get(&c, "/login").await.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_actor_carries_roles_and_every_membership() {
+    use sowat_admin::db::types::WorkspaceRole;
+    let app = TestApp::spawn().await;
+    let user = app
+        .create_user("multi@example.test", &["support", "analyst"], true)
+        .await;
+    app.add_member(&user, "alpha", WorkspaceRole::Manager).await;
+    app.add_member(&user, "beta", WorkspaceRole::Member).await;
+    let state = &app.running().state;
+    let mut db = app.db().await;
+    let actor = state.actor(&mut db, user.id).await.unwrap().unwrap();
+    let mut roles: Vec<&str> = actor
+        .platform_roles
+        .iter()
+        .map(|r| r.key.as_str())
+        .collect();
+    roles.sort();
+    assert_eq!(roles, vec!["analyst", "support"]);
+    let mut members: Vec<WorkspaceRole> = actor.memberships.values().map(|m| m.role).collect();
+    members.sort_by_key(|r| r.as_str());
+    assert_eq!(members, vec![WorkspaceRole::Manager, WorkspaceRole::Member]);
+    assert!(
+        actor
+            .memberships
+            .values()
+            .all(|m| !m.permissions.is_empty())
+    );
+    // No membership at all is an empty map, not an error.
+    let lone = app
+        .create_user("lone@example.test", &["support"], true)
+        .await;
+    let actor = state.actor(&mut db, lone.id).await.unwrap().unwrap();
+    assert!(actor.memberships.is_empty());
+}
