@@ -12,6 +12,7 @@ import urllib.parse, urllib.request
 
 BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080").rstrip("/")
 DURATION = os.environ.get("BENCH_DURATION", "10s")
+WARMUP = os.environ.get("BENCH_WARMUP", "2s")
 CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "16")
 PAGES = int(os.environ.get("BENCH_PAGES", "10000"))
 
@@ -83,10 +84,14 @@ def page_n(n, size=50):
 
 
 def wrk(cookie, path):
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-H", f"Cookie: {cookie}", BASE + path],
+    run = lambda duration: subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-H", f"Cookie: {cookie}", BASE + path],
         capture_output=True, text=True, check=True,
     ).stdout
+    # A short unmeasured run first: the figures are those of the scenario,
+    # not of the switch from the previous one (cold pages, plan caches).
+    run(WARMUP)
+    out = run(DURATION)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
