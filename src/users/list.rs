@@ -13,9 +13,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
 use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 use time::{Date, PrimitiveDateTime, Time};
@@ -25,6 +23,7 @@ use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
 use crate::users::model::{Listed, is_valid_email};
 use crate::users::search_keys;
+use crate::users::search_sql::Condition;
 
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
@@ -298,77 +297,87 @@ macro_rules! filtered {
             q = q.filter(users::created_at.lt(to));
         }
         if !f.q.is_empty() {
-            let lower = f.q.to_lowercase();
             if is_valid_email(&f.q) {
                 // A whole address: the unique index answers, no scan.
-                q = q.filter(users::email_lower.eq(lower));
+                q = q.filter(users::email_lower.eq(f.q.to_lowercase()));
             } else {
-                // An id matches exactly; other text leaves a constant the planner
-                // folds away (one expression type for both cases).
-                let id_match = || match f.q.parse::<i64>() {
-                    Ok(n) => sql::<Bool>("users.id = ").bind::<diesel::sql_types::BigInt, _>(n),
-                    Err(_) => sql::<Bool>("FALSE AND users.id = ").bind::<diesel::sql_types::BigInt, _>(0),
-                };
-                let (prefix, longer) = search_keys::prefix(&f.q);
-                // `as_set`: the ids of the matching users as a subquery, which
-                // PostgreSQL evaluates once through the index (to exclude them),
-                // rather than the row test it would evaluate on every row.
-                let words = |as_set: bool| {
-                    if $sqlite {
-                        sql::<Bool>(
-                            "users.id IN (SELECT user_id FROM user_search_keys WHERE key >= ",
-                        )
-                        .bind::<Text, _>(prefix.clone())
-                        .sql(" AND key < ")
-                        .bind::<Text, _>(search_keys::upper_bound(&prefix))
-                        .sql(")")
-                    } else {
-                        // The same expression as the index users_search_keys_idx.
-                        sql::<Bool>(if as_set {
-                            "users.id IN (SELECT k.id FROM users k WHERE array_to_tsvector(search_key_array(k.search_keys)) @@ CAST("
-                        } else {
-                            "array_to_tsvector(search_key_array(users.search_keys)) @@ CAST("
-                        })
-                        .bind::<Text, _>(search_keys::tsquery(&prefix))
-                        // Same shape as the SQLite arm (one type for both).
-                        .sql(" AS tsquery) AND length(")
-                        .bind::<Text, _>(prefix.clone())
-                        .sql(if as_set { ") > 0)" } else { ") > 0" })
-                    }
-                };
-                let contains = || {
-                    if $sqlite {
-                        sql::<Bool>(
-                            "users.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ",
-                        )
-                        .bind::<Text, _>(fts_phrase(&f.q))
-                        .sql(")")
-                    } else {
-                        sql::<Bool>(
-                            "lower(users.name || ' ' || users.email || ' ' || users.company) LIKE ",
-                        )
-                        .bind::<Text, _>(format!("%{}%", like_escape(&lower)))
-                        .sql(" ESCAPE '!'")
-                    }
-                };
-                // A query longer than the keys implies trigrams.
-                let trigrams = f.q.chars().count() >= MIN_TRIGRAM_CHARS;
-                q = match $part {
-                    Part::All if trigrams => q.filter(contains().or(id_match())),
-                    // The key holds only the start of a long query: check the rest.
-                    Part::All | Part::Only(Tier::Words) if longer => {
-                        q.filter(words(false).and(contains()).or(id_match()))
-                    }
-                    Part::All | Part::Only(Tier::Words) => q.filter(words(false).or(id_match())),
-                    Part::Only(Tier::Inside) if trigrams => q
-                        .filter(contains().and(diesel::dsl::not(id_match())))
-                        .filter(diesel::dsl::not(words(true))),
-                    Part::Only(Tier::Inside) => q.filter(sql::<Bool>("1 = 0")),
-                };
+                q = q.filter(search_condition(f, $sqlite, $part));
             }
         }
         q
     }};
+}
+
+/// The text-search part of the filter for `part` (see the module
+/// documentation for the tiers), in the SQL of the engine.
+fn search_condition(f: &Filter, sqlite: bool, part: Part) -> Condition {
+    let (prefix, longer) = search_keys::prefix(&f.q);
+    // Users with a key starting with the prefix; `as_set` gives their ids as
+    // a subquery, which PostgreSQL evaluates once through the index (to
+    // exclude them) rather than testing every row.
+    let words = |as_set: bool| {
+        if sqlite {
+            Condition::new()
+                .sql("users.id IN (SELECT user_id FROM user_search_keys WHERE key >= ")
+                .text(prefix.clone())
+                .sql(" AND key < ")
+                .text(search_keys::upper_bound(&prefix))
+                .sql(")")
+        } else if as_set {
+            Condition::new()
+                .sql("users.id IN (SELECT k.id FROM users k WHERE array_to_tsvector(search_key_array(k.search_keys)) @@ CAST(")
+                .text(search_keys::tsquery(&prefix))
+                .sql(" AS tsquery))")
+        } else {
+            // The same expression as the index users_search_keys_idx.
+            Condition::new()
+                .sql("array_to_tsvector(search_key_array(users.search_keys)) @@ CAST(")
+                .text(search_keys::tsquery(&prefix))
+                .sql(" AS tsquery)")
+        }
+    };
+    // Users whose name, email or company contains the text (trigram indexes).
+    let contains = || {
+        if sqlite {
+            Condition::new()
+                .sql("users.id IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ")
+                .text(fts_phrase(&f.q))
+                .sql(")")
+        } else {
+            Condition::new()
+                .sql("lower(users.name || ' ' || users.email || ' ' || users.company) LIKE ")
+                .text(format!("%{}%", like_escape(&f.q.to_lowercase())))
+                .sql(" ESCAPE '!'")
+        }
+    };
+    let id = f.q.parse::<i64>().ok();
+    let or_id = |c: Condition| match id {
+        Some(n) => Condition::new()
+            .sql("(")
+            .then(c)
+            .sql(" OR users.id = ")
+            .int(n)
+            .sql(")"),
+        None => Condition::new().sql("(").then(c).sql(")"),
+    };
+    // A query longer than the keys has trigrams.
+    let trigrams = f.q.chars().count() >= MIN_TRIGRAM_CHARS;
+    match part {
+        Part::All if trigrams => or_id(contains()),
+        // The key holds only the start of a long query: check the rest.
+        Part::All | Part::Only(Tier::Words) if longer => {
+            or_id(words(false).sql(" AND ").then(contains()))
+        }
+        Part::All | Part::Only(Tier::Words) => or_id(words(false)),
+        Part::Only(Tier::Inside) if trigrams => {
+            let c = contains().sql(" AND NOT ").then(words(true));
+            match id {
+                Some(n) => c.sql(" AND users.id <> ").int(n),
+                None => c,
+            }
+        }
+        Part::Only(Tier::Inside) => Condition::new().sql("1 = 0"),
+    }
 }
 
 /// One page of users and whether more follow. A text search walks its

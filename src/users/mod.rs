@@ -16,5 +16,6 @@ pub mod purge;
 pub mod role_cache;
 pub mod search;
 pub mod search_keys;
+pub mod search_sql;
 pub mod store;
 pub mod views;
