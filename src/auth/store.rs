@@ -132,7 +132,8 @@ pub async fn load_actor(
         .select((User::as_select(), roles::id.nullable(), roles::key.nullable(), roles::name_en.nullable(), roles::name_fr.nullable(), MembershipList))
         .load(c)
         .await)?;
-    let Some((user, memberships)) = rows.iter().next().map(|r| (r.0.clone(), r.5.clone())) else {
+    let Some((user, memberships)) = <[Row]>::first(&rows).map(|r| (r.0.clone(), r.5.clone()))
+    else {
         return Ok(None);
     };
     if !user.can_sign_in() {
