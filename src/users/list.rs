@@ -241,6 +241,18 @@ enum Part {
 /// word starts only.
 const MIN_TRIGRAM_CHARS: usize = 3;
 
+/// The i18n key saying how the rows of a text search are ranked, when
+/// there are rows to rank.
+pub fn ranking(f: &Filter, any_rows: bool) -> Option<&'static str> {
+    if !any_rows || !is_text_search(f) {
+        None
+    } else if f.q.chars().count() < MIN_TRIGRAM_CHARS {
+        Some("users.search_word_starts")
+    } else {
+        Some("users.search_ranked")
+    }
+}
+
 /// Whether `f` searches by text (rather than by a whole email address).
 pub fn is_text_search(f: &Filter) -> bool {
     !f.q.is_empty() && !is_valid_email(&f.q)

@@ -38,8 +38,8 @@ pub struct ListPage {
     pub sorts: Vec<SortLink>,
     pub can: Abilities,
     pub filter_fields: Vec<(&'static str, String)>,
-    /// A text search: rows are ranked (word starts first), say so.
-    pub ranked: bool,
+    /// How the rows of a text search are ranked (an i18n key), if any are shown.
+    pub ranking: Option<&'static str>,
 }
 
 fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
@@ -96,7 +96,7 @@ pub async fn page(
             .or_default()
             .push(if lang == Lang::Fr { fr } else { en });
     }
-    let rows = users
+    let rows: Vec<UserRow> = users
         .iter()
         .map(|u| {
             UserRow::new(
@@ -147,7 +147,7 @@ pub async fn page(
         count_href: format!("/admin/users/count?{base}"),
         can: Abilities::of(&actor),
         filter_fields: filter_fields(&params),
-        ranked: list::is_text_search(&filter),
+        ranking: list::ranking(&filter, !rows.is_empty()),
         ctx,
         params,
         rows,

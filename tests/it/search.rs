@@ -115,6 +115,18 @@ async fn word_starts_rank_first_and_pages_cross_tiers() {
         ranked(app.get(&c, "/admin/users").await.text().await.unwrap()),
         0
     );
+    let none = app
+        .get(&c, "/admin/users?q=zzzz")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ranked(none), 0, "nothing to rank");
+    let short = app.get(&c, "/admin/users?q=gu").await.text().await.unwrap();
+    assert_eq!(
+        crate::harness::select_text(&short, "#search-ranking"),
+        vec!["Below three characters, only where the text starts a word."]
+    );
     // Inside a word only, and word starts only below three characters.
     assert_eq!(page(&app, &c, "/admin/users?q=uillo").await.0.len(), 20);
     assert_eq!(page(&app, &c, "/admin/users?q=gu").await.0.len(), 20);
