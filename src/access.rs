@@ -82,6 +82,16 @@ pub struct RoleRef {
     pub name_fr: String,
 }
 
+impl RoleRef {
+    /// The role's name in `lang`.
+    pub fn label(&self, lang: crate::web::i18n::Lang) -> &str {
+        match lang {
+            crate::web::i18n::Lang::Fr => &self.name_fr,
+            crate::web::i18n::Lang::En => &self.name_en,
+        }
+    }
+}
+
 /// A signed-in user with everything the access check needs.
 #[derive(Clone, Debug, Default)]
 pub struct Actor {

@@ -11,10 +11,8 @@ use crate::db::types::{TokenPurpose, UserType};
 use crate::error::AppError;
 use crate::users::actions::Call;
 use crate::users::changes::{self, ChangeError, NewUserInput, ProfileInput};
-use crate::users::store;
 use crate::users::views::{Choice, type_choices};
 use crate::web::form::{all, field};
-use crate::web::i18n::Lang;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 
@@ -43,17 +41,16 @@ struct CreatedPage {
 
 async fn role_choices(call: &Call, selected: &[String]) -> Result<Vec<Choice>, AppError> {
     let mut db = call.state.pool.get().await?;
-    Ok(store::platform_roles(&mut db)
+    Ok(call
+        .state
+        .roles
+        .platform_roles(&mut db, call.state.clock.now())
         .await?
         .into_iter()
         .map(|r| Choice {
             selected: selected.contains(&r.key),
+            label: r.label(call.ctx.lang).to_owned(),
             value: r.key,
-            label: if call.ctx.lang == Lang::Fr {
-                r.name_fr
-            } else {
-                r.name_en
-            },
         })
         .collect())
 }

@@ -122,12 +122,8 @@ pub async fn page(
         .into_iter()
         .map(|r| Choice {
             selected: r.key == params.role,
+            label: r.label(lang).to_owned(),
             value: r.key,
-            label: if lang == Lang::Fr {
-                r.name_fr
-            } else {
-                r.name_en
-            },
         })
         .collect();
     let sizes = PAGE_SIZES

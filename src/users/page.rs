@@ -19,7 +19,6 @@ use crate::users::views::{
     Abilities, Choice, date_time, opt_date_time, status_choices, status_label, type_choices,
     type_label,
 };
-use crate::web::i18n::Lang;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 
@@ -232,11 +231,7 @@ pub async fn section(
                 .into_iter()
                 .map(|r| RoleLine {
                     held: held.contains(&r.key),
-                    label: if lang == Lang::Fr {
-                        r.name_fr
-                    } else {
-                        r.name_en
-                    },
+                    label: r.label(lang).to_owned(),
                     key: r.key,
                 })
                 .collect();
@@ -334,41 +329,13 @@ pub async fn full(
             .map(|(_, f)| f.clone())
             .unwrap_or_default()
     };
-    let mut sections = vec![
-        section(
-            db,
-            &ctx,
-            actor,
-            u,
-            Part::Profile,
-            form_for(Part::Profile),
-            None,
-        )
-        .await?,
-        section(
-            db,
-            &ctx,
-            actor,
-            u,
-            Part::Status,
-            form_for(Part::Status),
-            None,
-        )
-        .await?,
-        section(db, &ctx, actor, u, Part::Roles, form_for(Part::Roles), None).await?,
-        section(
-            db,
-            &ctx,
-            actor,
-            u,
-            Part::Security,
-            FormState::default(),
-            None,
-        )
-        .await?,
-        logins(db, &ctx, u).await?,
-        section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?,
-    ];
+    // The page order; the log-in history and the audit trail are read-only.
+    let mut sections = Vec::new();
+    for part in [Part::Profile, Part::Status, Part::Roles, Part::Security] {
+        sections.push(section(db, &ctx, actor, u, part, form_for(part), None).await?);
+    }
+    sections.push(logins(db, &ctx, u).await?);
+    sections.push(section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?);
     if can.audit {
         sections.push(audit(db, &ctx, u).await?);
     }

@@ -2,22 +2,57 @@
 //! every request needs what they grant and the users list shows them, so
 //! both are kept for a minute instead of being read each time.
 
-use std::sync::RwLock;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
-use std::sync::Arc;
-
+use crate::access::RoleRef;
 use crate::auth::store::{RolePermissions, role_permissions};
 use crate::db::Db;
-use crate::users::store::{self, RoleRow};
+use crate::users::store;
 
 const KEEP_FOR: Duration = Duration::seconds(60);
 
+/// One value read from the database at most once a minute.
+struct Kept<T>(RwLock<Option<(OffsetDateTime, T)>>);
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept(RwLock::new(None))
+    }
+}
+
+impl<T: Clone> Kept<T> {
+    /// The kept value if fresh, else what `load` reads (then kept).
+    async fn get<F>(&self, now: OffsetDateTime, load: F) -> Result<T, diesel::result::Error>
+    where
+        F: Future<Output = Result<T, diesel::result::Error>>,
+    {
+        if let Ok(guard) = self.0.read()
+            && let Some((at, value)) = guard.as_ref()
+            && now - *at < KEEP_FOR
+        {
+            return Ok(value.clone());
+        }
+        let value = load.await?;
+        if let Ok(mut guard) = self.0.write() {
+            *guard = Some((now, value.clone()));
+        }
+        Ok(value)
+    }
+
+    fn forget(&self) {
+        if let Ok(mut guard) = self.0.write() {
+            *guard = None;
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct RoleCache {
-    roles: RwLock<Option<(OffsetDateTime, Vec<RoleRow>)>>,
-    grants: RwLock<Option<(OffsetDateTime, Arc<RolePermissions>)>>,
+    roles: Kept<Vec<RoleRef>>,
+    grants: Kept<Arc<RolePermissions>>,
 }
 
 impl RoleCache {
@@ -27,44 +62,23 @@ impl RoleCache {
         db: &mut Db,
         now: OffsetDateTime,
     ) -> Result<Arc<RolePermissions>, diesel::result::Error> {
-        if let Ok(guard) = self.grants.read()
-            && let Some((at, grants)) = guard.as_ref()
-            && now - *at < KEEP_FOR
-        {
-            return Ok(grants.clone());
-        }
-        let grants = Arc::new(role_permissions(db).await?);
-        if let Ok(mut guard) = self.grants.write() {
-            *guard = Some((now, grants.clone()));
-        }
-        Ok(grants)
+        self.grants
+            .get(now, async { role_permissions(db).await.map(Arc::new) })
+            .await
     }
 
+    /// Every platform role, in id order.
     pub async fn platform_roles(
         &self,
         db: &mut Db,
         now: OffsetDateTime,
-    ) -> Result<Vec<RoleRow>, diesel::result::Error> {
-        if let Ok(guard) = self.roles.read()
-            && let Some((at, roles)) = guard.as_ref()
-            && now - *at < KEEP_FOR
-        {
-            return Ok(roles.clone());
-        }
-        let roles = store::platform_roles(db).await?;
-        if let Ok(mut guard) = self.roles.write() {
-            *guard = Some((now, roles.clone()));
-        }
-        Ok(roles)
+    ) -> Result<Vec<RoleRef>, diesel::result::Error> {
+        self.roles.get(now, store::platform_roles(db)).await
     }
 
     /// After a change to roles.
     pub fn invalidate(&self) {
-        if let Ok(mut guard) = self.roles.write() {
-            *guard = None;
-        }
-        if let Ok(mut guard) = self.grants.write() {
-            *guard = None;
-        }
+        self.roles.forget();
+        self.grants.forget();
     }
 }

@@ -136,13 +136,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
                     roles: a
                         .platform_roles
                         .iter()
-                        .map(|r| {
-                            if lang == Lang::Fr {
-                                r.name_fr.clone()
-                            } else {
-                                r.name_en.clone()
-                            }
-                        })
+                        .map(|r| r.label(lang))
                         .collect::<Vec<_>>()
                         .join(", "),
                 }),
