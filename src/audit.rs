@@ -1,14 +1,14 @@
-//! The audit trail. [`record`] writes one event with the same [`Db`] as the
-//! change it describes, so both commit or neither does; it also writes a log
-//! line with target `audit`. One constructor per action keeps the set of
-//! actions explicit and greppable.
+//! The audit trail. [`record`] writes one event through the open transaction
+//! ([`Tx`]) of the change it describes, so both commit or neither does; it
+//! also writes a log line with target `audit`. Actions are a closed list
+//! ([`Action`]): a new one is declared here, never spelled at a call site.
 
 use serde_json::{Value, json};
 
 use crate::access::Actor;
-use crate::db::Db;
 use crate::db::schema::audit_events;
 use crate::db::types::{ActorType, Outcome};
+use crate::db::{Db, Tx};
 use crate::web::meta::RequestMeta;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
@@ -48,9 +48,64 @@ impl ActorRef {
     }
 }
 
+/// Declares the audited actions and their stored keys in one list.
+macro_rules! actions {
+    ($($variant:ident => $key:literal,)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Action {
+            $($variant,)*
+        }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            /// The key stored in `audit_events.action` (area, dot, verb).
+            pub const fn key(self) -> &'static str {
+                match self {
+                    $(Action::$variant => $key,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    AccessDenied => "access.denied",
+    SignIn => "auth.sign_in",
+    SignInFailed => "auth.sign_in_failed",
+    SignOut => "auth.sign_out",
+    TotpEnrolled => "auth.totp_enrolled",
+    TotpStepUsed => "auth.totp_step_used",
+    RecoveryCodeUsed => "auth.recovery_code_used",
+    SetupCompleted => "auth.setup_completed",
+    SetupLinkIssued => "auth.setup_link_issued",
+    CsrfRejected => "security.csrf_rejected",
+    RateLimited => "security.rate_limited",
+    SessionEnded => "session.ended",
+    Seeded => "system.seeded",
+    AdminInvited => "user.admin_invited",
+    UserCreated => "user.created",
+    UserUpdated => "user.updated",
+    UserStatusChanged => "user.status_changed",
+    RoleGranted => "user.role_granted",
+    RoleRemoved => "user.role_removed",
+    NoteAdded => "user.note_added",
+    TotpReset => "user.totp_reset",
+    PasswordResetSent => "user.password_reset_sent",
+    InvitationSent => "user.invitation_sent",
+    PasswordReset => "user.password_reset",
+    UserDeleted => "user.deleted",
+    UserRestored => "user.restored",
+    UserErased => "user.erased",
+    UserPurged => "user.purged",
+    UserExported => "user.exported",
+    UsersExportedCsv => "user.exported_csv",
+    LocaleChanged => "user.locale_changed",
+}
+
 #[derive(Clone, Debug)]
 pub struct Event {
-    pub action: &'static str,
+    pub action: Action,
     pub target_type: Option<&'static str>,
     pub target_id: Option<String>,
     pub workspace_id: Option<i64>,
@@ -59,7 +114,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(action: &'static str) -> Self {
+    pub fn new(action: Action) -> Self {
         Event {
             action,
             target_type: None,
@@ -85,49 +140,49 @@ impl Event {
 
     // The audited actions.
     pub fn sign_in() -> Self {
-        Event::new("auth.sign_in")
+        Event::new(Action::SignIn)
     }
     pub fn sign_in_failed(reason: &str) -> Self {
-        Event::new("auth.sign_in_failed")
+        Event::new(Action::SignInFailed)
             .denied()
             .details(json!({ "reason": reason }))
     }
     pub fn sign_out() -> Self {
-        Event::new("auth.sign_out")
+        Event::new(Action::SignOut)
     }
     pub fn totp_enrolled() -> Self {
-        Event::new("auth.totp_enrolled")
+        Event::new(Action::TotpEnrolled)
     }
     pub fn recovery_code_used(left: i64) -> Self {
-        Event::new("auth.recovery_code_used").details(json!({ "codes_left": left }))
+        Event::new(Action::RecoveryCodeUsed).details(json!({ "codes_left": left }))
     }
     pub fn session_ended() -> Self {
-        Event::new("session.ended")
+        Event::new(Action::SessionEnded)
     }
     pub fn setup_completed() -> Self {
-        Event::new("auth.setup_completed")
+        Event::new(Action::SetupCompleted)
     }
     pub fn admin_invited() -> Self {
-        Event::new("user.admin_invited")
+        Event::new(Action::AdminInvited)
     }
     pub fn csrf_rejected(reason: &str) -> Self {
-        Event::new("security.csrf_rejected")
+        Event::new(Action::CsrfRejected)
             .denied()
             .details(json!({ "reason": reason }))
     }
     pub fn rate_limited() -> Self {
-        Event::new("security.rate_limited").denied()
+        Event::new(Action::RateLimited).denied()
     }
     pub fn access_denied(method: &str, path: &str, permission: &str) -> Self {
-        Event::new("access.denied")
+        Event::new(Action::AccessDenied)
             .denied()
             .details(json!({ "method": method, "path": path, "permission": permission }))
     }
 }
 
-/// Writes `event` through `db` (inside the caller's transaction).
+/// Writes `event` inside the caller's transaction.
 pub async fn record(
-    db: &mut Db,
+    tx: &mut Tx<'_>,
     at: PrimitiveDateTime,
     actor: &ActorRef,
     meta: &RequestMeta,
@@ -135,7 +190,7 @@ pub async fn record(
 ) -> Result<(), diesel::result::Error> {
     tracing::info!(
         target: "audit",
-        action = event.action,
+        action = event.action.key(),
         outcome = %event.outcome,
         actor = %actor.label,
         target_type = event.target_type,
@@ -148,7 +203,7 @@ pub async fn record(
         audit_events::actor_type.eq(actor.kind),
         audit_events::actor_id.eq(actor.id),
         audit_events::actor_label.eq(&actor.label),
-        audit_events::action.eq(event.action),
+        audit_events::action.eq(event.action.key()),
         audit_events::target_type.eq(event.target_type),
         audit_events::target_id.eq(event.target_id.as_deref()),
         audit_events::workspace_id.eq(event.workspace_id),
@@ -159,8 +214,38 @@ pub async fn record(
         audit_events::request_id.eq(meta.request_id.as_deref()),
         audit_events::details.eq(event.details.to_string()),
     );
-    crate::db_run!(db, c => diesel::insert_into(audit_events::table).values(row.clone()).execute(c).await)?;
+    crate::db_run!(tx, c => diesel::insert_into(audit_events::table).values(row.clone()).execute(c).await)?;
     Ok(())
 }
 
+/// Writes an event that is the whole change (a denial, a refusal): its own
+/// transaction, on a connection the caller holds.
+pub async fn record_alone(
+    db: &mut Db,
+    at: PrimitiveDateTime,
+    actor: &ActorRef,
+    meta: &RequestMeta,
+    event: Event,
+) -> Result<(), diesel::result::Error> {
+    // Owned: the transaction's closure may not borrow from the caller.
+    let (actor, meta) = (actor.clone(), meta.clone());
+    db.transaction(|tx| Box::pin(async move { record(tx, at, &actor, &meta, event).await }))
+        .await
+}
+
 use diesel::ExpressionMethods;
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn action_keys_are_unique_and_namespaced() {
+        let mut keys: Vec<&str> = Action::ALL.iter().map(|a| a.key()).collect();
+        assert!(keys.iter().all(|k| k.split('.').count() == 2), "{keys:?}");
+        keys.sort_unstable();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "an action key is declared twice");
+    }
+}

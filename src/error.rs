@@ -25,6 +25,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("too many requests")]
     TooManyRequests,
+    /// The change collides with existing data (a unique constraint).
+    #[error("conflict")]
+    Conflict,
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal: {0}")]
@@ -51,6 +54,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Conflict => StatusCode::CONFLICT,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,8 +72,19 @@ impl From<DbError> for AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
         match e {
-            diesel::result::Error::NotFound => AppError::NotFound,
+            Error::NotFound => AppError::NotFound,
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AppError::Conflict,
+            // The database went away or stayed busy: an outage, not a bug.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | Error::BrokenTransactionManager => AppError::Unavailable(e.to_string()),
+            Error::DatabaseError(_, ref info)
+                if info.message().contains("database is locked")
+                    || info.message().contains("database is busy") =>
+            {
+                AppError::Unavailable(e.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -89,6 +104,7 @@ impl IntoResponse for AppError {
             AppError::Forbidden => ("error.forbidden", None),
             AppError::BadRequest(m) => ("error.bad_request", Some(m.clone())),
             AppError::TooManyRequests => ("error.too_many", None),
+            AppError::Conflict => ("error.conflict", None),
             AppError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");
                 ("error.unavailable", None)

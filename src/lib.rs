@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod health;
@@ -224,6 +225,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         secrets: Arc::new(secrets),
         login_limiter: Arc::new(IpLimiter::new(attempts, 60)),
         roles: Arc::new(users::role_cache::RoleCache::default()),
+        cpu: Arc::new(cpu::CpuPool::for_this_machine()),
     };
     let link_base = state.config.clone();
     let setup_link = auth::setup::first_admin_link(&pool, &clock, |p| link_base.link(p))

@@ -6,6 +6,7 @@ use crate::auth::crypto::SecretBox;
 use crate::auth::rate_limit::IpLimiter;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::cpu::CpuPool;
 use crate::db::Pool;
 use crate::users::role_cache::RoleCache;
 
@@ -17,6 +18,7 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     pub login_limiter: Arc<IpLimiter>,
     pub roles: Arc<RoleCache>,
+    pub cpu: Arc<CpuPool>,
 }
 
 impl AppState {

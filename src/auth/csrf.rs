@@ -93,7 +93,7 @@ pub async fn protect(
             .details(serde_json::json!({ "reason": reason, "path": parts.uri.path() }));
         if let Ok(mut db) = state.pool.get().await
             && let Err(e) =
-                audit::record(&mut db, state.clock.now_primitive(), &who, &meta, event).await
+                audit::record_alone(&mut db, state.clock.now_primitive(), &who, &meta, event).await
         {
             tracing::error!(error = %e, "could not audit a CSRF refusal");
         }

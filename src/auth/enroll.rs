@@ -62,14 +62,20 @@ async fn pending_secret(state: &AppState, session: &Session) -> Result<Vec<u8>, 
     Ok(secret)
 }
 
-fn enroll_page(
+async fn enroll_page(
+    state: &AppState,
     ctx: PageCtx,
     actor: &Actor,
     secret: &[u8],
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let totp = totp::build(secret, &actor.email).map_err(AppError::internal)?;
-    let qr_base64 = totp::qr_png_base64(&totp).map_err(AppError::internal)?;
+    // Drawing the QR code is CPU work: on the CPU pool like argon2.
+    let qr_base64 = state
+        .cpu
+        .run(move || totp::qr_png_base64(&totp))
+        .await?
+        .map_err(AppError::internal)?;
     html(&EnrollPage {
         ctx,
         mandatory: actor.has_platform_role(),
@@ -95,7 +101,7 @@ pub async fn page(
         });
     }
     let secret = pending_secret(&state, &session).await?;
-    enroll_page(ctx, &actor, &secret, None)
+    enroll_page(&state, ctx, &actor, &secret, None).await
 }
 
 #[derive(Deserialize)]
@@ -119,7 +125,8 @@ pub async fn submit(
     let totp = totp::build(&secret, &actor.email).map_err(AppError::internal)?;
     let Some(step) = totp::check(&totp, &form.code, state.clock.unix(), None) else {
         let error = Some(ctx.tr("enroll.bad_code").to_owned());
-        return enroll_page(ctx, &actor, &secret, error)
+        return enroll_page(&state, ctx, &actor, &secret, error)
+            .await
             .map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
     };
     let sealed = state.secrets.encrypt(&secret).map_err(AppError::internal)?;

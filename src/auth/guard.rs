@@ -157,7 +157,7 @@ async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, acce
     tracing::warn!(actor = %who.label, method = %parts.method, path = %parts.uri.path(), permission = access.describe(), "access denied");
     let event = Event::access_denied(parts.method.as_str(), parts.uri.path(), access.describe());
     let result = match state.pool.get().await {
-        Ok(mut db) => audit::record(&mut db, state.clock.now_primitive(), &who, &meta, event)
+        Ok(mut db) => audit::record_alone(&mut db, state.clock.now_primitive(), &who, &meta, event)
             .await
             .map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),

@@ -21,6 +21,7 @@ use crate::auth::guard::{ENROLL_PATH, redirect, safe_next};
 use crate::auth::session_store::keys;
 use crate::auth::store::{self, LoginEvent};
 use crate::auth::{password, recovery, totp};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::model::{User, normalize_email};
@@ -29,7 +30,7 @@ use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;
 
-pub const LOCK_AFTER: i64 = 5;
+pub const LOCK_AFTER: i32 = 5;
 pub const LOCK_WINDOW: Duration = Duration::minutes(15);
 /// Between the password and the second factor.
 const PENDING_FOR: Duration = Duration::minutes(5);
@@ -81,32 +82,16 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Whether the account is locked at `now` (failures since the lock began).
-async fn is_locked(
-    state: &AppState,
-    db: &mut crate::db::Db,
-    user_id: i64,
-) -> Result<bool, AppError> {
-    let now = state.clock.now_primitive();
-    let Some(last) = store::last_failure(db, user_id).await? else {
-        return Ok(false);
-    };
-    if last + LOCK_WINDOW <= now {
-        return Ok(false);
-    }
-    Ok(store::failures_since(db, user_id, last - LOCK_WINDOW).await? >= LOCK_AFTER)
-}
-
 /// Writes the login event and the audit event of a refused attempt together.
 async fn record_failure(
     state: &AppState,
+    db: &mut Db,
     meta: &RequestMeta,
     user: Option<&User>,
     event: &'static str,
     reason: &'static str,
 ) -> Result<(), AppError> {
     tracing::info!(reason, user_id = user.map(|u| u.id), ip = ?meta.ip, "sign-in refused");
-    let mut db = state.pool.get().await?;
     let now = state.clock.now_primitive();
     let user_id = user.map(|u| u.id);
     let actor = user
@@ -138,8 +123,14 @@ async fn record_failure(
     Ok(())
 }
 
+/// Takes one attempt from the account's allowance; false while it is locked.
+async fn take_attempt(state: &AppState, db: &mut Db, user_id: i64) -> Result<bool, AppError> {
+    let now = state.clock.now_primitive();
+    Ok(store::take_sign_in_attempt(db, user_id, now, LOCK_AFTER, LOCK_WINDOW).await?)
+}
+
 /// Counts an attempt against the client IP; false means answer 429.
-async fn ip_allows(state: &AppState, meta: &RequestMeta) -> Result<bool, AppError> {
+async fn ip_allows(state: &AppState, db: &mut Db, meta: &RequestMeta) -> Result<bool, AppError> {
     let Some(ip) = meta.ip else { return Ok(true) };
     if state
         .login_limiter
@@ -148,9 +139,8 @@ async fn ip_allows(state: &AppState, meta: &RequestMeta) -> Result<bool, AppErro
         return Ok(true);
     }
     tracing::warn!(%ip, "sign-in rate limit reached");
-    let mut db = state.pool.get().await?;
-    audit::record(
-        &mut db,
+    audit::record_alone(
+        db,
         state.clock.now_primitive(),
         &ActorRef::anonymous(),
         meta,
@@ -176,7 +166,8 @@ pub async fn login_submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
-    if !ip_allows(&state, &meta).await? {
+    let mut db = state.pool.get().await?;
+    if !ip_allows(&state, &mut db, &meta).await? {
         return Ok(too_many());
     }
     let failed = |ctx: PageCtx, email: String, next: String| {
@@ -191,34 +182,61 @@ pub async fn login_submit(
     };
     let email_lower = normalize_email(&form.email);
     let email_shown: String = form.email.trim().chars().take(254).collect();
-    if email_lower.is_empty() || form.password.is_empty() || form.password.len() > 1024 {
-        password::verify_dummy(&form.password);
+    let usable =
+        !email_lower.is_empty() && !form.password.is_empty() && form.password.len() <= 1024;
+    let user = match usable {
+        true => store::user_by_email(&mut db, &email_lower).await?,
+        false => None,
+    };
+    // Every refusal costs the same argon2 work, found or not.
+    let refuse_after_work =
+        async |db: &mut Db, user: Option<&User>, reason: Option<&'static str>| {
+            // The connection goes back while the CPU works: sign-ins queued on
+            // the CPU pool must not hold the pool's connections too.
+            password::verify_off_thread(&state.cpu, &form.password, None).await?;
+            if let Some(reason) = reason {
+                record_failure(&state, db, &meta, user, "password", reason).await?;
+            }
+            Ok::<_, AppError>(())
+        };
+    let Some(user) = user else {
+        drop(db);
+        let mut db = state.pool.get().await?;
+        refuse_after_work(&mut db, None, usable.then_some("unknown_account")).await?;
+        return failed(ctx, email_shown, next);
+    };
+    if !take_attempt(&state, &mut db, user.id).await? {
+        drop(db);
+        let mut db = state.pool.get().await?;
+        refuse_after_work(&mut db, Some(&user), Some("locked")).await?;
         return failed(ctx, email_shown, next);
     }
+    drop(db);
+    let ok = password::verify_off_thread(&state.cpu, &form.password, user.password_hash.as_deref())
+        .await?;
     let mut db = state.pool.get().await?;
-    let Some(user) = store::user_by_email(&mut db, &email_lower).await? else {
-        password::verify_dummy(&form.password);
-        record_failure(&state, &meta, None, "password", "unknown_account").await?;
-        return failed(ctx, email_shown, next);
-    };
-    if is_locked(&state, &mut db, user.id).await? {
-        password::verify_dummy(&form.password);
-        record_failure(&state, &meta, Some(&user), "password", "locked").await?;
-        return failed(ctx, email_shown, next);
-    }
-    let ok = match &user.password_hash {
-        Some(h) => password::verify(&form.password, h),
-        None => {
-            password::verify_dummy(&form.password);
-            false
-        }
-    };
     if !ok {
-        record_failure(&state, &meta, Some(&user), "password", "bad_password").await?;
+        record_failure(
+            &state,
+            &mut db,
+            &meta,
+            Some(&user),
+            "password",
+            "bad_password",
+        )
+        .await?;
         return failed(ctx, email_shown, next);
     }
     if !user.can_sign_in() {
-        record_failure(&state, &meta, Some(&user), "password", "not_active").await?;
+        record_failure(
+            &state,
+            &mut db,
+            &meta,
+            Some(&user),
+            "password",
+            "not_active",
+        )
+        .await?;
         let error = Some(ctx.tr("login.not_active").to_owned());
         return html(&LoginPage {
             ctx,
@@ -241,7 +259,15 @@ pub async fn login_submit(
         );
         return Ok(redirect(&target, false));
     }
-    complete_sign_in(&state, &session, &meta, &user, false).await?;
+    complete_sign_in(
+        &state,
+        &mut db,
+        &session,
+        &meta,
+        &user,
+        Factor::PasswordOnly,
+    )
+    .await?;
     let actor = state.actor(&mut db, user.id).await?;
     let target = if actor.is_some_and(|a| a.must_enroll_totp()) {
         ENROLL_PATH.to_owned()
@@ -251,40 +277,65 @@ pub async fn login_submit(
     Ok(with_lang_cookie(redirect(&target, false), &state, &user))
 }
 
+/// What completed the sign-in after the password.
+#[derive(Clone, Copy, Debug)]
+pub enum Factor {
+    PasswordOnly,
+    /// A TOTP code of this step: recorded in the sign-in's transaction, and
+    /// refused there if another request already used it.
+    Totp(i64),
+    RecoveryCode,
+}
+
 /// Sign-in succeeded: new session id, user in the session, events written.
+/// `Ok(false)`: the TOTP step was used meanwhile; nothing was written.
 pub async fn complete_sign_in(
     state: &AppState,
+    db: &mut Db,
     session: &Session,
     meta: &RequestMeta,
     user: &User,
-    second_factor: bool,
-) -> Result<(), AppError> {
+    factor: Factor,
+) -> Result<bool, AppError> {
     let now = state.clock.now();
     let at = state.clock.now_primitive();
-    let mut db = state.pool.get().await?;
     let (meta2, user_id, email) = (meta.clone(), user.id, user.email.clone());
-    db.transaction(|db| {
-        Box::pin(async move {
-            store::mark_signed_in(db, user_id, at).await?;
-            store::record_login_event(
-                db,
-                at,
-                &meta2,
-                LoginEvent {
-                    user_id: Some(user_id),
-                    event: "sign_in",
-                    success: true,
-                    reason: None,
-                },
-            )
-            .await?;
-            let ev = Event::sign_in()
-                .target("user", user_id)
-                .details(serde_json::json!({ "second_factor": second_factor }));
-            audit::record(db, at, &ActorRef::user(user_id, &email), &meta2, ev).await
+    let second_factor = !matches!(factor, Factor::PasswordOnly);
+    let signed_in = db
+        .transaction(|db| {
+            Box::pin(async move {
+                if let Factor::Totp(step) = factor
+                    && !store::use_totp_step(db, user_id, step).await?
+                {
+                    return Ok(false);
+                }
+                store::mark_signed_in(db, user_id, at).await?;
+                store::record_login_event(
+                    db,
+                    at,
+                    &meta2,
+                    LoginEvent {
+                        user_id: Some(user_id),
+                        event: "sign_in",
+                        success: true,
+                        reason: None,
+                    },
+                )
+                .await?;
+                let ev = Event::sign_in()
+                    .target("user", user_id)
+                    .details(serde_json::json!({
+                        "second_factor": second_factor,
+                        "totp_step": match factor { Factor::Totp(step) => Some(step), _ => None },
+                    }));
+                audit::record(db, at, &ActorRef::user(user_id, &email), &meta2, ev).await?;
+                Ok::<_, diesel::result::Error>(true)
+            })
         })
-    })
-    .await?;
+        .await?;
+    if !signed_in {
+        return Ok(false);
+    }
     session.cycle_id().await?;
     session.remove_value(keys::PENDING_USER).await?;
     session.remove_value(keys::PENDING_AT).await?;
@@ -299,7 +350,7 @@ pub async fn complete_sign_in(
     if second_factor {
         session.insert(keys::MFA_AT, now.unix_timestamp()).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 fn with_lang_cookie(mut response: Response, state: &AppState, user: &User) -> Response {
@@ -314,7 +365,11 @@ fn with_lang_cookie(mut response: Response, state: &AppState, user: &User) -> Re
 }
 
 /// The user between password and second factor, if still within time.
-async fn pending_user(state: &AppState, session: &Session) -> Result<Option<User>, AppError> {
+async fn pending_user(
+    state: &AppState,
+    db: &mut Db,
+    session: &Session,
+) -> Result<Option<User>, AppError> {
     let uid: Option<i64> = session.get(keys::PENDING_USER).await?;
     let at: Option<i64> = session.get(keys::PENDING_AT).await?;
     let (Some(uid), Some(at)) = (uid, at) else {
@@ -323,8 +378,7 @@ async fn pending_user(state: &AppState, session: &Session) -> Result<Option<User
     if state.clock.now().unix_timestamp() - at > PENDING_FOR.whole_seconds() {
         return Ok(None);
     }
-    let mut db = state.pool.get().await?;
-    Ok(store::user_by_id(&mut db, uid)
+    Ok(store::user_by_id(db, uid)
         .await?
         .filter(|u| u.can_sign_in() && u.totp_enabled))
 }
@@ -335,7 +389,8 @@ pub async fn totp_page(
     session: Session,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, AppError> {
-    if pending_user(&state, &session).await?.is_none() {
+    let mut db = state.pool.get().await?;
+    if pending_user(&state, &mut db, &session).await?.is_none() {
         return Ok(redirect("/login", false));
     }
     html(&TotpPage {
@@ -360,24 +415,24 @@ pub async fn totp_submit(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
-    if !ip_allows(&state, &meta).await? {
+    let mut db = state.pool.get().await?;
+    if !ip_allows(&state, &mut db, &meta).await? {
         return Ok(too_many());
     }
-    let Some(user) = pending_user(&state, &session).await? else {
+    let Some(user) = pending_user(&state, &mut db, &session).await? else {
         return Ok(redirect("/login", false));
     };
-    let mut db = state.pool.get().await?;
     let failed = |ctx: PageCtx, next: String| {
         let error = Some(ctx.tr("totp.failed").to_owned());
         html(&TotpPage { ctx, error, next }).map(|r| (StatusCode::UNAUTHORIZED, r).into_response())
     };
-    if is_locked(&state, &mut db, user.id).await? {
-        record_failure(&state, &meta, Some(&user), "totp", "locked").await?;
+    if !take_attempt(&state, &mut db, user.id).await? {
+        record_failure(&state, &mut db, &meta, Some(&user), "totp", "locked").await?;
         return failed(ctx, next);
     }
     let now = state.clock.now_primitive();
     let mut notice = None;
-    let accepted = if recovery::looks_like_code(&form.code) {
+    let factor = if recovery::looks_like_code(&form.code) {
         let hash = sha256_hex(&recovery::normalize(&form.code));
         let (uid, email, meta2) = (user.id, user.email.clone(), meta.clone());
         let left = db
@@ -395,7 +450,7 @@ pub async fn totp_submit(
         if let Some(left) = left {
             notice = Some(ctx.lang.tf("recovery.left", &[("n", &left.to_string())]));
         }
-        left.is_some()
+        left.map(|_| Factor::RecoveryCode)
     } else {
         let secret = user
             .totp_secret
@@ -403,19 +458,16 @@ pub async fn totp_submit(
             .ok_or_else(|| AppError::internal("TOTP enabled without a secret"))
             .and_then(|s| state.secrets.decrypt(s).map_err(AppError::internal))?;
         let totp = totp::build(&secret, &user.email).map_err(AppError::internal)?;
-        match totp::check(&totp, &form.code, state.clock.unix(), user.totp_last_step) {
-            Some(step) => {
-                store::set_totp_step(&mut db, user.id, step).await?;
-                true
-            }
-            None => false,
-        }
+        totp::check(&totp, &form.code, state.clock.unix(), user.totp_last_step).map(Factor::Totp)
     };
-    if !accepted {
-        record_failure(&state, &meta, Some(&user), "totp", "bad_totp").await?;
+    let signed_in = match factor {
+        Some(factor) => complete_sign_in(&state, &mut db, &session, &meta, &user, factor).await?,
+        None => false,
+    };
+    if !signed_in {
+        record_failure(&state, &mut db, &meta, Some(&user), "totp", "bad_totp").await?;
         return failed(ctx, next);
     }
-    complete_sign_in(&state, &session, &meta, &user, true).await?;
     if let Some(n) = notice {
         session.insert(crate::web::layout::FLASH, n).await?;
     }

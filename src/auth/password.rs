@@ -38,6 +38,35 @@ pub fn verify(password: &str, hash: &str) -> bool {
     })
 }
 
+/// Checks `password` against `hash` on the CPU pool; `None` (no usable hash,
+/// unknown account) spends the same work and fails.
+pub async fn verify_off_thread(
+    cpu: &crate::cpu::CpuPool,
+    password: &str,
+    hash: Option<&str>,
+) -> Result<bool, crate::error::AppError> {
+    let (password, hash) = (password.to_owned(), hash.map(str::to_owned));
+    cpu.run(move || match hash {
+        Some(h) => verify(&password, &h),
+        None => {
+            verify_dummy(&password);
+            false
+        }
+    })
+    .await
+}
+
+/// Hashes a new password on the CPU pool.
+pub async fn hash_off_thread(
+    cpu: &crate::cpu::CpuPool,
+    password: &str,
+) -> Result<String, crate::error::AppError> {
+    let password = password.to_owned();
+    cpu.run(move || hash(&password))
+        .await?
+        .map_err(crate::error::AppError::internal)
+}
+
 /// Spends the same work as a real check, for accounts that do not exist.
 pub fn verify_dummy(password: &str) {
     let _ = verify(password, &DUMMY_HASH);

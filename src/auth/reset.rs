@@ -100,7 +100,7 @@ pub async fn submit(
         })
         .map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
     }
-    let hash = password::hash(&f.password).map_err(AppError::internal)?;
+    let hash = password::hash_off_thread(&state.cpu, &f.password).await?;
     let now = state.clock.now_primitive();
     let mut db = state.pool.get().await?;
     let meta2 = meta.clone();
@@ -112,7 +112,7 @@ pub async fn submit(
                 }
                 crate::db_run!(db, c => diesel::update(users::table.find(uid)).set((users::password_hash.eq(&hash), users::updated_at.eq(now))).execute(c).await)?;
                 let ended = crate::db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(uid))).execute(c).await)?;
-                let ev = Event::new("user.password_reset").target("user", uid).details(serde_json::json!({ "sessions_ended": ended }));
+                let ev = Event::new(crate::audit::Action::PasswordReset).target("user", uid).details(serde_json::json!({ "sessions_ended": ended }));
                 audit::record(db, now, &ActorRef::user(uid, &email), &meta2, ev).await?;
                 Ok::<_, diesel::result::Error>(true)
             })

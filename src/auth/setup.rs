@@ -80,11 +80,23 @@ pub async fn first_admin_link(
                 now,
                 now + LINK_VALID_FOR,
             )
-            .await
+            .await?;
+            let ev = Event::new(crate::audit::Action::SetupLinkIssued).details(
+                serde_json::json!({ "expires_in_minutes": LINK_VALID_FOR.whole_minutes() }),
+            );
+            audit::record(db, now, &ActorRef::system(), &cli_meta(), ev).await
         })
     })
     .await?;
     Ok(Some(link(&format!("/setup/{token}"))))
+}
+
+/// Where changes made at start or from the command line come from.
+fn cli_meta() -> RequestMeta {
+    RequestMeta {
+        client_id: "cli".into(),
+        ..RequestMeta::default()
+    }
 }
 
 /// `create-admin`: a pending user (or an existing one) and an invitation link.
@@ -114,7 +126,7 @@ pub async fn invite_admin(
             };
             store::insert_token(db, &hash, TokenPurpose::AdminInvite, Some(user_id), now, now + LINK_VALID_FOR).await?;
             let ev = Event::admin_invited().target("user", user_id).details(serde_json::json!({ "email": email }));
-            audit::record(db, now, &ActorRef::system(), &RequestMeta { client_id: "cli".into(), ..RequestMeta::default() }, ev)
+            audit::record(db, now, &ActorRef::system(), &cli_meta(), ev)
                 .await
         })
     })
@@ -229,21 +241,29 @@ pub async fn submit(
         };
         return html(&page).map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
     }
-    let hash = password::hash(&form.password).map_err(AppError::internal)?;
+    // The connection goes back while argon2 runs on the CPU pool.
+    drop(db);
+    let hash = password::hash_off_thread(&state.cpu, &form.password).await?;
+    let mut db = state.pool.get().await?;
     let meta2 = meta.clone();
     let email2 = email.clone();
-    let user_id = db
+    let done = db
         .transaction(|db| {
             Box::pin(async move {
                 if !store::consume_token(db, row.id, now).await? {
-                    return Ok(None);
+                    return Err(SetupRefused::Invalid);
                 }
                 if row.purpose == TokenPurpose::FirstAdmin && store::admin_exists(db).await? {
-                    return Ok(None);
+                    return Err(SetupRefused::Invalid);
                 }
                 let user_id = match row.user_id {
                     Some(id) => {
-                        let (email, company): (String, String) = crate::db_run!(db, c => users::table.find(id).select((users::email, users::company)).first(c).await)?;
+                        let (email, company, status, deleted): (String, String, UserStatus, Option<time::PrimitiveDateTime>) = crate::db_run!(db, c => users::table.find(id).select((users::email, users::company, users::status, users::deleted_at)).first(c).await)?;
+                        // A link outlives nothing: a suspended or deleted
+                        // account is not brought back by its old invitation.
+                        if deleted.is_some() || !matches!(status, UserStatus::Pending | UserStatus::Active) {
+                            return Err(SetupRefused::Invalid);
+                        }
                         let keys = crate::users::search_keys::column(&name, &email, &company);
                         crate::db_run!(db, c => diesel::update(users::table.find(id))
                             .set((users::name.eq(&name), users::name_sort.eq(crate::users::model::name_sort_key(&name)), users::search_keys.eq(&keys), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
@@ -256,7 +276,8 @@ pub async fn submit(
                             password_hash: Some(hash),
                             ..NewUser::new(&email2, &name, "sowat.io", UserType::Internal, UserStatus::Active, now)
                         };
-                        crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
+                        crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)
+                            .map_err(SetupRefused::from_insert)?
                     }
                 };
                 // An invitation made in the UI carries the roles chosen then.
@@ -265,20 +286,66 @@ pub async fn submit(
                 }
                 let ev = Event::setup_completed().target("user", user_id).details(serde_json::json!({ "purpose": row.purpose.as_str() }));
                 audit::record(db, now, &ActorRef::user(user_id, &email2), &meta2, ev).await?;
-                Ok::<_, AppError>(Some(user_id))
+                Ok(user_id)
             })
         })
-        .await?;
-    let Some(user_id) = user_id else {
-        return invalid(ctx);
+        .await;
+    let user_id = match done {
+        Ok(id) => id,
+        Err(SetupRefused::Invalid) => return invalid(ctx),
+        Err(SetupRefused::EmailTaken) => {
+            // Another request took the address between the check and the insert.
+            let error = Some(ctx.tr("setup.email_taken").to_owned());
+            let page = SetupPage {
+                ctx,
+                token,
+                ask_email: row.user_id.is_none(),
+                email,
+                name: form.name.trim().to_owned(),
+                error,
+            };
+            return html(&page).map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
+        }
+        Err(SetupRefused::Db(e)) => return Err(e.into()),
     };
     let user = store::user_by_id(&mut db, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    login::complete_sign_in(&state, &session, &meta, &user, false).await?;
+    login::complete_sign_in(
+        &state,
+        &mut db,
+        &session,
+        &meta,
+        &user,
+        login::Factor::PasswordOnly,
+    )
+    .await?;
     let must_enroll = state
         .actor(&mut db, user_id)
         .await?
         .is_some_and(|a| a.must_enroll_totp());
     Ok(redirect(if must_enroll { ENROLL_PATH } else { "/" }, false))
+}
+
+/// Why a setup link did not complete.
+enum SetupRefused {
+    Invalid,
+    EmailTaken,
+    Db(diesel::result::Error),
+}
+
+impl SetupRefused {
+    fn from_insert(e: diesel::result::Error) -> Self {
+        if crate::db::is_unique_violation(&e) {
+            SetupRefused::EmailTaken
+        } else {
+            SetupRefused::Db(e)
+        }
+    }
+}
+
+impl From<diesel::result::Error> for SetupRefused {
+    fn from(e: diesel::result::Error) -> Self {
+        SetupRefused::Db(e)
+    }
 }

@@ -245,37 +245,62 @@ pub async fn record_login_event(
     Ok(())
 }
 
-/// Failed password or second-factor checks for a user since `since`.
-pub async fn failures_since(db: &mut Db, user_id: i64, since: PrimitiveDateTime) -> QResult<i64> {
-    db_run!(db, c => login_events::table
-        .filter(login_events::user_id.eq(user_id))
-        .filter(login_events::success.eq(false))
-        .filter(login_events::reason.eq_any(["bad_password", "bad_totp"]))
-        .filter(login_events::at.ge(since))
-        .count()
-        .get_result(c)
-        .await)
+/// Takes one sign-in attempt from the account's allowance: `false` when the
+/// account is locked. One conditional UPDATE, so concurrent attempts are
+/// counted one by one (the row lock orders them on both engines). The
+/// attempt that reaches `lock_after` within `window` sets the lock itself;
+/// a successful sign-in clears the counter ([`mark_signed_in`]).
+pub async fn take_sign_in_attempt(
+    db: &mut Db,
+    user_id: i64,
+    now: PrimitiveDateTime,
+    lock_after: i32,
+    window: time::Duration,
+) -> QResult<bool> {
+    use diesel::dsl::case_when;
+    let in_window = || users::login_window_start.gt(now - window);
+    let taken = db_run!(db, c => diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::locked_until.is_null().or(users::locked_until.le(now).assume_not_null())),
+    )
+    .set((
+        users::login_failures.eq(case_when(in_window(), users::login_failures + 1).otherwise(1)),
+        users::login_window_start.eq(case_when(in_window(), users::login_window_start).otherwise(Some(now))),
+        users::locked_until.eq(
+            case_when(in_window().and(users::login_failures.ge(lock_after - 1)), Some(now + window))
+                .otherwise(None::<PrimitiveDateTime>),
+        ),
+    ))
+    .execute(c)
+    .await)?;
+    Ok(taken == 1)
 }
 
-/// When the most recent failure counted towards a lockout happened.
-pub async fn last_failure(db: &mut Db, user_id: i64) -> QResult<Option<PrimitiveDateTime>> {
-    db_run!(db, c => login_events::table
-        .filter(login_events::user_id.eq(user_id))
-        .filter(login_events::success.eq(false))
-        .filter(login_events::reason.eq_any(["bad_password", "bad_totp"]))
-        .select(diesel::dsl::max(login_events::at))
-        .first(c)
-        .await)
-}
-
-pub async fn set_totp_step(db: &mut Db, user_id: i64, step: i64) -> QResult<()> {
-    db_run!(db, c => diesel::update(users::table.find(user_id)).set(users::totp_last_step.eq(step)).execute(c).await)?;
-    Ok(())
+/// Records the TOTP step a code used, only if it is newer than the last one:
+/// `false` means the code was already used (a replay, or a race with
+/// another request carrying the same code).
+pub async fn use_totp_step(db: &mut Db, user_id: i64, step: i64) -> QResult<bool> {
+    let changed = db_run!(db, c => diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::totp_last_step.is_null().or(users::totp_last_step.lt(step).assume_not_null())),
+    )
+    .set(users::totp_last_step.eq(step))
+    .execute(c)
+    .await)?;
+    Ok(changed == 1)
 }
 
 pub async fn mark_signed_in(db: &mut Db, user_id: i64, at: PrimitiveDateTime) -> QResult<()> {
     db_run!(db, c => diesel::update(users::table.find(user_id))
-        .set((users::last_login_at.eq(at), users::last_login_sort.eq(at)))
+        .set((
+            users::last_login_at.eq(at),
+            users::last_login_sort.eq(at),
+            users::login_failures.eq(0),
+            users::login_window_start.eq(None::<PrimitiveDateTime>),
+            users::locked_until.eq(None::<PrimitiveDateTime>),
+        ))
         .execute(c)
         .await)?;
     Ok(())

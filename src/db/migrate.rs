@@ -4,7 +4,7 @@
 use diesel_async::AsyncMigrationHarness;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::{Db, DbError, Pool};
+use super::{Conn, DbError, Pool};
 
 pub const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -12,18 +12,19 @@ pub const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres"
 /// Applies pending migrations and returns how many ran. Needs the
 /// multi-thread runtime (the harness blocks in place).
 pub async fn run(pool: &Pool) -> Result<usize, DbError> {
-    let db = pool.get().await?;
-    let applied = match db {
-        Db::Pg(conn) => {
+    let conn = pool.get().await?.into_conn();
+    let applied = match conn {
+        Some(Conn::Pg(conn)) => {
             let mut harness = AsyncMigrationHarness::new(conn);
             tokio::task::block_in_place(|| {
                 harness.run_pending_migrations(POSTGRES).map(|v| v.len())
             })
         }
-        Db::Sqlite(conn) => {
+        Some(Conn::Sqlite(conn)) => {
             let mut harness = AsyncMigrationHarness::new(conn);
             tokio::task::block_in_place(|| harness.run_pending_migrations(SQLITE).map(|v| v.len()))
         }
+        None => return Err(DbError::Unavailable("no connection".into())),
     };
     let applied = applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))?;
     // Data the SQL cannot compute: it needs the application's code.

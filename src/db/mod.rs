@@ -11,10 +11,9 @@
 //! let user = db_run!(db, c => users::table.find(id).first::<User>(c).await.optional())?;
 //! ```
 //!
-//! Writes go through [`Db::transaction`]; the change and its audit row are
-//! written with the same `Db` inside the closure, so they commit together.
-//! SQLite transactions start with `BEGIN IMMEDIATE` so two writers queue on
-//! the busy timeout instead of failing on a lock upgrade.
+//! Writes go through [`Db::transaction`], which hands the closure a [`Tx`];
+//! the audit trail only writes through a `Tx`, so a change and its audit row
+//! commit together or not at all.
 //!
 //! Per-engine SQL (indexes, upserts, `SKIP LOCKED`) goes through
 //! [`Db::is_sqlite`] or a backend-specific arm; everything else is portable.
@@ -30,23 +29,27 @@ use diesel::connection::SimpleConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool as Deadpool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+    TransactionManager,
+};
 use futures_util::FutureExt;
 
 use crate::config::Backend;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
-/// Runs one query body against whichever engine `$db` holds.
+/// Runs one query body against whichever engine `$db` holds (a [`Db`] or a
+/// [`Tx`]).
 #[macro_export]
 macro_rules! db_run {
     ($db:expr, $c:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Pg(obj) => {
+        match ($db).conn_mut() {
+            $crate::db::Conn::Pg(obj) => {
                 let $c: &mut ::diesel_async::AsyncPgConnection = &mut *obj;
                 $body
             }
-            $crate::db::Db::Sqlite(obj) => {
+            $crate::db::Conn::Sqlite(obj) => {
                 let $c: &mut $crate::db::SqliteConn = &mut *obj;
                 $body
             }
@@ -63,9 +66,43 @@ pub enum Pool {
 /// A pooled connection on either engine.
 // Lives briefly on a handler's stack; boxing would cost an allocation per checkout.
 #[allow(clippy::large_enum_variant)]
-pub enum Db {
+pub enum Conn {
     Pg(Object<AsyncPgConnection>),
     Sqlite(Object<SqliteConn>),
+}
+
+/// A connection checked out for one request. Dropped while a transaction is
+/// open (the client went away and hyper dropped the handler's future), it
+/// closes the connection instead of returning it to the pool: the server
+/// rolls the transaction back, and no later request can commit half of it or
+/// wait on its locks.
+pub struct Db {
+    // `None` only inside `drop`, which takes the connection out of the pool.
+    conn: Option<Conn>,
+    in_tx: bool,
+}
+
+/// The open transaction: only [`Db::transaction`] makes one, and writes that
+/// must commit with their audit row ([`crate::audit::record`]) ask for it.
+pub struct Tx<'a>(&'a mut Db);
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut Db {
+        self.0
+    }
+}
+
+impl Tx<'_> {
+    pub fn conn_mut(&mut self) -> &mut Conn {
+        self.0.conn_mut()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,11 +180,16 @@ impl Pool {
                 tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
             }
             let got = match self {
-                Pool::Pg(p) => p.get().await.map(Db::Pg).map_err(|e| e.to_string()),
-                Pool::Sqlite(p) => p.get().await.map(Db::Sqlite).map_err(|e| e.to_string()),
+                Pool::Pg(p) => p.get().await.map(Conn::Pg).map_err(|e| e.to_string()),
+                Pool::Sqlite(p) => p.get().await.map(Conn::Sqlite).map_err(|e| e.to_string()),
             };
             match got {
-                Ok(db) => return Ok(db),
+                Ok(conn) => {
+                    return Ok(Db {
+                        conn: Some(conn),
+                        in_tx: false,
+                    });
+                }
                 Err(e) => {
                     tracing::warn!(attempt, error = %e, "database connection failed");
                     last = e;
@@ -163,8 +205,16 @@ impl Pool {
 }
 
 impl Db {
+    pub fn conn_mut(&mut self) -> &mut Conn {
+        match self.conn.as_mut() {
+            Some(conn) => conn,
+            // Only `drop` takes the connection out.
+            None => unreachable!("connection used after drop"),
+        }
+    }
+
     pub fn is_sqlite(&self) -> bool {
-        matches!(self, Db::Sqlite(_))
+        matches!(self.conn, Some(Conn::Sqlite(_)))
     }
 
     pub async fn execute_batch(&mut self, sql: &str) -> Result<(), diesel::result::Error> {
@@ -173,32 +223,69 @@ impl Db {
 
     /// Runs `f` in one transaction: committed when it returns `Ok`, rolled
     /// back otherwise. Closures return a boxed future (`Box::pin(async move {..})`)
-    /// because the borrow of `self` must outlive it.
+    /// because the borrow of the handle must outlive it. Inside a transaction
+    /// this joins it.
+    ///
+    /// The transaction goes through diesel-async's transaction manager, so
+    /// the pool knows a connection is inside one; SQLite starts with
+    /// `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of
+    /// failing on a lock upgrade.
     pub async fn transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
     where
-        F: for<'c> FnOnce(&'c mut Db) -> BoxFuture<'c, Result<T, E>>,
+        F: for<'c, 'd> FnOnce(&'c mut Tx<'d>) -> BoxFuture<'c, Result<T, E>>,
         E: From<diesel::result::Error>,
     {
-        let begin = if self.is_sqlite() {
-            "BEGIN IMMEDIATE"
-        } else {
-            "BEGIN"
+        if self.in_tx {
+            return f(&mut Tx(self)).await;
+        }
+        // Marked before `BEGIN` is sent: a future dropped while it is in
+        // flight must not hand the connection back either.
+        self.in_tx = true;
+        self.begin().await?;
+        let result = f(&mut Tx(self)).await;
+        let ended = match &result {
+            Ok(_) => self.commit().await,
+            Err(_) => self.rollback().await,
         };
-        self.execute_batch(begin).await?;
-        match f(self).await {
-            Ok(value) => match self.execute_batch("COMMIT").await {
-                Ok(()) => Ok(value),
-                Err(e) => {
-                    let _ = self.execute_batch("ROLLBACK").await;
-                    Err(e.into())
-                }
-            },
+        match ended {
+            // Only a cleanly ended transaction gives the connection back.
+            Ok(()) => self.in_tx = false,
             Err(e) => {
-                if let Err(rollback) = self.execute_batch("ROLLBACK").await {
-                    tracing::error!(error = %rollback, "rollback failed");
+                tracing::error!(error = %e, "ending a transaction failed; connection discarded");
+                if result.is_ok() {
+                    return Err(e.into());
                 }
-                Err(e)
             }
+        }
+        result
+    }
+
+    async fn begin(&mut self) -> Result<(), diesel::result::Error> {
+        match self.conn_mut() {
+            Conn::Pg(c) => AnsiTransactionManager::begin_transaction(&mut **c).await,
+            Conn::Sqlite(c) => {
+                c.spawn_blocking(|inner| {
+                    diesel::connection::AnsiTransactionManager::begin_transaction_sql(
+                        inner,
+                        "BEGIN IMMEDIATE",
+                    )
+                })
+                .await
+            }
+        }
+    }
+
+    async fn commit(&mut self) -> Result<(), diesel::result::Error> {
+        match self.conn_mut() {
+            Conn::Pg(c) => AnsiTransactionManager::commit_transaction(&mut **c).await,
+            Conn::Sqlite(c) => SqliteTm::commit_transaction(&mut **c).await,
+        }
+    }
+
+    async fn rollback(&mut self) -> Result<(), diesel::result::Error> {
+        match self.conn_mut() {
+            Conn::Pg(c) => AnsiTransactionManager::rollback_transaction(&mut **c).await,
+            Conn::Sqlite(c) => SqliteTm::rollback_transaction(&mut **c).await,
         }
     }
 
@@ -206,6 +293,38 @@ impl Db {
     pub async fn ping(&mut self) -> Result<(), diesel::result::Error> {
         self.execute_batch("SELECT 1").await
     }
+
+    /// The pooled connection itself, for the migration harness.
+    pub(crate) fn into_conn(mut self) -> Option<Conn> {
+        self.conn.take()
+    }
+}
+
+type SqliteTm = <SqliteConn as AsyncConnection>::TransactionManager;
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if !self.in_tx {
+            return;
+        }
+        tracing::warn!("request ended inside a transaction: connection closed, not reused");
+        // Taken out of the pool and dropped: the socket or file handle closes
+        // and the engine rolls back (SQLite waits for a query still running
+        // on its blocking thread, which holds the other handle).
+        match self.conn.take() {
+            Some(Conn::Pg(obj)) => drop(Object::take(obj)),
+            Some(Conn::Sqlite(obj)) => drop(Object::take(obj)),
+            None => {}
+        }
+    }
+}
+
+/// Whether `e` is a unique-constraint violation (a race past a pre-check).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

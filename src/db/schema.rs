@@ -26,6 +26,9 @@ diesel::table! {
         last_login_sort -> Timestamp,
         erased_at -> Nullable<Timestamp>,
         search_keys -> Nullable<Text>,
+        login_failures -> Integer,
+        login_window_start -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 

@@ -188,19 +188,11 @@ pub async fn users(
         None => None,
     };
     let now = clock.now_primitive();
-    let ev = Event::new("system.seeded").details(json!({ "users": count, "first_id": first_id }));
-    audit::record(
-        &mut db,
-        now,
-        &ActorRef::system(),
-        &RequestMeta {
-            client_id: "cli".into(),
-            ..RequestMeta::default()
-        },
-        ev,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let ev = Event::new(crate::audit::Action::Seeded)
+        .details(json!({ "users": count, "first_id": first_id }));
+    audit::record_alone(&mut db, now, &ActorRef::system(), &cli_meta(), ev)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Seeded {
         users: count,
         bench_admin: admin,
@@ -208,6 +200,14 @@ pub async fn users(
 }
 
 /// An administrator the benchmark signs in as: email, password, TOTP secret (base32).
+/// Where changes made from the command line come from.
+fn cli_meta() -> RequestMeta {
+    RequestMeta {
+        client_id: "cli".into(),
+        ..RequestMeta::default()
+    }
+}
+
 async fn create_bench_admin(
     db: &mut Db,
     clock: &Clock,
@@ -219,26 +219,32 @@ async fn create_bench_admin(
     let pass = crate::auth::crypto::random_token();
     let hash = password::hash(&pass)?;
     let now = clock.now_primitive();
-    let new = crate::users::model::NewUser {
-        password_hash: Some(hash),
-        ..crate::users::model::NewUser::new(
-            &email,
-            "Bench Admin",
-            "sowat.io",
-            crate::db::types::UserType::Internal,
-            crate::db::types::UserStatus::Active,
-            now,
-        )
-    };
-    let id: i64 = crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)
-        .map_err(|e| e.to_string())?;
-    auth_store::grant_role(db, id, crate::access::ADMIN_ROLE, None, now)
-        .await
-        .map_err(|e| e.to_string())?;
     let secret = totp::generate_secret();
     let sealed = secrets.encrypt(&secret)?;
-    auth_store::enable_totp(db, id, &sealed, 0, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    let audited_email = email.clone();
+    db.transaction(|tx| {
+        Box::pin(async move {
+            let new = crate::users::model::NewUser {
+                password_hash: Some(hash),
+                ..crate::users::model::NewUser::new(
+                    &audited_email,
+                    "Bench Admin",
+                    "sowat.io",
+                    crate::db::types::UserType::Internal,
+                    crate::db::types::UserStatus::Active,
+                    now,
+                )
+            };
+            let id: i64 = crate::db_run!(tx, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)?;
+            auth_store::grant_role(tx, id, crate::access::ADMIN_ROLE, None, now).await?;
+            auth_store::enable_totp(tx, id, &sealed, 0, now).await?;
+            let ev = Event::new(crate::audit::Action::UserCreated)
+                .target("user", id)
+                .details(json!({ "email": audited_email, "roles": [crate::access::ADMIN_ROLE], "by": "seed --bench" }));
+            audit::record(tx, now, &ActorRef::system(), &cli_meta(), ev).await
+        })
+    })
+    .await
+    .map_err(|e: diesel::result::Error| e.to_string())?;
     Ok((email, pass, totp::base32(&secret)))
 }

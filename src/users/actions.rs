@@ -70,8 +70,8 @@ impl axum::extract::FromRequestParts<AppState> for Call {
 /// Runs `change` in one transaction; a refusal becomes the form state to show again.
 pub async fn run<T, F>(call: &Call, change: F) -> Result<Result<T, FormState>, AppError>
 where
-    F: for<'c> FnOnce(
-        &'c mut crate::db::Db,
+    F: for<'c, 'd> FnOnce(
+        &'c mut crate::db::Tx<'d>,
         By,
     ) -> crate::db::BoxFuture<'c, Result<T, ChangeError>>,
 {
@@ -402,7 +402,8 @@ pub async fn export(call: Call, IdPath(id): IdPath) -> Result<Response, AppError
             Box::pin(async move {
                 let doc = crate::users::export::document(db, id, now).await?;
                 if doc.is_some() {
-                    let ev = crate::audit::Event::new("user.exported").target("user", id);
+                    let ev = crate::audit::Event::new(crate::audit::Action::UserExported)
+                        .target("user", id);
                     crate::audit::record(db, by.now, &by.actor, &by.meta, ev).await?;
                 }
                 Ok::<_, diesel::result::Error>(doc)

@@ -247,7 +247,7 @@ pub async fn export(
                     let users = store::many(db, &chunk).await?;
                     let roles = list::roles_of(db, &chunk).await?;
                     for u in &users {
-                        let ev = Event::new("user.exported_csv")
+                        let ev = Event::new(crate::audit::Action::UsersExportedCsv)
                             .target("user", u.id)
                             .details(json!({ "rows": chunk.len() }));
                         audit::record(db, by.now, &by.actor, &by.meta, ev).await?;

@@ -11,11 +11,11 @@ use crate::access::ADMIN_ROLE;
 use crate::audit::{self, ActorRef, Event};
 use crate::auth::crypto::{random_token, sha256_hex};
 use crate::auth::store as auth_store;
-use crate::db::Db;
 use crate::db::schema::{
     comments, login_events, one_time_tokens, recovery_codes, roles, sessions, user_roles, users,
 };
 use crate::db::types::{TokenPurpose, UserStatus, UserType};
+use crate::db::{Conn, Db, Tx};
 use crate::db_run;
 use crate::mail::{self, Mail};
 use crate::users::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
@@ -45,7 +45,7 @@ pub enum ChangeError {
 
 pub type ChangeResult<T> = Result<T, ChangeError>;
 
-async fn record(db: &mut Db, by: &By, event: Event) -> ChangeResult<()> {
+async fn record(db: &mut Tx<'_>, by: &By, event: Event) -> ChangeResult<()> {
     audit::record(db, by.now, &by.actor, &by.meta, event).await?;
     Ok(())
 }
@@ -54,8 +54,27 @@ async fn load(db: &mut Db, id: i64) -> ChangeResult<User> {
     store::get(db, id).await?.ok_or(ChangeError::NotFound)
 }
 
-/// Active, not deleted Administrators other than `except`.
+/// Serialises every change that could leave no Administrator. On
+/// PostgreSQL two transactions could each count "one other admin" and each
+/// remove one; both first lock the Administrator role's row, so the second
+/// counts after the first has committed. SQLite's `BEGIN IMMEDIATE` already
+/// lets one writer in at a time.
+async fn lock_admin_set(db: &mut Db) -> ChangeResult<()> {
+    if let Conn::Pg(c) = db.conn_mut() {
+        roles::table
+            .filter(roles::key.eq(ADMIN_ROLE))
+            .select(roles::id)
+            .for_update()
+            .load::<i64>(&mut **c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Active, not deleted Administrators other than `except`, counted under
+/// the lock of [`lock_admin_set`] (held until the transaction ends).
 async fn other_admins(db: &mut Db, except: i64) -> ChangeResult<i64> {
+    lock_admin_set(db).await?;
     Ok(db_run!(db, c => user_roles::table
         .inner_join(roles::table)
         .inner_join(users::table)
@@ -109,6 +128,16 @@ pub fn validate_profile(input: &ProfileInput) -> Result<(), (&'static str, &'sta
     Ok(())
 }
 
+/// The unique index on `email_lower` caught a request that passed the
+/// pre-check at the same moment as another: the same inline error.
+fn email_race(e: diesel::result::Error) -> ChangeError {
+    if crate::db::is_unique_violation(&e) {
+        ChangeError::Invalid("users.email_taken")
+    } else {
+        ChangeError::Db(e)
+    }
+}
+
 async fn email_taken(db: &mut Db, email: &str, except: Option<i64>) -> ChangeResult<bool> {
     let lower = normalize_email(email);
     let found: Option<i64> = db_run!(db, c => users::table.filter(users::email_lower.eq(&lower)).select(users::id).first(c).await.optional())?;
@@ -116,7 +145,7 @@ async fn email_taken(db: &mut Db, email: &str, except: Option<i64>) -> ChangeRes
 }
 
 pub async fn update_profile(
-    db: &mut Db,
+    db: &mut Tx<'_>,
     by: &By,
     id: i64,
     input: &ProfileInput,
@@ -144,11 +173,12 @@ pub async fn update_profile(
             users::updated_at.eq(by.now),
         ))
         .execute(c)
-        .await)?;
+        .await)
+    .map_err(email_race)?;
     record(
         db,
         by,
-        Event::new("user.updated")
+        Event::new(crate::audit::Action::UserUpdated)
             .target("user", id)
             .details(json!({ "before": before, "after": after })),
     )
@@ -157,7 +187,7 @@ pub async fn update_profile(
 }
 
 pub async fn set_status(
-    db: &mut Db,
+    db: &mut Tx<'_>,
     by: &By,
     id: i64,
     status: UserStatus,
@@ -188,7 +218,7 @@ pub async fn set_status(
     record(
         db,
         by,
-        Event::new("user.status_changed")
+        Event::new(crate::audit::Action::UserStatusChanged)
             .target("user", id)
             .details(details),
     )
@@ -197,7 +227,7 @@ pub async fn set_status(
 }
 
 pub async fn set_role(
-    db: &mut Db,
+    db: &mut Tx<'_>,
     by: &By,
     id: i64,
     role_key: &str,
@@ -230,9 +260,9 @@ pub async fn set_role(
     }
     let after = store::role_keys_of(db, id).await?;
     let action = if grant {
-        "user.role_granted"
+        crate::audit::Action::RoleGranted
     } else {
-        "user.role_removed"
+        crate::audit::Action::RoleRemoved
     };
     record(
         db,
@@ -245,7 +275,7 @@ pub async fn set_role(
     Ok(true)
 }
 
-pub async fn add_note(db: &mut Db, by: &By, id: i64, body: &str) -> ChangeResult<()> {
+pub async fn add_note(db: &mut Tx<'_>, by: &By, id: i64, body: &str) -> ChangeResult<()> {
     let body = body.trim();
     if body.is_empty() || body.chars().count() > 5000 {
         return Err(ChangeError::Invalid("users.note_invalid"));
@@ -265,7 +295,7 @@ pub async fn add_note(db: &mut Db, by: &By, id: i64, body: &str) -> ChangeResult
     record(
         db,
         by,
-        Event::new("user.note_added")
+        Event::new(crate::audit::Action::NoteAdded)
             .target("user", id)
             .details(json!({ "length": body.chars().count() })),
     )
@@ -273,7 +303,7 @@ pub async fn add_note(db: &mut Db, by: &By, id: i64, body: &str) -> ChangeResult
 }
 
 /// Forces a new enrollment at next sign-in and signs the user out.
-pub async fn reset_totp(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
+pub async fn reset_totp(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     let user = load(db, id).await?;
     db_run!(db, c => diesel::update(users::table.find(id))
         .set((users::totp_secret.eq(None::<String>), users::totp_enabled.eq(false), users::totp_last_step.eq(None::<i64>), users::updated_at.eq(by.now)))
@@ -285,7 +315,7 @@ pub async fn reset_totp(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
     record(
         db,
         by,
-        Event::new("user.totp_reset")
+        Event::new(crate::audit::Action::TotpReset)
             .target("user", id)
             .details(details),
     )
@@ -294,7 +324,7 @@ pub async fn reset_totp(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
 
 /// Issues a one-time link (1 hour) and queues the mail carrying it. Returns the link.
 pub async fn issue_link(
-    db: &mut Db,
+    db: &mut Tx<'_>,
     by: &By,
     id: i64,
     purpose: TokenPurpose,
@@ -315,12 +345,12 @@ pub async fn issue_link(
         TokenPurpose::PasswordReset => (
             format!("/reset/{token}"),
             "mail.reset_subject",
-            "user.password_reset_sent",
+            crate::audit::Action::PasswordResetSent,
         ),
         _ => (
             format!("/setup/{token}"),
             "mail.invite_subject",
-            "user.invitation_sent",
+            crate::audit::Action::InvitationSent,
         ),
     };
     let url = link(&path);
@@ -356,7 +386,7 @@ pub struct NewUserInput {
 }
 
 /// A pending user with roles; the invitation link is issued by the caller.
-pub async fn create(db: &mut Db, by: &By, input: &NewUserInput) -> ChangeResult<i64> {
+pub async fn create(db: &mut Tx<'_>, by: &By, input: &NewUserInput) -> ChangeResult<i64> {
     let p = &input.profile;
     if email_taken(db, &p.email, None).await? {
         return Err(ChangeError::Invalid("users.email_taken"));
@@ -369,12 +399,13 @@ pub async fn create(db: &mut Db, by: &By, input: &NewUserInput) -> ChangeResult<
         UserStatus::Pending,
         by.now,
     );
-    let id: i64 = db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)?;
+    let id: i64 = db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)
+        .map_err(email_race)?;
     let after = json!({ "email": new.email, "name": new.name, "company": new.company, "type": new.user_type, "status": new.status });
     record(
         db,
         by,
-        Event::new("user.created")
+        Event::new(crate::audit::Action::UserCreated)
             .target("user", id)
             .details(json!({ "after": after })),
     )
@@ -386,7 +417,7 @@ pub async fn create(db: &mut Db, by: &By, input: &NewUserInput) -> ChangeResult<
 }
 
 /// Hidden from lists, restorable for 30 days; sessions end now.
-pub async fn soft_delete(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
+pub async fn soft_delete(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     let user = load(db, id).await?;
     if user.deleted_at.is_some() {
         return Ok(());
@@ -397,20 +428,25 @@ pub async fn soft_delete(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
     record(
         db,
         by,
-        Event::new("user.deleted")
+        Event::new(crate::audit::Action::UserDeleted)
             .target("user", id)
             .details(json!({ "restorable_days": 30, "sessions_ended": ended })),
     )
     .await
 }
 
-pub async fn restore(db: &mut Db, by: &By, id: i64) -> ChangeResult<()> {
+pub async fn restore(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     let user = load(db, id).await?;
     if user.deleted_at.is_none() || user.erased_at.is_some() {
         return Err(ChangeError::Invalid("users.not_restorable"));
     }
     db_run!(db, c => diesel::update(users::table.find(id)).set((users::deleted_at.eq(None::<PrimitiveDateTime>), users::updated_at.eq(by.now))).execute(c).await)?;
-    record(db, by, Event::new("user.restored").target("user", id)).await
+    record(
+        db,
+        by,
+        Event::new(crate::audit::Action::UserRestored).target("user", id),
+    )
+    .await
 }
 
 /// The pseudonym an erased user keeps in audit and usage.
@@ -420,7 +456,7 @@ pub fn pseudonym(id: i64) -> String {
 
 /// GDPR erasure: personal fields anonymised everywhere; audit and usage stay
 /// attached to a pseudonym. `typed_email` must repeat the user's email.
-pub async fn erase(db: &mut Db, by: &By, id: i64, typed_email: &str) -> ChangeResult<()> {
+pub async fn erase(db: &mut Tx<'_>, by: &By, id: i64, typed_email: &str) -> ChangeResult<()> {
     let user = load(db, id).await?;
     if user.erased_at.is_some() {
         return Err(ChangeError::Invalid("users.already_erased"));
@@ -433,7 +469,7 @@ pub async fn erase(db: &mut Db, by: &By, id: i64, typed_email: &str) -> ChangeRe
     record(
         db,
         by,
-        Event::new("user.erased")
+        Event::new(crate::audit::Action::UserErased)
             .target("user", id)
             .details(json!({ "pseudonym": pseudonym(id) })),
     )
@@ -441,7 +477,7 @@ pub async fn erase(db: &mut Db, by: &By, id: i64, typed_email: &str) -> ChangeRe
 }
 
 /// The anonymisation itself, shared by `erase` and the scheduled purge.
-pub async fn erase_data(db: &mut Db, user: &User, now: PrimitiveDateTime) -> ChangeResult<()> {
+pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) -> ChangeResult<()> {
     let id = user.id;
     let alias = pseudonym(id);
     let alias_email = format!("{alias}@erased.invalid");

@@ -41,7 +41,7 @@ pub async fn purge_deleted(pool: &Pool, clock: &Clock) -> Result<usize, ChangeEr
         db.transaction(|db| {
             Box::pin(async move {
                 changes::erase_data(db, &user, now).await?;
-                let ev = Event::new("user.purged")
+                let ev = Event::new(crate::audit::Action::UserPurged)
                     .target("user", user.id)
                     .details(serde_json::json!({ "pseudonym": changes::pseudonym(user.id) }));
                 audit::record(db, now, &ActorRef::system(), &meta, ev).await?;

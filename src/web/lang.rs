@@ -68,7 +68,7 @@ pub async fn switch(
         db.transaction(|db| {
             Box::pin(async move {
                 crate::db_run!(db, c => diesel::update(users::table.find(actor.user_id)).set(users::locale.eq(lang.code())).execute(c).await)?;
-                let event = Event::new("user.locale_changed").target("user", actor.user_id).details(serde_json::json!({ "after": lang.code() }));
+                let event = Event::new(crate::audit::Action::LocaleChanged).target("user", actor.user_id).details(serde_json::json!({ "after": lang.code() }));
                 audit::record(db, now, &ActorRef::of(&actor), &meta, event).await
             })
         })

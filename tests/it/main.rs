@@ -5,8 +5,10 @@
 mod access_matrix;
 mod auth;
 mod browser;
+mod cancellation;
 mod foundation;
 mod harness;
+mod races;
 mod search;
 mod security;
 mod sessions;
