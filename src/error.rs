@@ -25,6 +25,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("too many requests")]
     TooManyRequests,
+    #[error("request body too large")]
+    TooLarge,
     /// The change collides with existing data (a unique constraint).
     #[error("conflict")]
     Conflict,
@@ -55,6 +57,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Conflict => StatusCode::CONFLICT,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,6 +108,7 @@ impl IntoResponse for AppError {
             AppError::BadRequest(m) => ("error.bad_request", Some(m.clone())),
             AppError::TooManyRequests => ("error.too_many", None),
             AppError::Conflict => ("error.conflict", None),
+            AppError::TooLarge => ("error.too_large", None),
             AppError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");
                 ("error.unavailable", None)

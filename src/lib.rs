@@ -106,7 +106,7 @@ pub fn app(state: AppState) -> Router {
         .with_expiry(Expiry::OnSessionEnd);
     let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
         let id = req.headers().get(web::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        tracing::info_span!("request", method = %req.method(), path = %web::redact::path(req.uri().path()), request_id = %id)
     });
     routes::router(&state)
         .fallback(web::errors::not_found)
@@ -114,6 +114,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), auth::current::load))
         .layer(sessions)
         .layer(from_fn(web::lang::negotiate))
+        .layer(from_fn(web::sanitize::strip_controls))
         .layer(from_fn(web::errors::render))
         .layer(CompressionLayer::new())
         .layer(cors(&config))

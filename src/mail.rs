@@ -30,6 +30,8 @@ pub async fn queue(
         ))
         .execute(c)
         .await)?;
-    tracing::info!(target: "mail", to = mail.to, subject = %mail.subject, body = %mail.body, "mail (development adapter: logged, not sent)");
+    // The body carries one-time links (credentials): it stays in the outbox
+    // table, never in the log.
+    tracing::info!(target: "mail", to = mail.to, subject = %mail.subject, "mail queued in the outbox (development adapter: not sent)");
     Ok(())
 }

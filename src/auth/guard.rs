@@ -96,16 +96,20 @@ pub fn redirect(to: &str, htmx: bool) -> Response {
 /// Only local paths are followed after sign-in (no open redirect).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.contains('\\')
-                && n.len() < 2048 =>
-        {
-            n.to_owned()
-        }
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+/// A plain path on this site: starts with one `/`, printable ASCII only.
+/// Browsers drop tabs and line breaks from URLs (`/\t/evil.example` becomes
+/// `//evil.example`, another host) and read `\` as `/`, so any of those, or
+/// any other control or non-ASCII character, disqualifies the target.
+fn is_local_path(n: &str) -> bool {
+    n.starts_with('/')
+        && !n.starts_with("//")
+        && n.len() < 2048
+        && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
 }
 
 pub async fn check(
@@ -154,8 +158,12 @@ pub async fn check(
 async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, access: Access) {
     let meta = RequestMeta::from_parts(parts, state.config.trust_forwarded_for);
     let who = actor.map(ActorRef::of).unwrap_or_else(ActorRef::anonymous);
-    tracing::warn!(actor = %who.label, method = %parts.method, path = %parts.uri.path(), permission = access.describe(), "access denied");
-    let event = Event::access_denied(parts.method.as_str(), parts.uri.path(), access.describe());
+    tracing::warn!(actor = %who.label, method = %parts.method, path = %crate::web::redact::path(parts.uri.path()), permission = access.describe(), "access denied");
+    let event = Event::access_denied(
+        parts.method.as_str(),
+        &crate::web::redact::path(parts.uri.path()),
+        access.describe(),
+    );
     let result = match state.pool.get().await {
         Ok(mut db) => audit::record_alone(&mut db, state.clock.now_primitive(), &who, &meta, event)
             .await
@@ -164,5 +172,32 @@ async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, acce
     };
     if let Err(e) = result {
         tracing::error!(error = %e, "could not audit a denial");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_plain_local_paths_are_followed() {
+        assert_eq!(
+            safe_next(Some("/admin/users?q=a%20b")),
+            "/admin/users?q=a%20b"
+        );
+        for hostile in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a\u{0}b",
+            "/caf\u{e9}",
+            " /admin",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), "/", "{hostile:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }

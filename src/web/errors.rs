@@ -32,8 +32,14 @@ pub async fn render(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let path = crate::web::redact::path(req.uri().path());
     let response = next.run(req).await;
-    let Some(marker) = response.extensions().get::<ErrorMarker>().cloned() else {
+    let Some(marker) = response
+        .extensions()
+        .get::<ErrorMarker>()
+        .cloned()
+        .or_else(|| framework_rejection(&response, &path))
+    else {
         return response;
     };
     let status = response.status();
@@ -77,6 +83,43 @@ pub async fn render(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// An error answered below the handlers (axum's extractors: a duplicate or
+/// unparsable query field, a wrong content type, invalid UTF-8 in a path;
+/// a method the route does not have) comes as bare text with no marker: it
+/// gets the same page, toast or JSON as the application's own errors.
+fn framework_rejection(response: &Response, path: &str) -> Option<ErrorMarker> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return None;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if content_type.starts_with("text/html") || content_type.starts_with("application/json") {
+        return None;
+    }
+    tracing::info!(
+        status = status.as_u16(),
+        path,
+        "request refused before the handler"
+    );
+    let message_key = match status.as_u16() {
+        404 => "error.not_found",
+        403 => "error.forbidden",
+        413 => "error.too_large",
+        429 => "error.too_many",
+        503 => "error.unavailable",
+        s if s >= 500 => "error.internal",
+        _ => "error.bad_request",
+    };
+    Some(ErrorMarker {
+        message_key,
+        detail: None,
+    })
 }
 
 /// Unknown paths.

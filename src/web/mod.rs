@@ -8,5 +8,7 @@ pub mod i18n;
 pub mod lang;
 pub mod layout;
 pub mod meta;
+pub mod redact;
 pub mod render;
 pub mod request_id;
+pub mod sanitize;

@@ -17,60 +17,93 @@ enum Seen {
     Denied,
     /// Sent to sign in.
     SignIn,
+    /// Sent to enrol a second factor first.
+    Enroll,
 }
-use Seen::{Allowed as A, Denied as D, SignIn as L};
+use Seen::{Allowed as A, Denied as D, Enroll as E, SignIn as L};
 
 /// Expected outcome per actor, in the order of `Kind::ALL`:
-/// admin, support, tester, analyst, manager, member, anonymous.
-fn expected() -> HashMap<(&'static str, &'static str), [Seen; 7]> {
+/// admin, support, tester, analyst, manager, member, anonymous; then a
+/// support agent (a platform role) who has not enrolled a second factor yet.
+fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
     HashMap::from([
-        (("GET", "/healthz"), [A, A, A, A, A, A, A]),
-        (("GET", "/readyz"), [A, A, A, A, A, A, A]),
-        (("GET", "/static/{*name}"), [A, A, A, A, A, A, A]),
-        (("GET", "/"), [A, A, A, A, A, A, A]),
-        (("POST", "/lang"), [A, A, A, A, A, A, A]),
-        (("GET", "/login"), [A, A, A, A, A, A, A]),
-        (("POST", "/login"), [A, A, A, A, A, A, A]),
-        (("GET", "/login/totp"), [A, A, A, A, A, A, A]),
-        (("POST", "/login/totp"), [A, A, A, A, A, A, A]),
-        (("GET", "/setup/{token}"), [A, A, A, A, A, A, A]),
-        (("POST", "/setup/{token}"), [A, A, A, A, A, A, A]),
-        (("POST", "/logout"), [A, A, A, A, A, A, L]),
-        (("GET", "/account/totp"), [A, A, A, A, A, A, L]),
-        (("POST", "/account/totp"), [A, A, A, A, A, A, L]),
-        (("GET", "/account/sessions"), [A, A, A, A, A, A, L]),
+        (("GET", "/healthz"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/readyz"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/static/{*name}"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/lang"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/login"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/login"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/login/totp"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/login/totp"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/setup/{token}"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/setup/{token}"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/logout"), [A, A, A, A, A, A, L, A]),
+        (("GET", "/account/totp"), [A, A, A, A, A, A, L, A]),
+        (("POST", "/account/totp"), [A, A, A, A, A, A, L, A]),
+        (("GET", "/account/sessions"), [A, A, A, A, A, A, L, E]),
         (
             ("POST", "/account/sessions/{handle}/end"),
-            [A, A, A, A, A, A, L],
+            [A, A, A, A, A, A, L, E],
         ),
-        (("GET", "/admin"), [A, A, A, A, D, D, L]),
-        (("GET", "/admin/audit"), [A, A, D, A, D, D, L]),
-        (("GET", "/reset/{token}"), [A, A, A, A, A, A, A]),
-        (("POST", "/reset/{token}"), [A, A, A, A, A, A, A]),
-        (("GET", "/admin/search"), [A, A, D, A, D, D, L]),
-        (("GET", "/admin/users"), [A, A, D, A, D, D, L]),
-        (("GET", "/admin/users/count"), [A, A, D, A, D, D, L]),
-        (("GET", "/admin/users/new"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/bulk/status"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/bulk/export"), [A, D, D, A, D, D, L]),
-        (("GET", "/admin/users/{id}"), [A, A, D, A, D, D, L]),
-        (("POST", "/admin/users/{id}/profile"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/{id}/status"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/{id}/roles"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/{id}/notes"), [A, A, D, D, D, D, L]),
+        (("GET", "/admin"), [A, A, A, A, D, D, L, E]),
+        (("GET", "/admin/audit"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/admin/search"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/users"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/users/count"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/users/new"), [A, D, D, D, D, D, L, E]),
+        (("POST", "/admin/users"), [A, D, D, D, D, D, L, E]),
+        (
+            ("POST", "/admin/users/bulk/status"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/bulk/export"),
+            [A, D, D, A, D, D, L, E],
+        ),
+        (("GET", "/admin/users/{id}"), [A, A, D, A, D, D, L, E]),
+        (
+            ("POST", "/admin/users/{id}/profile"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/status"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/roles"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/notes"),
+            [A, A, D, D, D, D, L, E],
+        ),
         (
             ("POST", "/admin/users/{id}/reset-totp"),
-            [A, D, D, D, D, D, L],
+            [A, D, D, D, D, D, L, E],
         ),
         (
             ("POST", "/admin/users/{id}/password-reset"),
-            [A, D, D, D, D, D, L],
+            [A, D, D, D, D, D, L, E],
         ),
-        (("POST", "/admin/users/{id}/delete"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/{id}/restore"), [A, D, D, D, D, D, L]),
-        (("POST", "/admin/users/{id}/erase"), [A, D, D, D, D, D, L]),
-        (("GET", "/admin/users/{id}/export"), [A, D, D, A, D, D, L]),
+        (
+            ("POST", "/admin/users/{id}/delete"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/restore"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/erase"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("GET", "/admin/users/{id}/export"),
+            [A, D, D, A, D, D, L, E],
+        ),
     ])
 }
 
@@ -88,6 +121,8 @@ fn classify(res: &reqwest::Response) -> Seen {
         D
     } else if res.status() == StatusCode::SEE_OTHER && location(res).starts_with("/login?next=") {
         L
+    } else if res.status() == StatusCode::SEE_OTHER && location(res) == "/account/totp" {
+        E
     } else {
         A
     }
@@ -123,8 +158,19 @@ async fn every_route_for_every_actor() {
     let target = app.create_user("target@example.test", &[], false).await.id;
     let mut clients = Vec::new();
     for kind in Kind::ALL {
-        clients.push((kind, app.client_as(kind).await.0));
+        clients.push((format!("{kind:?}"), app.client_as(kind).await.0));
     }
+    // Password accepted, second factor not enrolled: only enrolment and
+    // sign-out are open to this actor.
+    let unenrolled = app
+        .create_user("unenrolled@example.test", &["support"], false)
+        .await;
+    let client = app.client();
+    let res = app
+        .login_password(&client, &unenrolled.email, &unenrolled.password)
+        .await;
+    assert_eq!(location(&res), "/account/totp", "sent to enrol at sign-in");
+    clients.push(("support without TOTP".to_owned(), client));
     for route in &table {
         let Some(row) = expected.get(&(route.method.as_str(), route.path)) else {
             continue;
@@ -142,10 +188,18 @@ async fn every_route_for_every_actor() {
                     .await
                     .unwrap()
             };
+            if res.status().is_server_error() {
+                failures.push(format!(
+                    "{} {} as {kind}: {}",
+                    route.method,
+                    route.path,
+                    res.status()
+                ));
+            }
             let seen = classify(&res);
             if seen != row[i] {
                 failures.push(format!(
-                    "{} {} as {kind:?}: expected {:?}, got {seen:?} ({})",
+                    "{} {} as {kind}: expected {:?}, got {seen:?} ({})",
                     route.method,
                     route.path,
                     row[i],

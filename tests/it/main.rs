@@ -8,6 +8,7 @@ mod browser;
 mod cancellation;
 mod foundation;
 mod harness;
+mod hostile;
 mod races;
 mod search;
 mod security;
