@@ -110,6 +110,8 @@ pub async fn submit(
                 if !store::consume_token(db, token_id, now).await? {
                     return Ok(false);
                 }
+                // Any other reset link of this user dies with this one.
+                store::revoke_links(db, uid, Some(TokenPurpose::PasswordReset), now).await?;
                 crate::db_run!(db, c => diesel::update(users::table.find(uid)).set((users::password_hash.eq(&hash), users::updated_at.eq(now))).execute(c).await)?;
                 let ended = crate::db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(uid))).execute(c).await)?;
                 let ev = Event::new(crate::audit::Action::PasswordReset).target("user", uid).details(serde_json::json!({ "sessions_ended": ended }));

@@ -414,6 +414,33 @@ pub async fn consume_token(db: &mut Db, id: i64, now: PrimitiveDateTime) -> QRes
     Ok(n == 1)
 }
 
+/// Retires a user's outstanding one-time links (all of them, or those of
+/// one purpose): a suspended, deleted or erased account must not come back
+/// through an old invitation, and a new link replaces the previous one.
+pub async fn revoke_links(
+    db: &mut Db,
+    user_id: i64,
+    purpose: Option<TokenPurpose>,
+    now: PrimitiveDateTime,
+) -> QResult<usize> {
+    let outstanding = one_time_tokens::table
+        .filter(one_time_tokens::user_id.eq(user_id))
+        .filter(one_time_tokens::used_at.is_null())
+        .filter(one_time_tokens::expires_at.gt(now));
+    match purpose {
+        Some(p) => {
+            db_run!(db, c => diesel::update(outstanding.filter(one_time_tokens::purpose.eq(p)))
+            .set(one_time_tokens::used_at.eq(now))
+            .execute(c)
+            .await)
+        }
+        None => db_run!(db, c => diesel::update(outstanding)
+            .set(one_time_tokens::used_at.eq(now))
+            .execute(c)
+            .await),
+    }
+}
+
 /// Retires unused first-admin links (a new start prints a new one).
 pub async fn expire_first_admin_tokens(db: &mut Db, now: PrimitiveDateTime) -> QResult<()> {
     db_run!(db, c => diesel::update(one_time_tokens::table

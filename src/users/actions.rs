@@ -392,26 +392,27 @@ pub async fn erase(
     answer(call, id, Part::Danger, outcome).await
 }
 
-/// GET /admin/users/{id}/export: the GDPR access document as a download (audited).
+/// GET /admin/users/{id}/export: the GDPR access document as a download
+/// (audited before the first byte leaves), streamed so nothing is cut.
 pub async fn export(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     let by = call.by();
     let mut db = call.state.pool.get().await?;
     let now = by.now;
-    let doc = db
+    let head = db
         .transaction(|db| {
             Box::pin(async move {
-                let doc = crate::users::export::document(db, id, now).await?;
-                if doc.is_some() {
+                let head = crate::users::export::head(db, id, now).await?;
+                if head.is_some() {
                     let ev = crate::audit::Event::new(crate::audit::Action::UserExported)
                         .target("user", id);
                     crate::audit::record(db, by.now, &by.actor, &by.meta, ev).await?;
                 }
-                Ok::<_, diesel::result::Error>(doc)
+                Ok::<_, diesel::result::Error>(head)
             })
         })
         .await?
         .ok_or(AppError::NotFound)?;
-    let body = serde_json::to_vec_pretty(&doc).map_err(AppError::internal)?;
+    let body = axum::body::Body::from_stream(crate::users::export::stream(db, id, head));
     Ok((
         [
             (

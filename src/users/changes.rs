@@ -214,7 +214,8 @@ pub async fn set_status(
     } else {
         end_sessions(db, id).await?
     };
-    let details = json!({ "before": { "status": user.status }, "after": { "status": status }, "reason": reason, "sessions_ended": ended });
+    let revoked = auth_store::revoke_links(db, id, None, by.now).await?;
+    let details = json!({ "before": { "status": user.status }, "after": { "status": status }, "reason": reason, "sessions_ended": ended, "links_revoked": revoked });
     record(
         db,
         by,
@@ -331,6 +332,8 @@ pub async fn issue_link(
     link: &(dyn Fn(&str) -> String + Sync),
 ) -> ChangeResult<String> {
     let user = load(db, id).await?;
+    // The newest link is the only one that works.
+    auth_store::revoke_links(db, id, Some(purpose), by.now).await?;
     let token = random_token();
     auth_store::insert_token(
         db,
@@ -425,12 +428,15 @@ pub async fn soft_delete(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> 
     guard_last_admin(db, id).await?;
     db_run!(db, c => diesel::update(users::table.find(id)).set((users::deleted_at.eq(by.now), users::updated_at.eq(by.now))).execute(c).await)?;
     let ended = end_sessions(db, id).await?;
+    let revoked = auth_store::revoke_links(db, id, None, by.now).await?;
     record(
         db,
         by,
         Event::new(crate::audit::Action::UserDeleted)
             .target("user", id)
-            .details(json!({ "restorable_days": 30, "sessions_ended": ended })),
+            .details(
+                json!({ "restorable_days": 30, "sessions_ended": ended, "links_revoked": revoked }),
+            ),
     )
     .await
 }
@@ -479,6 +485,7 @@ pub async fn erase(db: &mut Tx<'_>, by: &By, id: i64, typed_email: &str) -> Chan
 /// The anonymisation itself, shared by `erase` and the scheduled purge.
 pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) -> ChangeResult<()> {
     let id = user.id;
+    auth_store::revoke_links(db, id, None, now).await?;
     let alias = pseudonym(id);
     let alias_email = format!("{alias}@erased.invalid");
     db_run!(db, c => diesel::update(users::table.find(id))

@@ -1,5 +1,12 @@
-//! CSV of users. Cells that a spreadsheet would run as a formula are
-//! prefixed with a quote (CSV injection).
+//! CSV of users, safe to open in any spreadsheet whatever its locale:
+//!
+//! - French Excel splits on `;`, others on `,` or tab: a cell holding any
+//!   of them is quoted, so no reader splits it;
+//! - a spreadsheet runs a cell starting with `=`, `+`, `-`, `@`, tab or CR
+//!   as a formula (CSV injection): such a start is neutralised with `'`, at
+//!   the beginning and after every separator or line break inside the cell,
+//!   in case a reader ignores the quotes;
+//! - the file starts with a UTF-8 byte order mark so Excel reads accents.
 
 use crate::users::model::User;
 use crate::users::views::opt_date_time;
@@ -16,22 +23,33 @@ const COLUMNS: [&str; 9] = [
     "last_login_at",
 ];
 
+/// Byte order mark: Excel reads the file as UTF-8 only with it.
+const BOM: &str = "\u{feff}";
+
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+const BREAKS: [char; 5] = [',', ';', '\t', '\n', '\r'];
+
 pub fn header() -> String {
-    let mut s = COLUMNS.join(",");
+    let mut s = String::from(BOM);
+    s.push_str(&COLUMNS.join(","));
     s.push_str("\r\n");
     s
 }
 
 pub fn cell(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
+    let mut out = String::with_capacity(value.len() + 2);
+    let mut at_start = true;
+    for c in value.chars() {
+        if at_start && FORMULA_START.contains(&c) {
+            out.push('\'');
+        }
+        out.push(c);
+        at_start = BREAKS.contains(&c);
+    }
+    if out.contains(BREAKS) || out.contains('"') {
+        format!("\"{}\"", out.replace('"', "\"\""))
     } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
+        out
     }
 }
 
@@ -72,5 +90,9 @@ mod tests {
         assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(cell("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(cell("-1+2,3"), "\"'-1+2,3\"");
+        assert_eq!(cell("Dupont;=1+1"), "\"Dupont;'=1+1\"");
+        assert_eq!(cell("a\tb"), "\"a\tb\"");
+        assert_eq!(cell("x,@cmd"), "\"x,'@cmd\"");
+        assert_eq!(cell("Éloïse"), "Éloïse");
     }
 }

@@ -850,7 +850,9 @@ async fn bulk_suspend_and_export_with_confirmation() {
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = res.text().await.unwrap();
     assert_eq!(csv.lines().count(), 3);
-    assert!(csv.starts_with("id,email,name,company,status,type,roles,created_at,last_login_at"));
+    assert!(csv.strip_prefix('\u{feff}').is_some_and(|c| {
+        c.starts_with("id,email,name,company,status,type,roles,created_at,last_login_at")
+    }));
     assert!(
         csv.contains("bulk0@acme.test") && csv.contains("SUSPENDED") && !csv.contains("bulk2@")
     );
