@@ -182,17 +182,32 @@ impl Running {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        flush_denials(&self.state).await;
     }
 
     /// Waits until the server ends (after a shutdown signal).
     pub async fn wait(self) -> std::io::Result<()> {
-        self.task
+        let ended = self
+            .task
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        flush_denials(&self.state).await;
+        ended
     }
 
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
+    }
+}
+
+/// The denials summed in memory, written before the process goes.
+async fn flush_denials(state: &AppState) {
+    if let Err(e) = state
+        .anon_denials
+        .flush(&state.pool, &state.clock, true)
+        .await
+    {
+        tracing::warn!(error = %e, "writing summed denials failed");
     }
 }
 
@@ -227,6 +242,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         login_limiter: Arc::new(IpLimiter::new(attempts, 60)),
         roles: Arc::new(users::role_cache::RoleCache::default()),
         cpu: Arc::new(cpu::CpuPool::for_this_machine()),
+        anon_denials: Arc::new(audit::anonymous::AnonymousDenials::default()),
     };
     let link_base = state.config.clone();
     let setup_link = auth::setup::first_admin_link(&pool, &clock, |p| link_base.link(p))
@@ -261,6 +277,20 @@ fn spawn_housekeeping(state: &AppState) {
         state.config.session_max,
     );
     let (pool, clock) = (state.pool.clone(), state.clock.clone());
+    let (denials, denial_pool, denial_clock) = (
+        state.anon_denials.clone(),
+        state.pool.clone(),
+        state.clock.clone(),
+    );
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(15));
+        loop {
+            tick.tick().await;
+            if let Err(e) = denials.flush(&denial_pool, &denial_clock, false).await {
+                tracing::warn!(error = %e, "writing summed denials failed");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         loop {

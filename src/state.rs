@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::audit::anonymous::AnonymousDenials;
 use crate::auth::crypto::SecretBox;
 use crate::auth::rate_limit::IpLimiter;
 use crate::clock::Clock;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub login_limiter: Arc<IpLimiter>,
     pub roles: Arc<RoleCache>,
     pub cpu: Arc<CpuPool>,
+    pub anon_denials: Arc<AnonymousDenials>,
 }
 
 impl AppState {

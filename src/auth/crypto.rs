@@ -15,13 +15,22 @@ use sha2::{Digest, Sha256};
 
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// For keyed hashes (CSRF tokens of visitors without a session):
+    /// derived, so the encryption key itself is used for one thing only.
+    mac_key: [u8; 32],
 }
 
 impl SecretBox {
     pub fn from_key_bytes(key: &[u8; 32]) -> Self {
         SecretBox {
             cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            mac_key: hmac_sha256(key, b"sowat-admin mac key"),
         }
+    }
+
+    /// HMAC-SHA256 of `message` under the derived MAC key, URL-safe base64.
+    pub fn mac(&self, message: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(hmac_sha256(&self.mac_key, message))
     }
 
     /// The configured key, else the one in the data dir, else a new one saved there.
@@ -93,6 +102,28 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// HMAC-SHA256 (RFC 2104) over the `sha2` already used here; the `hmac`
+/// crate in the lock file is built on another `digest` major version.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|b| b ^ byte);
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
 /// A random URL-safe token (256 bits).
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -108,4 +139,17 @@ pub fn sha256_hex(value: &str) -> String {
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod hmac_tests {
+    #[test]
+    fn matches_rfc_4231_case_2() {
+        let mac = super::hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
 }

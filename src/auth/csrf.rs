@@ -1,8 +1,10 @@
 //! Cross-site request forgery defence for browser sessions, in two walls:
 //! 1. the browser's own word: a cross-site `Sec-Fetch-Site` or a foreign
 //!    `Origin` is refused;
-//! 2. a per-session token, sent by forms as `_csrf` and by htmx as the
-//!    `X-CSRF-Token` header (set once on `<body>`).
+//! 2. a token, sent by forms as `_csrf` and by htmx as the `X-CSRF-Token`
+//!    header (set once on `<body>`): the session's own once a session
+//!    exists; before that (the sign-in page), an HMAC of a random nonce kept
+//!    in a cookie, so an anonymous visit stores nothing on the server.
 //!
 //! Machine callers are exempt by explicit rule, not by accident: see
 //! [`EXEMPT_PREFIXES`]. A refusal is a 403, logged and audited.
@@ -32,14 +34,54 @@ pub const EXEMPT_PREFIXES: &[&str] = &["/api/", "/webhooks/"];
 /// Forms larger than this are not read for a token (uploads use the header).
 const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
 
-/// The session's token, created on first use.
-pub async fn token(session: &Session) -> Result<String, AppError> {
+/// The sign-in form's token for a visitor without a session: put in the
+/// request by [`protect`], read by the page layout.
+#[derive(Clone, Debug)]
+pub struct AnonToken(pub String);
+
+/// The token to put in forms: the session's when there is a session (made
+/// on first use), else the visitor's cookie-bound token.
+pub async fn token(session: &Session, anon: Option<&AnonToken>) -> Result<String, AppError> {
     if let Some(t) = session.get::<String>(keys::CSRF).await? {
         return Ok(t);
+    }
+    if let Some(AnonToken(t)) = anon
+        && session.id().is_none()
+    {
+        return Ok(t.clone());
     }
     let t = random_token();
     session.insert(keys::CSRF, &t).await?;
     Ok(t)
+}
+
+fn anon_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-sowat_csrf"
+    } else {
+        "sowat_csrf"
+    }
+}
+
+/// The nonce cookie's value, if the request carries a well-formed one.
+fn anon_nonce(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+fn anon_token(state: &AppState, nonce: &str) -> String {
+    state.secrets.mac(format!("csrf:{nonce}").as_bytes())
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -74,8 +116,37 @@ pub async fn protect(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    if is_safe(req.method()) || EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    if EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)) {
         return next.run(req).await;
+    }
+    let https = state.config.is_https();
+    let cookie_name = anon_cookie_name(https);
+    let nonce = anon_nonce(req.headers(), cookie_name);
+    if is_safe(req.method()) {
+        if session.id().is_some() {
+            return next.run(req).await;
+        }
+        // No session: the form token is bound to a nonce cookie instead of
+        // a stored session, so a visit costs no row.
+        let (nonce, fresh) = match nonce {
+            Some(n) => (n, false),
+            None => (random_token(), true),
+        };
+        let mut req = req;
+        req.extensions_mut()
+            .insert(AnonToken(anon_token(&state, &nonce)));
+        let mut response = next.run(req).await;
+        if fresh {
+            let secure = if https { "; Secure" } else { "" };
+            let cookie =
+                format!("{cookie_name}={nonce}; Path=/; HttpOnly; SameSite=Strict{secure}");
+            if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+                response
+                    .headers_mut()
+                    .append(axum::http::header::SET_COOKIE, v);
+            }
+        }
+        return response;
     }
     let (parts, body) = req.into_parts();
     let meta = RequestMeta::from_parts(&parts, state.config.trust_forwarded_for);
@@ -91,6 +162,13 @@ pub async fn protect(
             .unwrap_or_else(ActorRef::anonymous);
         let event = Event::csrf_rejected(reason)
             .details(serde_json::json!({ "reason": reason, "path": crate::web::redact::path(parts.uri.path()) }));
+        if actor.is_none() {
+            state
+                .anon_denials
+                .record(&state.pool, &state.clock, &meta, parts.uri.path(), event)
+                .await;
+            return AppError::Forbidden.into_response();
+        }
         if let Ok(mut db) = state.pool.get().await
             && let Err(e) =
                 audit::record_alone(&mut db, state.clock.now_primitive(), &who, &meta, event).await
@@ -102,11 +180,17 @@ pub async fn protect(
     if let Some(reason) = cross_site_reason(&parts.headers, &state.config.public_origin()) {
         return reject(reason).await;
     }
-    let expected = match session.get::<String>(keys::CSRF).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return reject("no_session_token").await,
+    let session_token = match session.get::<String>(keys::CSRF).await {
+        Ok(t) => t,
         Err(e) => return AppError::from(e).into_response(),
     };
+    let expected: Vec<String> = session_token
+        .into_iter()
+        .chain(nonce.map(|n| anon_token(&state, &n)))
+        .collect();
+    if expected.is_empty() {
+        return reject("no_session_token").await;
+    }
     let header_token = parts
         .headers
         .get(HEADER)
@@ -126,7 +210,7 @@ pub async fn protect(
         None => (None, body),
     };
     match given {
-        Some(t) if constant_time_eq(&t, &expected) => {
+        Some(t) if expected.iter().any(|e| constant_time_eq(&t, e)) => {
             next.run(Request::from_parts(parts, body)).await
         }
         Some(_) => reject("wrong_token").await,

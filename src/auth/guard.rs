@@ -164,6 +164,14 @@ async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, acce
         &crate::web::redact::path(parts.uri.path()),
         access.describe(),
     );
+    if actor.is_none() {
+        // Unbounded in number: summed per address and minute.
+        state
+            .anon_denials
+            .record(&state.pool, &state.clock, &meta, parts.uri.path(), event)
+            .await;
+        return;
+    }
     let result = match state.pool.get().await {
         Ok(mut db) => audit::record_alone(&mut db, state.clock.now_primitive(), &who, &meta, event)
             .await

@@ -116,7 +116,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::internal("session layer missing"))?;
-        let csrf = csrf::token(&session).await?;
+        let csrf = csrf::token(&session, parts.extensions.get::<csrf::AnonToken>()).await?;
         let path = parts.uri.path().to_owned();
         let request_id = parts
             .headers

@@ -217,3 +217,83 @@ async fn htmx_request_without_session_gets_hx_redirect() {
         "/login?next=%2Fadmin%2Faudit%3Foutcome%3Ddenied"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_anonymous_flood_adds_a_few_rows_and_keeps_its_count() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use futures_util::StreamExt;
+    use sowat_admin::db::schema::{audit_events, sessions};
+    let app = TestApp::spawn().await;
+    let count = |table: &'static str| {
+        let app = &app;
+        async move {
+            let mut db = app.db().await;
+            match table {
+                "audit" => sowat_admin::db_run!(&mut db, c => audit_events::table.count().get_result::<i64>(c).await),
+                _ => sowat_admin::db_run!(&mut db, c => sessions::table.count().get_result::<i64>(c).await),
+            }
+            .expect("count")
+        }
+    };
+    let (audit_before, sessions_before) = (count("audit").await, count("sessions").await);
+    let client = app.client();
+    let app_ref = &app;
+    let probes = (0..2_000).map(|i| {
+        let client = client.clone();
+        let app = app_ref;
+        let url = match i % 4 {
+            0 => app.url("/admin/users"),
+            1 => app.url(&format!("/admin/users/{i}")),
+            2 => app.url("/login"),
+            _ => app.url("/admin"),
+        };
+        async move {
+            if i % 8 == 7 {
+                // A form with no token: refused by the CSRF check.
+                client
+                    .post(app.url("/admin/users"))
+                    .form(&[("email", "x@y.z")])
+                    .send()
+                    .await
+            } else {
+                client.get(url).send().await
+            }
+        }
+    });
+    let answers = futures_util::stream::iter(probes)
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        answers
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|r| !r.status().is_server_error()))
+    );
+    app.running()
+        .state
+        .anon_denials
+        .flush(&app.running().state.pool, &app.clock, true)
+        .await
+        .expect("flush");
+    let added = count("audit").await - audit_before;
+    assert!(
+        added <= 12,
+        "{added} audit rows for 2,000 anonymous requests"
+    );
+    assert_eq!(
+        count("sessions").await,
+        sessions_before,
+        "anonymous visits store no session"
+    );
+    // Every denial is accounted for: first rows plus summed repeats.
+    let mut total = 0;
+    for action in ["access.denied", "security.csrf_rejected"] {
+        for (_, _, details) in app.audit(action).await {
+            let d: serde_json::Value = serde_json::from_str(&details).expect("json");
+            total += d["repeats"].as_i64().unwrap_or(1);
+        }
+    }
+    // /login is public: its 500 visits are not denials.
+    assert_eq!(total, 1_500, "denials counted");
+}

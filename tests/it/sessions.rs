@@ -19,11 +19,14 @@ async fn session_id_changes_at_sign_in_and_cookie_is_strict() {
     let app = TestApp::spawn().await;
     let user = app.create_kind(Kind::Manager).await.unwrap();
     let c = app.client();
-    let before = session_cookie(&app.get(&c, "/login").await)
-        .expect("an anonymous session for the login form");
+    let page = app.get(&c, "/login").await;
+    assert_eq!(
+        session_cookie(&page),
+        None,
+        "an anonymous visit stores no session"
+    );
     let res = app.login_password(&c, &user.email, PASSWORD).await;
-    let after_password = session_cookie(&res).expect("new cookie");
-    assert_ne!(before, after_password);
+    let after_password = session_cookie(&res).expect("a session once there is someone to remember");
     let raw = res
         .headers()
         .get_all("set-cookie")
@@ -209,17 +212,39 @@ async fn under_https_the_cookie_is_host_prefixed_and_secure() {
         res.headers()["strict-transport-security"],
         "max-age=63072000; includeSubDomains"
     );
-    let raw = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|v| v.starts_with("__Host-sowat_session="))
-        .expect("__Host- cookie");
-    for part in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
-        assert!(raw.contains(part), "{raw} lacks {part}");
+    let cookie_named = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|v| v.starts_with(name))
+    };
+    let csrf_cookie = cookie_named(&res, "__Host-sowat_csrf=").expect("__Host- CSRF cookie");
+    let body = res.text().await.unwrap();
+    let token = crate::harness::select_attr(&body, "input[name=_csrf]", "value").expect("token");
+    // The test server speaks plain http, so the client would not send a
+    // Secure cookie back: send it by hand, as a browser would over https.
+    let user = app.create_user("https@example.test", &[], false).await;
+    let res = app
+        .client()
+        .post(app.url("/login"))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[
+            ("email", user.email.as_str()),
+            ("password", PASSWORD),
+            ("_csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let raw = cookie_named(&res, "__Host-sowat_session=").expect("__Host- session cookie");
+    for cookie in [&raw, &csrf_cookie] {
+        for part in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(part), "{cookie} lacks {part}");
+        }
+        assert!(!cookie.contains("Domain="), "{cookie}");
     }
-    assert!(!raw.contains("Domain="), "{raw}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,6 +3,8 @@
 //! also writes a log line with target `audit`. Actions are a closed list
 //! ([`Action`]): a new one is declared here, never spelled at a call site.
 
+pub mod anonymous;
+
 use serde_json::{Value, json};
 
 use crate::access::Actor;
@@ -51,7 +53,7 @@ impl ActorRef {
 /// Declares the audited actions and their stored keys in one list.
 macro_rules! actions {
     ($($variant:ident => $key:literal,)*) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Action {
             $($variant,)*
         }
