@@ -41,6 +41,9 @@ pub enum Command {
         #[arg(long)]
         users: Option<i64>,
     },
+    /// Re-seal every stored secret under SOWAT_SECRET_KEY (the new key);
+    /// values under SOWAT_PREVIOUS_SECRET_KEY (the old one) are opened with it.
+    RotateSecretKey,
     /// Print a one-time link that makes EMAIL an Administrator.
     CreateAdmin {
         /// Email of the new administrator.
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> ExitCode {
         let result = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(&config).await,
+            Command::RotateSecretKey => rotate_secret_key(&config).await,
             Command::CreateAdmin { email } => create_admin(&config, &email).await,
             Command::Seed { demo, bench, users } => seed(&config, demo, bench, users).await,
         };
@@ -107,6 +111,26 @@ pub fn run(cli: Cli) -> ExitCode {
             Err(e) => fail(&e),
         }
     })
+}
+
+async fn rotate_secret_key(config: &Config) -> Result<(), StartError> {
+    let secrets = crate::auth::secret_key::load(config)?;
+    if secrets.previous_key_id().is_none() {
+        return Err(StartError::Config(crate::config::bad(
+            "SOWAT_PREVIOUS_SECRET_KEY",
+            "set it to the key in use now, and SOWAT_SECRET_KEY to the new key",
+        )));
+    }
+    let (pool, _) = open_database(config).await?;
+    crate::auth::secret_key::check(&pool, &secrets).await?;
+    let count = crate::auth::secret_key::rotate(&pool, &secrets, &Clock::system())
+        .await
+        .map_err(StartError::Other)?;
+    println!(
+        "re-sealed {count} values under key {}; restart every instance with the new key, then drop SOWAT_PREVIOUS_SECRET_KEY",
+        secrets.key_id()
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), StartError> {
@@ -188,9 +212,8 @@ async fn seed(
         }
     };
     let (pool, _) = open_database(config).await?;
-    let secrets =
-        crate::auth::crypto::SecretBox::load(config.secret_key.as_deref(), &config.data_dir)
-            .map_err(|m| crate::config::bad("SOWAT_SECRET_KEY", m))?;
+    let secrets = crate::auth::secret_key::load(config)?;
+    crate::auth::secret_key::check(&pool, &secrets).await?;
     let started = std::time::Instant::now();
     let seeded = crate::seed::users(&pool, &Clock::system(), count, bench.then_some(&secrets))
         .await

@@ -55,9 +55,11 @@ pub struct Settings {
     )]
     pub cors_origins: Vec<String>,
 
-    /// 32-byte key (base64) encrypting TOTP secrets; generated into the data dir when unset.
-    #[arg(long, env = "SOWAT_SECRET_KEY", hide_env_values = true, global = true)]
-    pub secret_key: Option<String>,
+    /// File holding the 32-byte secret key (base64); the key itself is read
+    /// only from SOWAT_SECRET_KEY or a file, never from a flag that `ps` shows.
+    /// Unset: generated into the data dir (fine for one instance on SQLite).
+    #[arg(long, env = "SOWAT_SECRET_KEY_FILE", global = true)]
+    pub secret_key_file: Option<PathBuf>,
 
     /// Minutes of inactivity after which a session ends.
     #[arg(
@@ -77,11 +79,21 @@ pub struct Settings {
     )]
     pub session_max_hours: i64,
 
-    /// Take the client IP from the last X-Forwarded-For entry (only behind a trusted proxy).
+    /// Proxies in front of the service that append to X-Forwarded-For (0: use the peer address).
+    #[arg(
+        long,
+        env = "SOWAT_TRUSTED_PROXIES",
+        default_value_t = 0,
+        global = true
+    )]
+    pub trusted_proxies: u8,
+
+    /// Older form of `--trusted-proxies 1`.
     #[arg(
         long,
         env = "SOWAT_TRUST_FORWARDED_FOR",
         default_value_t = false,
+        hide = true,
         global = true
     )]
     pub trust_forwarded_for: bool,
@@ -125,10 +137,10 @@ pub struct Config {
     pub public_url: Url,
     pub data_dir: PathBuf,
     pub cors_origins: Vec<String>,
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretKey>,
     pub session_idle: time::Duration,
     pub session_max: time::Duration,
-    pub trust_forwarded_for: bool,
+    pub trusted_proxies: u8,
     pub login_attempts_per_minute: u32,
 }
 
@@ -208,13 +220,44 @@ impl Settings {
             public_url,
             data_dir: self.data_dir.clone(),
             cors_origins,
-            secret_key: self.secret_key.clone(),
+            secret_key: secret_key(self.secret_key_file.as_deref())?,
             session_idle: time::Duration::minutes(self.session_idle_minutes),
             session_max: time::Duration::hours(self.session_max_hours),
-            trust_forwarded_for: self.trust_forwarded_for,
+            trusted_proxies: if self.trusted_proxies == 0 && self.trust_forwarded_for {
+                1
+            } else {
+                self.trusted_proxies
+            },
             login_attempts_per_minute: self.login_attempts_per_minute,
         })
     }
+}
+
+/// The configured secret key (base64 text), kept out of `Debug` output.
+#[derive(Clone)]
+pub struct SecretKey(pub String);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+/// From `SOWAT_SECRET_KEY`, else from the key file.
+fn secret_key(file: Option<&std::path::Path>) -> Result<Option<SecretKey>, ConfigError> {
+    if let Ok(key) = std::env::var("SOWAT_SECRET_KEY")
+        && !key.trim().is_empty()
+    {
+        return Ok(Some(SecretKey(key.trim().to_owned())));
+    }
+    let Some(path) = file else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        bad(
+            "SOWAT_SECRET_KEY_FILE",
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    Ok(Some(SecretKey(text.trim().to_owned())))
 }
 
 pub fn parse_database_url(url: &str) -> Result<Backend, ConfigError> {

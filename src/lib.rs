@@ -43,8 +43,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::crypto::SecretBox;
-use crate::auth::rate_limit::IpLimiter;
+use crate::auth::rate_limit::RateLimiter;
 use crate::auth::session_store::DbSessionStore;
 use crate::clock::Clock;
 use crate::config::{Backend, Config, ConfigError, bad};
@@ -214,9 +213,9 @@ async fn flush_denials(state: &AppState) {
 /// Starts the service with `clock` (tests pass one they can move).
 pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     check_data_dir(&config)?;
-    let secrets = SecretBox::load(config.secret_key.as_deref(), &config.data_dir)
-        .map_err(|m| bad("SOWAT_SECRET_KEY", m))?;
+    let secrets = auth::secret_key::load(&config)?;
     let (pool, applied) = open_database(&config).await?;
+    auth::secret_key::check(&pool, &secrets).await?;
     if applied > 0 {
         tracing::info!(applied, "migrations applied");
     }
@@ -239,7 +238,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         config: Arc::new(config),
         clock: clock.clone(),
         secrets: Arc::new(secrets),
-        login_limiter: Arc::new(IpLimiter::new(attempts, 60)),
+        login_limiter: Arc::new(RateLimiter::new(attempts, 60)),
         roles: Arc::new(users::role_cache::RoleCache::default()),
         cpu: Arc::new(cpu::CpuPool::for_this_machine()),
         anon_denials: Arc::new(audit::anonymous::AnonymousDenials::default()),

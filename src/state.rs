@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::audit::anonymous::AnonymousDenials;
 use crate::auth::crypto::SecretBox;
-use crate::auth::rate_limit::IpLimiter;
+use crate::auth::rate_limit::RateLimiter;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::cpu::CpuPool;
@@ -17,7 +17,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub secrets: Arc<SecretBox>,
-    pub login_limiter: Arc<IpLimiter>,
+    pub login_limiter: Arc<RateLimiter>,
     pub roles: Arc<RoleCache>,
     pub cpu: Arc<CpuPool>,
     pub anon_denials: Arc<AnonymousDenials>,

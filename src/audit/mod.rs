@@ -85,6 +85,7 @@ actions! {
     RateLimited => "security.rate_limited",
     SessionEnded => "session.ended",
     Seeded => "system.seeded",
+    SecretKeyRotated => "system.secret_key_rotated",
     AdminInvited => "user.admin_invited",
     UserCreated => "user.created",
     UserUpdated => "user.updated",

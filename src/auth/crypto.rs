@@ -13,8 +13,35 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-pub struct SecretBox {
+/// A sealing key and its short public id (written in front of every value
+/// it seals, and kept in the database to catch a mismatching key at start).
+struct SealingKey {
+    id: String,
     cipher: ChaCha20Poly1305,
+}
+
+impl SealingKey {
+    fn new(key: &[u8; 32]) -> Self {
+        let digest = Sha256::new()
+            .chain_update(b"sowat-admin key id")
+            .chain_update(key)
+            .finalize();
+        SealingKey {
+            id: digest[..6].iter().map(|b| format!("{b:02x}")).collect(),
+            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+        }
+    }
+}
+
+/// Prefix of sealed values: `v1.<key id>.<base64 of nonce + ciphertext>`.
+/// Values sealed before versioning (bare base64) belong to the current key.
+const SEALED_V1: &str = "v1.";
+
+pub struct SecretBox {
+    /// Seals new values.
+    current: SealingKey,
+    /// Still opens values during a rotation (`SOWAT_PREVIOUS_SECRET_KEY`).
+    previous: Option<SealingKey>,
     /// For keyed hashes (CSRF tokens of visitors without a session):
     /// derived, so the encryption key itself is used for one thing only.
     mac_key: [u8; 32],
@@ -23,9 +50,28 @@ pub struct SecretBox {
 impl SecretBox {
     pub fn from_key_bytes(key: &[u8; 32]) -> Self {
         SecretBox {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            current: SealingKey::new(key),
+            previous: None,
             mac_key: hmac_sha256(key, b"sowat-admin mac key"),
         }
+    }
+
+    /// Also opens values sealed under `previous` (base64), during a rotation.
+    pub fn with_previous(mut self, previous: Option<&str>) -> Result<Self, String> {
+        if let Some(b64) = previous {
+            self.previous = Some(SealingKey::new(&decode_key(b64)?));
+        }
+        Ok(self)
+    }
+
+    /// The public id of the key that seals (safe to log and store).
+    pub fn key_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// The id of the rotation's previous key, if one is configured.
+    pub fn previous_key_id(&self) -> Option<&str> {
+        self.previous.as_ref().map(|k| k.id.as_str())
     }
 
     /// HMAC-SHA256 of `message` under the derived MAC key, URL-safe base64.
@@ -57,25 +103,48 @@ impl SecretBox {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
+            .current
             .cipher
             .encrypt(Nonce::from_slice(&nonce), plain)
             .map_err(|_| "encryption failed".to_owned())?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
-        Ok(STANDARD.encode(out))
+        Ok(format!(
+            "{SEALED_V1}{}.{}",
+            self.current.id,
+            STANDARD.encode(out)
+        ))
     }
 
     pub fn decrypt(&self, sealed: &str) -> Result<Vec<u8>, String> {
-        let bytes = STANDARD
-            .decode(sealed)
-            .map_err(|_| "not base64".to_owned())?;
+        let (key, body) = match sealed.strip_prefix(SEALED_V1) {
+            Some(rest) => {
+                let (id, body) = rest.split_once('.').ok_or("malformed sealed value")?;
+                let key = [Some(&self.current), self.previous.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .find(|k| k.id == id)
+                    .ok_or_else(|| format!("sealed with key {id}, which is not configured"))?;
+                (key, body)
+            }
+            None => (&self.current, sealed),
+        };
+        let bytes = STANDARD.decode(body).map_err(|_| "not base64".to_owned())?;
         if bytes.len() < 12 {
             return Err("too short".into());
         }
         let (nonce, body) = bytes.split_at(12);
-        self.cipher
+        key.cipher
             .decrypt(Nonce::from_slice(nonce), body)
             .map_err(|_| "wrong key or corrupted value".to_owned())
+    }
+
+    /// Whether `sealed` is already sealed under the current key.
+    pub fn is_current(&self, sealed: &str) -> bool {
+        sealed
+            .strip_prefix(SEALED_V1)
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(id, _)| id == self.current.id)
     }
 }
 
@@ -139,6 +208,31 @@ pub fn sha256_hex(value: &str) -> String {
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq;
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+#[cfg(test)]
+mod sealing_tests {
+    use super::SecretBox;
+
+    #[test]
+    fn values_name_their_key_and_open_during_a_rotation() {
+        let old = SecretBox::from_key_bytes(&[1; 32]);
+        let sealed = old.encrypt(b"totp").unwrap();
+        assert!(sealed.starts_with(&format!("v1.{}.", old.key_id())));
+        let new_key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [1u8; 32]);
+        let rotating = SecretBox::from_key_bytes(&[2; 32])
+            .with_previous(Some(&new_key))
+            .unwrap();
+        assert_eq!(rotating.decrypt(&sealed).unwrap(), b"totp");
+        assert!(!rotating.is_current(&sealed));
+        let resealed = rotating.encrypt(b"totp").unwrap();
+        assert!(rotating.is_current(&resealed));
+        assert!(
+            SecretBox::from_key_bytes(&[3; 32])
+                .decrypt(&resealed)
+                .is_err()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -149,7 +149,7 @@ pub async fn protect(
         return response;
     }
     let (parts, body) = req.into_parts();
-    let meta = RequestMeta::from_parts(&parts, state.config.trust_forwarded_for);
+    let meta = RequestMeta::from_parts(&parts, state.config.trusted_proxies);
     let actor = parts
         .extensions
         .get::<CurrentUser>()

@@ -156,7 +156,7 @@ pub async fn check(
 /// Denials are logged and written to the audit trail (outside any transaction:
 /// nothing else happened).
 async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, access: Access) {
-    let meta = RequestMeta::from_parts(parts, state.config.trust_forwarded_for);
+    let meta = RequestMeta::from_parts(parts, state.config.trusted_proxies);
     let who = actor.map(ActorRef::of).unwrap_or_else(ActorRef::anonymous);
     tracing::warn!(actor = %who.label, method = %parts.method, path = %crate::web::redact::path(parts.uri.path()), permission = access.describe(), "access denied");
     let event = Event::access_denied(

@@ -130,11 +130,13 @@ async fn take_attempt(state: &AppState, db: &mut Db, user_id: i64) -> Result<boo
 }
 
 /// Counts an attempt against the client IP; false means answer 429.
-async fn ip_allows(state: &AppState, meta: &RequestMeta) -> Result<bool, AppError> {
+async fn ip_allows(state: &AppState, db: &mut Db, meta: &RequestMeta) -> Result<bool, AppError> {
     let Some(ip) = meta.ip else { return Ok(true) };
+    let bucket = format!("sign_in:{ip}");
     if state
         .login_limiter
-        .allow(ip, state.clock.now().unix_timestamp())
+        .allow(db, &bucket, state.clock.now().unix_timestamp())
+        .await?
     {
         return Ok(true);
     }
@@ -170,7 +172,7 @@ pub async fn login_submit(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     let mut db = state.pool.get().await?;
-    if !ip_allows(&state, &meta).await? {
+    if !ip_allows(&state, &mut db, &meta).await? {
         return Ok(too_many());
     }
     let failed = |ctx: PageCtx, email: String, next: String| {
@@ -419,7 +421,7 @@ pub async fn totp_submit(
 ) -> Result<Response, AppError> {
     let next = safe_next(form.next.as_deref());
     let mut db = state.pool.get().await?;
-    if !ip_allows(&state, &meta).await? {
+    if !ip_allows(&state, &mut db, &meta).await? {
         return Ok(too_many());
     }
     let Some(user) = pending_user(&state, &mut db, &session).await? else {

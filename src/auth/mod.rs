@@ -10,6 +10,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod recovery;
 pub mod reset;
+pub mod secret_key;
 pub mod session_store;
 pub mod setup;
 pub mod store;

@@ -1,57 +1,49 @@
-//! Sign-in attempts per client IP: more than the limit within a minute is
-//! answered 429. Kept in memory (per instance); the per-account lockout lives
-//! in the database so it holds across instances.
+//! Sign-in attempts per client address: more than the limit within a minute
+//! is answered 429. Counted in the database (one upsert per attempt on a
+//! fixed one-minute window), so every instance behind a load balancer
+//! counts the same attempts; N instances do not allow N times the limit.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 
-pub struct IpLimiter {
+use crate::db::Db;
+use crate::db::schema::rate_counters;
+use crate::db_run;
+
+pub struct RateLimiter {
     limit: u32,
     window_secs: i64,
-    seen: Mutex<HashMap<IpAddr, (i64, u32)>>,
 }
 
-impl IpLimiter {
+impl RateLimiter {
     pub fn new(limit: u32, window_secs: i64) -> Self {
-        IpLimiter {
-            limit,
-            window_secs,
-            seen: Mutex::new(HashMap::new()),
-        }
+        RateLimiter { limit, window_secs }
     }
 
-    /// Counts one attempt at `now` (unix seconds); false when over the limit.
-    pub fn allow(&self, ip: IpAddr, now: i64) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return true;
-        };
-        if seen.len() > 100_000 {
-            let window = self.window_secs;
-            seen.retain(|_, (start, _)| now - *start < window);
-        }
-        let entry = seen.entry(ip).or_insert((now, 0));
-        if now - entry.0 >= self.window_secs {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.limit
+    /// Counts one hit on `bucket` at `now` (unix seconds); false when over
+    /// the limit.
+    pub async fn allow(&self, db: &mut Db, bucket: &str, now: i64) -> QueryResult<bool> {
+        let window = now - now.rem_euclid(self.window_secs);
+        let hits: i32 = db_run!(db, c => diesel::insert_into(rate_counters::table)
+            .values((
+                rate_counters::bucket.eq(bucket),
+                rate_counters::window_start.eq(window),
+                rate_counters::hits.eq(1),
+            ))
+            .on_conflict((rate_counters::bucket, rate_counters::window_start))
+            .do_update()
+            .set(rate_counters::hits.eq(rate_counters::hits + 1))
+            .returning(rate_counters::hits)
+            .get_result(c)
+            .await)?;
+        Ok(u32::try_from(hits).unwrap_or(u32::MAX) <= self.limit)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_per_window() {
-        let limiter = IpLimiter::new(20, 60);
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        for _ in 0..20 {
-            assert!(limiter.allow(ip, 1000));
-        }
-        assert!(!limiter.allow(ip, 1030));
-        assert!(limiter.allow("10.0.0.2".parse().unwrap(), 1030));
-        assert!(limiter.allow(ip, 1061));
+    /// Drops windows that can no longer count (housekeeping).
+    pub async fn purge(&self, db: &mut Db, now: i64) -> QueryResult<usize> {
+        let before = now - 2 * self.window_secs;
+        db_run!(db, c => diesel::delete(rate_counters::table.filter(rate_counters::window_start.lt(before)))
+            .execute(c)
+            .await)
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod migrate;
 pub mod schema;
+pub mod shared_state;
 pub mod types;
 
 use std::time::Duration;

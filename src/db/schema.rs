@@ -137,6 +137,22 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        sealed_token -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    shared_state (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    rate_counters (bucket, window_start) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
     }
 }
 
@@ -193,4 +209,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     comments,
     outbox,
+    shared_state,
+    rate_counters,
 );

@@ -52,7 +52,7 @@ impl axum::extract::FromRequestParts<AppState> for Call {
     ) -> Result<Self, Self::Rejection> {
         let ctx = PageCtx::from_request_parts(parts, state).await?;
         let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
-        let meta = RequestMeta::from_parts(parts, state.config.trust_forwarded_for);
+        let meta = RequestMeta::from_parts(parts, state.config.trusted_proxies);
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|_| AppError::internal("session layer missing"))?;

@@ -23,13 +23,25 @@ impl RequestMeta {
         self.ip.map(|ip| ip.to_string())
     }
 
-    pub fn from_parts(parts: &Parts, trust_forwarded_for: bool) -> Self {
-        let forwarded = trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|ip| ip.trim().parse::<IpAddr>().ok());
+    /// `trusted_proxies`: how many proxies in front of the service append
+    /// to `X-Forwarded-For`. The client is the entry that many places from
+    /// the right (what the farthest trusted proxy saw); entries further left
+    /// are whatever the client claimed and are ignored.
+    pub fn from_parts(parts: &Parts, trusted_proxies: u8) -> Self {
+        let forwarded = (trusted_proxies > 0)
+            .then(|| parts.headers.get_all("x-forwarded-for"))
+            .and_then(|values| {
+                let hops: Vec<&str> = values
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(','))
+                    .map(str::trim)
+                    .collect();
+                hops.len()
+                    .checked_sub(usize::from(trusted_proxies))
+                    .and_then(|i| hops.get(i).copied())
+            })
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -57,10 +69,7 @@ impl FromRequestParts<AppState> for RequestMeta {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(RequestMeta::from_parts(
-            parts,
-            state.config.trust_forwarded_for,
-        ))
+        Ok(RequestMeta::from_parts(parts, state.config.trusted_proxies))
     }
 }
 

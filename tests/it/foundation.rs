@@ -374,3 +374,31 @@ async fn the_actor_carries_roles_and_every_membership() {
     let actor = state.actor(&mut db, lone.id).await.unwrap().unwrap();
     assert!(actor.memberships.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_instance_with_another_secret_key_refuses_to_start() {
+    let app = TestApp::spawn().await;
+    let mut config = (*app.running().state.config).clone();
+    // Another data dir: another generated key, as on a second machine.
+    let dir = std::env::temp_dir().join(format!("sowat-second-{}", uuid::Uuid::new_v4().simple()));
+    config.data_dir = dir.clone();
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    let refused = sowat_admin::start(config.clone(), app.clock.clone()).await;
+    match refused {
+        Err(sowat_admin::StartError::Config(e)) => {
+            assert_eq!(e.setting, "SOWAT_SECRET_KEY");
+            assert!(e.message.contains("same key"), "{}", e.message);
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("started with a key the database was not sealed with"),
+    }
+    // With the first instance's key it starts.
+    let key =
+        std::fs::read_to_string(app.running().state.config.data_dir.join("secret.key")).unwrap();
+    config.secret_key = Some(sowat_admin::config::SecretKey(key.trim().to_owned()));
+    let second = sowat_admin::start(config, app.clock.clone())
+        .await
+        .expect("same key: starts");
+    second.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -132,7 +132,7 @@ impl TestApp {
             secret_key: None,
             session_idle: time::Duration::minutes(30),
             session_max: time::Duration::hours(12),
-            trust_forwarded_for: false,
+            trusted_proxies: 0,
             login_attempts_per_minute: options.login_attempts_per_minute,
         };
         let clock = Clock::system();

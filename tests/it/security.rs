@@ -237,6 +237,7 @@ async fn an_anonymous_flood_adds_a_few_rows_and_keeps_its_count() {
         }
     };
     let (audit_before, sessions_before) = (count("audit").await, count("sessions").await);
+    let first_minute = app.clock.now().unix_timestamp() / 60;
     let client = app.client();
     let app_ref = &app;
     let probes = (0..2_000).map(|i| {
@@ -277,8 +278,11 @@ async fn an_anonymous_flood_adds_a_few_rows_and_keeps_its_count() {
         .await
         .expect("flush");
     let added = count("audit").await - audit_before;
+    // Four kinds of probe (three paths denied, one form refused): at most a
+    // first row and a row of repeats each, per minute the flood lasted.
+    let minutes = app.clock.now().unix_timestamp() / 60 - first_minute + 1;
     assert!(
-        added <= 12,
+        added <= 8 * minutes,
         "{added} audit rows for 2,000 anonymous requests"
     );
     assert_eq!(
