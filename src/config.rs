@@ -107,6 +107,19 @@ pub struct Settings {
     )]
     pub login_attempts_per_minute: u32,
 
+    /// Seconds between housekeeping runs (purges); one instance runs each.
+    #[arg(
+        long,
+        env = "SOWAT_HOUSEKEEPING_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub housekeeping_seconds: u64,
+
+    /// A name for this instance, sent as `X-Sowat-Instance` (behind a load balancer).
+    #[arg(long, env = "SOWAT_INSTANCE_NAME", global = true)]
+    pub instance_name: Option<String>,
+
     /// Log format.
     #[arg(long, env = "SOWAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -142,6 +155,8 @@ pub struct Config {
     pub session_max: time::Duration,
     pub trusted_proxies: u8,
     pub login_attempts_per_minute: u32,
+    pub housekeeping: std::time::Duration,
+    pub instance_name: Option<String>,
 }
 
 /// A setting that cannot be used; the message names it.
@@ -164,6 +179,12 @@ impl Settings {
         let backend = parse_database_url(&self.database_url)?;
         if self.pool_size == 0 || self.pool_size > 512 {
             return Err(bad("SOWAT_POOL_SIZE", "must be between 1 and 512"));
+        }
+        if self.pool_size < 2 && matches!(backend, Backend::Postgres(_)) {
+            return Err(bad(
+                "SOWAT_POOL_SIZE",
+                "must be at least 2 on PostgreSQL (one connection holds the cluster locks of migrations and housekeeping)",
+            ));
         }
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             bad(
@@ -229,6 +250,10 @@ impl Settings {
                 self.trusted_proxies
             },
             login_attempts_per_minute: self.login_attempts_per_minute,
+            housekeeping: std::time::Duration::from_secs(
+                self.housekeeping_seconds.clamp(1, 86_400),
+            ),
+            instance_name: self.instance_name.clone().filter(|n| !n.is_empty()),
         })
     }
 }

@@ -244,11 +244,12 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         anon_denials: Arc::new(audit::anonymous::AnonymousDenials::default()),
     };
     let link_base = state.config.clone();
-    let setup_link = auth::setup::first_admin_link(&pool, &clock, |p| link_base.link(p))
-        .await
-        .map_err(|e| StartError::Other(format!("cannot create the setup link: {e}")))?;
-    spawn_housekeeping(&state);
+    let setup_link =
+        auth::setup::first_admin_link(&pool, &clock, &state.secrets, |p| link_base.link(p))
+            .await
+            .map_err(|e| StartError::Other(format!("cannot create the setup link: {e}")))?;
     let (shutdown, mut stop) = watch::channel(false);
+    spawn_background(&state, &stop);
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, service)
@@ -267,43 +268,97 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
     })
 }
 
-/// Periodic purges: expired sessions, users deleted more than 30 days ago.
-fn spawn_housekeeping(state: &AppState) {
-    let store = DbSessionStore::new(
-        state.pool.clone(),
-        state.clock.clone(),
-        state.config.session_idle,
-        state.config.session_max,
-    );
-    let (pool, clock) = (state.pool.clone(), state.clock.clone());
-    let (denials, denial_pool, denial_clock) = (
-        state.anon_denials.clone(),
-        state.pool.clone(),
-        state.clock.clone(),
-    );
+/// Runs `job` every `period` until the server stops.
+fn repeat<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, mut job: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(15));
+        let mut tick = tokio::time::interval(period);
         loop {
-            tick.tick().await;
-            if let Err(e) = denials.flush(&denial_pool, &denial_clock, false).await {
+            // The watch's guard is dropped inside the branch, before any await.
+            let stopped = tokio::select! {
+                _ = tick.tick() => false,
+                r = stop.wait_for(|stopped| *stopped) => {
+                    drop(r);
+                    true
+                }
+            };
+            if stopped {
+                break;
+            }
+            job().await;
+        }
+    });
+}
+
+/// Background work: summed denials written each 15 s, the role version
+/// followed each second, and the purges (expired sessions, old sign-in
+/// counters, users deleted more than 30 days ago) run by one instance at a
+/// time.
+fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
+    let s = state.clone();
+    repeat(Duration::from_secs(15), stop.clone(), move || {
+        let s = s.clone();
+        async move {
+            if let Err(e) = s.anon_denials.flush(&s.pool, &s.clock, false).await {
                 tracing::warn!(error = %e, "writing summed denials failed");
             }
         }
     });
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
-        loop {
-            tick.tick().await;
-            match store.purge_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
-                Err(e) => tracing::warn!(error = %e, "session purge failed"),
-            }
-            match users::purge::purge_deleted(&pool, &clock).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "deleted users purged"),
-                Err(e) => tracing::warn!(error = %e, "user purge failed"),
+    let s = state.clone();
+    repeat(Duration::from_secs(1), stop.clone(), move || {
+        let s = s.clone();
+        async move {
+            let followed = match s.pool.get().await {
+                Ok(mut db) => s.roles.follow(&mut db).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = followed {
+                tracing::debug!(error = %e, "role version check failed");
             }
         }
     });
+    let s = state.clone();
+    repeat(state.config.housekeeping, stop.clone(), move || {
+        let s = s.clone();
+        async move { housekeeping(&s).await }
+    });
+}
+
+async fn housekeeping(s: &AppState) {
+    // One instance purges; the others skip this round.
+    let lock = match db::locks::try_acquire(&s.pool, db::locks::Lock::Housekeeping).await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "housekeeping skipped: no database");
+            return;
+        }
+    };
+    let store = DbSessionStore::new(
+        s.pool.clone(),
+        s.clock.clone(),
+        s.config.session_idle,
+        s.config.session_max,
+    );
+    if let Err(e) = s
+        .login_limiter
+        .purge_old(&s.pool, s.clock.now().unix_timestamp())
+        .await
+    {
+        tracing::warn!(error = %e, "rate counter purge failed");
+    }
+    match store.purge_expired().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
+        Err(e) => tracing::warn!(error = %e, "session purge failed"),
+    }
+    match users::purge::purge_deleted(&s.pool, &s.clock).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "deleted users purged"),
+        Err(e) => tracing::warn!(error = %e, "user purge failed"),
+    }
+    lock.release().await;
 }

@@ -40,7 +40,16 @@ impl RateLimiter {
     }
 
     /// Drops windows that can no longer count (housekeeping).
-    pub async fn purge(&self, db: &mut Db, now: i64) -> QueryResult<usize> {
+    pub async fn purge_old(
+        &self,
+        pool: &crate::db::Pool,
+        now: i64,
+    ) -> Result<usize, crate::db::DbError> {
+        let mut db = pool.get().await?;
+        Ok(self.purge(&mut db, now).await?)
+    }
+
+    async fn purge(&self, db: &mut Db, now: i64) -> QueryResult<usize> {
         let before = now - 2 * self.window_secs;
         db_run!(db, c => diesel::delete(rate_counters::table.filter(rate_counters::window_start.lt(before)))
             .execute(c)

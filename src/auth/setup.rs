@@ -16,11 +16,13 @@ use tower_sessions::Session;
 
 use crate::access::ADMIN_ROLE;
 use crate::audit::{self, ActorRef, Event};
+use crate::auth::crypto::SecretBox;
 use crate::auth::crypto::{random_token, sha256_hex};
 use crate::auth::guard::{ENROLL_PATH, redirect};
 use crate::auth::store::{self, TokenRow};
 use crate::auth::{login, password};
 use crate::clock::Clock;
+use crate::db::locks::{self, Lock};
 use crate::db::schema::users;
 use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::db::{Db, Pool};
@@ -55,32 +57,47 @@ pub fn invalid(ctx: PageCtx) -> Result<Response, AppError> {
     html(&InvalidLinkPage { ctx }).map(|r| (StatusCode::NOT_FOUND, r).into_response())
 }
 
-/// Creates a first-admin link if no Administrator exists (older unused ones
-/// are retired). Returns the URL to print.
+/// The first-admin link while no Administrator exists: the one already
+/// issued if it is still valid (sealed in the database, so every instance
+/// and every restart prints the same link), else a new one. Instances
+/// starting together take turns.
 pub async fn first_admin_link(
     pool: &Pool,
     clock: &Clock,
+    secrets: &SecretBox,
     link: impl Fn(&str) -> String,
+) -> Result<Option<String>, AppError> {
+    let lock = locks::acquire(pool, Lock::SetupLink).await?;
+    let issued = current_or_new_link(pool, clock, secrets).await;
+    lock.release().await;
+    Ok(issued?.map(|token| link(&format!("/setup/{token}"))))
+}
+
+async fn current_or_new_link(
+    pool: &Pool,
+    clock: &Clock,
+    secrets: &SecretBox,
 ) -> Result<Option<String>, AppError> {
     let mut db = pool.get().await?;
     if store::admin_exists(&mut db).await? {
         return Ok(None);
     }
+    let now = clock.now_primitive();
+    if let Some(sealed) = store::valid_first_admin_link(&mut db, now).await?
+        && let Ok(plain) = secrets.decrypt(&sealed)
+        && let Ok(token) = String::from_utf8(plain)
+    {
+        return Ok(Some(token));
+    }
     let token = random_token();
     let hash = sha256_hex(&token);
-    let now = clock.now_primitive();
+    let sealed = secrets
+        .encrypt(token.as_bytes())
+        .map_err(AppError::internal)?;
     db.transaction(|db| {
         Box::pin(async move {
             store::expire_first_admin_tokens(db, now).await?;
-            store::insert_token(
-                db,
-                &hash,
-                TokenPurpose::FirstAdmin,
-                None,
-                now,
-                now + LINK_VALID_FOR,
-            )
-            .await?;
+            store::insert_first_admin_token(db, &hash, &sealed, now, now + LINK_VALID_FOR).await?;
             let ev = Event::new(crate::audit::Action::SetupLinkIssued).details(
                 serde_json::json!({ "expires_in_minutes": LINK_VALID_FOR.whole_minutes() }),
             );
@@ -88,7 +105,7 @@ pub async fn first_admin_link(
         })
     })
     .await?;
-    Ok(Some(link(&format!("/setup/{token}"))))
+    Ok(Some(token))
 }
 
 /// Where changes made at start or from the command line come from.

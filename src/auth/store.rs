@@ -382,6 +382,44 @@ pub async fn insert_token(
     Ok(())
 }
 
+/// The first-admin link, sealed so it can be printed again while valid.
+pub async fn insert_first_admin_token(
+    db: &mut Db,
+    hash: &str,
+    sealed: &str,
+    at: PrimitiveDateTime,
+    expires: PrimitiveDateTime,
+) -> QResult<()> {
+    db_run!(db, c => diesel::insert_into(one_time_tokens::table)
+        .values((
+            one_time_tokens::token_hash.eq(hash),
+            one_time_tokens::purpose.eq(TokenPurpose::FirstAdmin),
+            one_time_tokens::sealed_token.eq(sealed),
+            one_time_tokens::created_at.eq(at),
+            one_time_tokens::expires_at.eq(expires),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// The sealed first-admin link still usable at `now`, newest first.
+pub async fn valid_first_admin_link(
+    db: &mut Db,
+    now: PrimitiveDateTime,
+) -> QResult<Option<String>> {
+    db_run!(db, c => one_time_tokens::table
+        .filter(one_time_tokens::purpose.eq(TokenPurpose::FirstAdmin))
+        .filter(one_time_tokens::used_at.is_null())
+        .filter(one_time_tokens::expires_at.gt(now))
+        .filter(one_time_tokens::sealed_token.is_not_null())
+        .order(one_time_tokens::id.desc())
+        .select(one_time_tokens::sealed_token.assume_not_null())
+        .first(c)
+        .await
+        .optional())
+}
+
 /// A usable token: unused and not expired at `now`.
 #[derive(Clone, Debug, Queryable)]
 pub struct TokenRow {

@@ -12,6 +12,15 @@ pub const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres"
 /// Applies pending migrations and returns how many ran. Needs the
 /// multi-thread runtime (the harness blocks in place).
 pub async fn run(pool: &Pool) -> Result<usize, DbError> {
+    // Instances starting together migrate one after the other; the later
+    // ones find nothing to do.
+    let lock = super::locks::acquire(pool, super::locks::Lock::Migrations).await?;
+    let applied = run_locked(pool).await;
+    lock.release().await;
+    applied
+}
+
+async fn run_locked(pool: &Pool) -> Result<usize, DbError> {
     let conn = pool.get().await?.into_conn();
     let applied = match conn {
         Some(Conn::Pg(conn)) => {

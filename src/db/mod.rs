@@ -18,6 +18,7 @@
 //! Per-engine SQL (indexes, upserts, `SKIP LOCKED`) goes through
 //! [`Db::is_sqlite`] or a backend-specific arm; everything else is portable.
 
+pub mod locks;
 pub mod migrate;
 pub mod schema;
 pub mod shared_state;

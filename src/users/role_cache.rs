@@ -1,6 +1,9 @@
-//! Roles change only with a migration (custom roles will invalidate this);
-//! every request needs what they grant and the users list shows them, so
-//! both are kept for a minute instead of being read each time.
+//! Every request needs what roles grant and the users list shows them, so
+//! both are kept for a minute instead of being read each time. A change to
+//! roles bumps `roles_version` in `shared_state` in its transaction
+//! ([`roles_changed`]); every instance polls that one row each second
+//! ([`RoleCache::follow`]) and forgets its copy when it moves, so a change
+//! made on one instance holds on all of them within a second.
 
 use std::future::Future;
 use std::sync::{Arc, RwLock};
@@ -9,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::access::RoleRef;
 use crate::auth::store::{RolePermissions, role_permissions};
-use crate::db::Db;
+use crate::db::{Db, shared_state};
 use crate::users::store;
 
 const KEEP_FOR: Duration = Duration::seconds(60);
@@ -53,6 +56,19 @@ impl<T: Clone> Kept<T> {
 pub struct RoleCache {
     roles: Kept<Vec<RoleRef>>,
     grants: Kept<Arc<RolePermissions>>,
+    /// The `roles_version` the kept values belong to.
+    version: std::sync::Mutex<Option<String>>,
+}
+
+const VERSION: &str = "roles_version";
+
+/// Records, inside the change's transaction, that roles changed.
+pub async fn roles_changed(tx: &mut crate::db::Tx<'_>) -> Result<(), diesel::result::Error> {
+    let current = shared_state::get(tx, VERSION)
+        .await?
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    shared_state::set(tx, VERSION, &(current + 1).to_string()).await
 }
 
 impl RoleCache {
@@ -74,6 +90,25 @@ impl RoleCache {
         now: OffsetDateTime,
     ) -> Result<Vec<RoleRef>, diesel::result::Error> {
         self.roles.get(now, store::platform_roles(db)).await
+    }
+
+    /// Forgets the kept values if another instance (or this one) changed
+    /// roles since they were read.
+    pub async fn follow(&self, db: &mut Db) -> Result<(), diesel::result::Error> {
+        let seen = shared_state::get(db, VERSION).await?;
+        let moved = match self.version.lock() {
+            Ok(mut known) => {
+                let moved = known.is_some() && *known != seen;
+                *known = seen;
+                moved
+            }
+            Err(_) => true,
+        };
+        if moved {
+            tracing::info!("roles changed: role cache refreshed");
+            self.invalidate();
+        }
+        Ok(())
     }
 
     /// After a change to roles.

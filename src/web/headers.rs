@@ -41,6 +41,12 @@ pub async fn apply(State(state): State<AppState>, req: Request, next: Next) -> R
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
     }
+    // Which instance answered, when the operator names them (load balancing).
+    if let Some(name) = &state.config.instance_name
+        && let Ok(v) = HeaderValue::from_str(name)
+    {
+        h.insert("x-sowat-instance", v);
+    }
     // Pages and answers hold personal data: never kept by the browser or a
     // proxy. Static files set their own (long) lifetime.
     if !h.contains_key(header::CACHE_CONTROL) {

@@ -121,12 +121,14 @@ async fn first_admin_setup_then_enrollment_then_sign_in() {
     assert_eq!(location(&res), "/admin");
     assert_eq!(app.get(&c, "/admin").await.status(), StatusCode::OK);
     // No new link once an admin exists.
-    let again =
-        sowat_admin::auth::setup::first_admin_link(&app.running().state.pool, &app.clock, |p| {
-            p.to_owned()
-        })
-        .await
-        .unwrap();
+    let again = sowat_admin::auth::setup::first_admin_link(
+        &app.running().state.pool,
+        &app.clock,
+        &app.running().state.secrets,
+        |p| p.to_owned(),
+    )
+    .await
+    .unwrap();
     assert!(again.is_none());
 }
 

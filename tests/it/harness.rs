@@ -134,6 +134,8 @@ impl TestApp {
             session_max: time::Duration::hours(12),
             trusted_proxies: 0,
             login_attempts_per_minute: options.login_attempts_per_minute,
+            housekeeping: std::time::Duration::from_secs(300),
+            instance_name: None,
         };
         let clock = Clock::system();
         let running = start(config, clock.clone()).await.expect("the app starts");
