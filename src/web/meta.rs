@@ -89,3 +89,45 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
             .map_err(|_| crate::error::AppError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RequestMeta;
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use std::net::SocketAddr;
+
+    fn client_ip(forwarded: &[&str], hops: u8) -> Option<String> {
+        let mut req = Request::builder().uri("/");
+        for value in forwarded {
+            req = req.header("x-forwarded-for", *value);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(ConnectInfo("10.0.0.9:4000".parse::<SocketAddr>().unwrap()));
+        RequestMeta::from_parts(&parts, hops).ip_string()
+    }
+
+    #[test]
+    fn the_client_is_as_many_entries_from_the_right_as_trusted_proxies() {
+        // The client claims 6.6.6.6; nginx appends what it saw.
+        assert_eq!(
+            client_ip(&["6.6.6.6, 203.0.113.7"], 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        // A balancer then nginx: two trusted hops.
+        assert_eq!(
+            client_ip(&["6.6.6.6, 203.0.113.7, 10.0.0.2"], 2).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            client_ip(&["6.6.6.6", "203.0.113.7"], 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        // Not trusted, or fewer entries than proxies: the peer.
+        assert_eq!(client_ip(&["6.6.6.6"], 0).as_deref(), Some("10.0.0.9"));
+        assert_eq!(client_ip(&["203.0.113.7"], 2).as_deref(), Some("10.0.0.9"));
+        assert_eq!(client_ip(&["not-an-ip"], 1).as_deref(), Some("10.0.0.9"));
+    }
+}

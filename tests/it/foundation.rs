@@ -402,3 +402,87 @@ async fn a_second_instance_with_another_secret_key_refuses_to_start() {
     second.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotating_the_secret_key_reseals_every_totp_secret() {
+    use base64::Engine;
+    use sowat_admin::auth::crypto::SecretBox;
+    let app = TestApp::spawn().await;
+    let user = app
+        .create_user("sealed@example.test", &["support"], true)
+        .await;
+    let state = &app.running().state;
+    let old_key = std::fs::read_to_string(state.config.data_dir.join("secret.key")).unwrap();
+    let new_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let rotating = SecretBox::load(Some(&new_key), &state.config.data_dir)
+        .unwrap()
+        .with_previous(Some(old_key.trim()))
+        .unwrap();
+    sowat_admin::auth::secret_key::check(&state.pool, &rotating)
+        .await
+        .expect("the previous key is accepted during a rotation");
+    let resealed = sowat_admin::auth::secret_key::rotate(&state.pool, &rotating, &app.clock)
+        .await
+        .expect("rotation");
+    assert!(
+        resealed >= 2,
+        "the user's TOTP secret and the setup link: {resealed}"
+    );
+    // The new key alone now opens everything, and is the one on record.
+    let new_only = SecretBox::load(Some(&new_key), &state.config.data_dir).unwrap();
+    let mut db = app.db().await;
+    let sealed: Option<String> = sowat_admin::db_run!(&mut db, c => {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        sowat_admin::db::schema::users::table.find(user.id).select(sowat_admin::db::schema::users::totp_secret).first(c).await
+    })
+    .unwrap();
+    assert_eq!(
+        new_only.decrypt(&sealed.unwrap()).unwrap(),
+        user.totp_secret.clone().unwrap()
+    );
+    drop(db);
+    sowat_admin::auth::secret_key::check(&state.pool, &new_only)
+        .await
+        .expect("new key on record");
+    let old_only = SecretBox::load(Some(old_key.trim()), &state.config.data_dir).unwrap();
+    assert!(
+        sowat_admin::auth::secret_key::check(&state.pool, &old_only)
+            .await
+            .is_err(),
+        "the old key is refused after the rotation"
+    );
+    assert_eq!(app.audit("system.secret_key_rotated").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_to_roles_reaches_the_cache_within_a_second() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use sowat_admin::db::schema::{role_permissions, roles};
+    let app = TestApp::spawn().await;
+    let (support, _) = app.client_as(crate::harness::Kind::Support).await;
+    assert_eq!(
+        app.get(&support, "/admin/users").await.status(),
+        StatusCode::OK
+    );
+    // What a custom-role edit will do: change a grant and bump the version,
+    // in one transaction (here on another connection, as another instance).
+    let mut db = app.db().await;
+    db.transaction(|tx| {
+        Box::pin(async move {
+            let support_role: i64 = sowat_admin::db_run!(tx, c => roles::table.filter(roles::key.eq("support")).select(roles::id).first(c).await)?;
+            sowat_admin::db_run!(tx, c => diesel::delete(role_permissions::table.filter(role_permissions::role_id.eq(support_role)).filter(role_permissions::permission.eq("users.read"))).execute(c).await)?;
+            sowat_admin::users::role_cache::roles_changed(tx).await
+        })
+    })
+    .await
+    .expect("role change");
+    drop(db);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(
+        app.get(&support, "/admin/users").await.status(),
+        StatusCode::FORBIDDEN,
+        "the kept grants were dropped when the version moved"
+    );
+}
