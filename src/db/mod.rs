@@ -45,8 +45,11 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 /// [`Tx`]).
 #[macro_export]
 macro_rules! db_run {
-    ($db:expr, $c:ident => $body:expr) => {
-        match ($db).conn_mut() {
+    ($db:expr, $c:ident => $body:expr) => {{
+        let (conn, busy) = ($db).query_slot();
+        // Stays set if the caller's future is dropped mid-query: see `Db`.
+        *busy = true;
+        let result = match conn {
             $crate::db::Conn::Pg(obj) => {
                 let $c: &mut ::diesel_async::AsyncPgConnection = &mut *obj;
                 $body
@@ -55,8 +58,10 @@ macro_rules! db_run {
                 let $c: &mut $crate::db::SqliteConn = &mut *obj;
                 $body
             }
-        }
-    };
+        };
+        *busy = false;
+        result
+    }};
 }
 
 #[derive(Clone)]
@@ -82,6 +87,11 @@ pub struct Db {
     // `None` only inside `drop`, which takes the connection out of the pool.
     conn: Option<Conn>,
     in_tx: bool,
+    /// A query was started and has not returned. A SQLite query runs on a
+    /// blocking thread that keeps going when the request is dropped; the
+    /// pool's next check of that connection would find it still shared (and
+    /// diesel-async panics on that), so such a connection is not reused.
+    busy: bool,
 }
 
 /// The open transaction: only [`Db::transaction`] makes one, and writes that
@@ -104,6 +114,10 @@ impl std::ops::DerefMut for Tx<'_> {
 impl Tx<'_> {
     pub fn conn_mut(&mut self) -> &mut Conn {
         self.0.conn_mut()
+    }
+
+    pub fn query_slot(&mut self) -> (&mut Conn, &mut bool) {
+        self.0.query_slot()
     }
 }
 
@@ -190,6 +204,7 @@ impl Pool {
                     return Ok(Db {
                         conn: Some(conn),
                         in_tx: false,
+                        busy: false,
                     });
                 }
                 Err(e) => {
@@ -210,6 +225,15 @@ impl Db {
     pub fn conn_mut(&mut self) -> &mut Conn {
         match self.conn.as_mut() {
             Some(conn) => conn,
+            // Only `drop` takes the connection out.
+            None => unreachable!("connection used after drop"),
+        }
+    }
+
+    /// The connection and the in-flight flag, for [`db_run!`].
+    pub fn query_slot(&mut self) -> (&mut Conn, &mut bool) {
+        match self.conn.as_mut() {
+            Some(conn) => (conn, &mut self.busy),
             // Only `drop` takes the connection out.
             None => unreachable!("connection used after drop"),
         }
@@ -306,10 +330,13 @@ type SqliteTm = <SqliteConn as AsyncConnection>::TransactionManager;
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if !self.in_tx {
+        if self.busy && self.is_sqlite() && !self.in_tx {
+            tracing::info!("request ended during a SQLite query: connection not reused");
+        } else if self.in_tx {
+            tracing::warn!("request ended inside a transaction: connection closed, not reused");
+        } else {
             return;
         }
-        tracing::warn!("request ended inside a transaction: connection closed, not reused");
         // Taken out of the pool and dropped: the socket or file handle closes
         // and the engine rolls back (SQLite waits for a query still running
         // on its blocking thread, which holds the other handle).

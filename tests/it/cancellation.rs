@@ -82,3 +82,28 @@ async fn a_transaction_dropped_midway_commits_nothing_and_blocks_nobody() {
     assert_eq!(users_named(&app, "next@write.test").await, 1);
     assert_eq!(users_named(&app, "app@write.test").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_dropped_midway_does_not_poison_the_next_checkout() {
+    let app = TestApp::spawn().await;
+    let pool = Pool::new(&app.running().state.config.backend, 1).expect("pool");
+    let mut db = pool.get().await.expect("connection");
+    let slow = if db.is_sqlite() {
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT count(*) FROM n"
+    } else {
+        "SELECT pg_sleep(2)"
+    };
+    let query = async { db_run!(&mut db, c => diesel::sql_query(slow).execute(c).await) };
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), query)
+            .await
+            .is_err(),
+        "the query was meant to be cut off"
+    );
+    drop(db);
+    // The next request gets a working connection (not one still busy on a
+    // blocking thread, which diesel-async would panic on).
+    let mut db = pool.get().await.expect("connection after the drop");
+    let one = db_run!(&mut db, c => diesel::sql_query("SELECT 1").execute(c).await);
+    assert!(one.is_ok(), "{one:?}");
+}
