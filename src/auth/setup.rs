@@ -97,7 +97,15 @@ async fn current_or_new_link(
     db.transaction(|db| {
         Box::pin(async move {
             store::expire_first_admin_tokens(db, now).await?;
-            store::insert_first_admin_token(db, &hash, &sealed, now, now + LINK_VALID_FOR).await?;
+            store::insert_sealed_token(
+                db,
+                &hash,
+                TokenPurpose::FirstAdmin,
+                None,
+                Some(&sealed),
+                (now, now + LINK_VALID_FOR),
+            )
+            .await?;
             let ev = Event::new(crate::audit::Action::SetupLinkIssued).details(
                 serde_json::json!({ "expires_in_minutes": LINK_VALID_FOR.whole_minutes() }),
             );

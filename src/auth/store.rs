@@ -369,31 +369,24 @@ pub async fn insert_token(
     at: PrimitiveDateTime,
     expires: PrimitiveDateTime,
 ) -> QResult<()> {
+    insert_sealed_token(db, hash, purpose, user_id, None, (at, expires)).await
+}
+
+/// A token whose value is also kept sealed (the first-admin link, printed
+/// again by any instance while valid).
+pub async fn insert_sealed_token(
+    db: &mut Db,
+    hash: &str,
+    purpose: TokenPurpose,
+    user_id: Option<i64>,
+    sealed: Option<&str>,
+    (at, expires): (PrimitiveDateTime, PrimitiveDateTime),
+) -> QResult<()> {
     db_run!(db, c => diesel::insert_into(one_time_tokens::table)
         .values((
             one_time_tokens::token_hash.eq(hash),
             one_time_tokens::purpose.eq(purpose),
             one_time_tokens::user_id.eq(user_id),
-            one_time_tokens::created_at.eq(at),
-            one_time_tokens::expires_at.eq(expires),
-        ))
-        .execute(c)
-        .await)?;
-    Ok(())
-}
-
-/// The first-admin link, sealed so it can be printed again while valid.
-pub async fn insert_first_admin_token(
-    db: &mut Db,
-    hash: &str,
-    sealed: &str,
-    at: PrimitiveDateTime,
-    expires: PrimitiveDateTime,
-) -> QResult<()> {
-    db_run!(db, c => diesel::insert_into(one_time_tokens::table)
-        .values((
-            one_time_tokens::token_hash.eq(hash),
-            one_time_tokens::purpose.eq(TokenPurpose::FirstAdmin),
             one_time_tokens::sealed_token.eq(sealed),
             one_time_tokens::created_at.eq(at),
             one_time_tokens::expires_at.eq(expires),
