@@ -8,6 +8,17 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+// Borrowed from kanidm: no placeholder left behind, no lock held across an
+// await, no `unreachable!` without a reason written next to it, and no
+// `std::thread::sleep` (clippy.toml) on an async worker.
+#![deny(
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::unreachable,
+    clippy::await_holding_lock,
+    clippy::dbg_macro,
+    clippy::disallowed_methods
+)]
 
 pub mod access;
 pub mod account;
@@ -37,8 +48,10 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -87,6 +100,10 @@ fn cors(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// Longest a request may take before it is answered 503 (a streamed
+/// download only needs its headers sent in that time).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The whole application with its layers, outermost last.
 pub fn app(state: AppState) -> Router {
     let config = state.config.clone();
@@ -114,7 +131,23 @@ pub fn app(state: AppState) -> Router {
         .layer(sessions)
         .layer(from_fn(web::lang::negotiate))
         .layer(from_fn(web::sanitize::strip_controls))
+        // Both answer below the error layer, which renders them like any
+        // other error (page, toast or JSON, with the request id).
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                axum::response::IntoResponse::into_response(error::AppError::internal(
+                    "a handler panicked",
+                ))
+            },
+        ))
         .layer(from_fn(web::errors::render))
+        // `Vary: HX-Request` on answers that differ for htmx (the extractor
+        // marks them), so a cache never serves a fragment as a page.
+        .layer(axum_htmx::AutoVaryLayer)
         .layer(CompressionLayer::new())
         .layer(cors(&config))
         .layer(from_fn_with_state(state.clone(), web::headers::apply))

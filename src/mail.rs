@@ -21,7 +21,7 @@ pub async fn queue(
     at: PrimitiveDateTime,
     mail: Mail<'_>,
 ) -> Result<(), diesel::result::Error> {
-    crate::db_run!(db, c => diesel::insert_into(outbox::table)
+    crate::db_run!(db, |c| diesel::insert_into(outbox::table)
         .values((
             outbox::recipient.eq(mail.to),
             outbox::subject.eq(&mail.subject),

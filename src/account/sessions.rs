@@ -56,10 +56,17 @@ async fn list(
         PrimitiveDateTime,
         Option<PrimitiveDateTime>,
     );
-    let rows: Vec<Row> = crate::db_run!(&mut db, c => sessions::table
+    let rows: Vec<Row> = crate::db_run!(&mut db, |c| sessions::table
         .filter(sessions::user_id.eq(user_id))
         .order(sessions::last_seen_at.desc())
-        .select((sessions::id_hash, sessions::ip, sessions::user_agent, sessions::created_at, sessions::last_seen_at, sessions::mfa_at))
+        .select((
+            sessions::id_hash,
+            sessions::ip,
+            sessions::user_agent,
+            sessions::created_at,
+            sessions::last_seen_at,
+            sessions::mfa_at
+        ))
         .limit(200)
         .load(c)
         .await)?;
@@ -114,9 +121,17 @@ pub async fn end(
     let deleted = db
         .transaction(|db| {
             Box::pin(async move {
-                let n = crate::db_run!(db, c => diesel::delete(sessions::table.filter(sessions::id_hash.eq(&h)).filter(sessions::user_id.eq(uid))).execute(c).await)?;
+                let n = crate::db_run!(db, |c| diesel::delete(
+                    sessions::table
+                        .filter(sessions::id_hash.eq(&h))
+                        .filter(sessions::user_id.eq(uid))
+                )
+                .execute(c)
+                .await)?;
                 if n > 0 {
-                    let ev = Event::session_ended().target("session", &h[..12.min(h.len())]).details(serde_json::json!({ "user_id": uid }));
+                    let ev = Event::session_ended()
+                        .target("session", &h[..12.min(h.len())])
+                        .details(serde_json::json!({ "user_id": uid }));
                     audit::record(db, now, &who, &meta2, ev).await?;
                 }
                 Ok::<_, diesel::result::Error>(n)

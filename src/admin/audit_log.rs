@@ -94,7 +94,12 @@ macro_rules! event_columns {
 }
 
 pub async fn latest(db: &mut Db, n: i64) -> Result<Vec<EventView>, AppError> {
-    let rows: Vec<Row> = crate::db_run!(db, c => audit_events::table.order(audit_events::id.desc()).select(event_columns!()).limit(n).load(c).await)?;
+    let rows: Vec<Row> = crate::db_run!(db, |c| audit_events::table
+        .order(audit_events::id.desc())
+        .select(event_columns!())
+        .limit(n)
+        .load(c)
+        .await)?;
     Ok(rows.into_iter().map(view).collect())
 }
 
@@ -128,8 +133,12 @@ pub async fn page(
     let outcome = Outcome::parse(f.outcome.trim());
     let action: String = f.action.trim().chars().take(100).collect();
     let mut db = state.pool.get().await?;
-    let rows: Vec<Row> = crate::db_run!(&mut db, c => {
-        let mut q = audit_events::table.order(audit_events::id.desc()).select(event_columns!()).limit(PAGE_SIZE + 1).into_boxed();
+    let rows: Vec<Row> = crate::db_run!(&mut db, |c| {
+        let mut q = audit_events::table
+            .order(audit_events::id.desc())
+            .select(event_columns!())
+            .limit(PAGE_SIZE + 1)
+            .into_boxed();
         if let Some(o) = outcome {
             q = q.filter(audit_events::outcome.eq(o));
         }

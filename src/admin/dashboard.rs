@@ -40,12 +40,18 @@ async fn approximate_users(db: &mut crate::db::Db) -> Result<i64, diesel::result
     } else {
         "SELECT GREATEST(reltuples, 0)::bigint AS n FROM pg_class WHERE relname = 'users'"
     };
-    let estimate: Option<Estimate> =
-        crate::db_run!(db, c => diesel::sql_query(sql).get_result(c).await.optional())?;
+    let estimate: Option<Estimate> = crate::db_run!(db, |c| diesel::sql_query(sql)
+        .get_result(c)
+        .await
+        .optional())?;
     let n = estimate.map(|e| e.n).unwrap_or(0);
     // A fresh table has no statistics yet: small enough to count.
     if n < 10_000 {
-        return crate::db_run!(db, c => users::table.filter(users::deleted_at.is_null()).count().get_result(c).await);
+        return crate::db_run!(db, |c| users::table
+            .filter(users::deleted_at.is_null())
+            .count()
+            .get_result(c)
+            .await);
     }
     Ok(n)
 }
@@ -60,13 +66,13 @@ pub async fn page(
     let idle_cutoff = now - state.config.session_idle;
     let day_ago = now - time::Duration::days(1);
     let users = approximate_users(&mut db).await?;
-    let sessions: i64 = crate::db_run!(&mut db, c => sessions::table
+    let sessions: i64 = crate::db_run!(&mut db, |c| sessions::table
         .filter(sessions::user_id.is_not_null())
         .filter(sessions::last_seen_at.ge(idle_cutoff))
         .count()
         .get_result(c)
         .await)?;
-    let denied_24h: i64 = crate::db_run!(&mut db, c => audit_events::table
+    let denied_24h: i64 = crate::db_run!(&mut db, |c| audit_events::table
         .filter(audit_events::at.ge(day_ago))
         .filter(audit_events::outcome.eq("denied"))
         .count()

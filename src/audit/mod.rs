@@ -217,7 +217,10 @@ pub async fn record(
         audit_events::request_id.eq(meta.request_id.as_deref()),
         audit_events::details.eq(event.details.to_string()),
     );
-    crate::db_run!(tx, c => diesel::insert_into(audit_events::table).values(row.clone()).execute(c).await)?;
+    crate::db_run!(tx, |c| diesel::insert_into(audit_events::table)
+        .values(row.clone())
+        .execute(c)
+        .await)?;
     Ok(())
 }
 

@@ -24,7 +24,7 @@ impl RateLimiter {
     /// the limit.
     pub async fn allow(&self, db: &mut Db, bucket: &str, now: i64) -> QueryResult<bool> {
         let window = now - now.rem_euclid(self.window_secs);
-        let hits: i32 = db_run!(db, c => diesel::insert_into(rate_counters::table)
+        let hits: i32 = db_run!(db, |c| diesel::insert_into(rate_counters::table)
             .values((
                 rate_counters::bucket.eq(bucket),
                 rate_counters::window_start.eq(window),
@@ -51,8 +51,10 @@ impl RateLimiter {
 
     async fn purge(&self, db: &mut Db, now: i64) -> QueryResult<usize> {
         let before = now - 2 * self.window_secs;
-        db_run!(db, c => diesel::delete(rate_counters::table.filter(rate_counters::window_start.lt(before)))
-            .execute(c)
-            .await)
+        db_run!(db, |c| diesel::delete(
+            rate_counters::table.filter(rate_counters::window_start.lt(before))
+        )
+        .execute(c)
+        .await)
     }
 }

@@ -112,9 +112,18 @@ pub async fn submit(
                 }
                 // Any other reset link of this user dies with this one.
                 store::revoke_links(db, uid, Some(TokenPurpose::PasswordReset), now).await?;
-                crate::db_run!(db, c => diesel::update(users::table.find(uid)).set((users::password_hash.eq(&hash), users::updated_at.eq(now))).execute(c).await)?;
-                let ended = crate::db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(uid))).execute(c).await)?;
-                let ev = Event::new(crate::audit::Action::PasswordReset).target("user", uid).details(serde_json::json!({ "sessions_ended": ended }));
+                crate::db_run!(db, |c| diesel::update(users::table.find(uid))
+                    .set((users::password_hash.eq(&hash), users::updated_at.eq(now)))
+                    .execute(c)
+                    .await)?;
+                let ended = crate::db_run!(db, |c| diesel::delete(
+                    sessions::table.filter(sessions::user_id.eq(uid))
+                )
+                .execute(c)
+                .await)?;
+                let ev = Event::new(crate::audit::Action::PasswordReset)
+                    .target("user", uid)
+                    .details(serde_json::json!({ "sessions_ended": ended }));
                 audit::record(db, now, &ActorRef::user(uid, &email), &meta2, ev).await?;
                 Ok::<_, diesel::result::Error>(true)
             })

@@ -50,15 +50,18 @@ pub async fn check(pool: &Pool, secrets: &SecretBox) -> Result<(), ConfigError> 
 /// one transaction. Returns how many values were re-sealed.
 pub async fn rotate(pool: &Pool, secrets: &SecretBox, clock: &Clock) -> Result<usize, String> {
     let mut db = pool.get().await.map_err(|e| e.to_string())?;
-    let totp: Vec<(i64, String)> = db_run!(&mut db, c => users::table
+    let totp: Vec<(i64, String)> = db_run!(&mut db, |c| users::table
         .filter(users::totp_secret.is_not_null())
         .select((users::id, users::totp_secret.assume_not_null()))
         .load(c)
         .await)
     .map_err(|e| e.to_string())?;
-    let links: Vec<(i64, String)> = db_run!(&mut db, c => one_time_tokens::table
+    let links: Vec<(i64, String)> = db_run!(&mut db, |c| one_time_tokens::table
         .filter(one_time_tokens::sealed_token.is_not_null())
-        .select((one_time_tokens::id, one_time_tokens::sealed_token.assume_not_null()))
+        .select((
+            one_time_tokens::id,
+            one_time_tokens::sealed_token.assume_not_null()
+        ))
         .load(c)
         .await)
     .map_err(|e| e.to_string())?;
@@ -80,10 +83,10 @@ pub async fn rotate(pool: &Pool, secrets: &SecretBox, clock: &Clock) -> Result<u
     db.transaction(|tx| {
         Box::pin(async move {
             for (id, sealed) in &totp {
-                db_run!(tx, c => diesel::update(users::table.find(id)).set(users::totp_secret.eq(sealed)).execute(c).await)?;
+                db_run!(tx, |c| diesel::update(users::table.find(id)).set(users::totp_secret.eq(sealed)).execute(c).await)?;
             }
             for (id, sealed) in &links {
-                db_run!(tx, c => diesel::update(one_time_tokens::table.find(id)).set(one_time_tokens::sealed_token.eq(sealed)).execute(c).await)?;
+                db_run!(tx, |c| diesel::update(one_time_tokens::table.find(id)).set(one_time_tokens::sealed_token.eq(sealed)).execute(c).await)?;
             }
             shared_state::set(tx, KEY_ID, &key_id).await?;
             let ev = crate::audit::Event::new(crate::audit::Action::SecretKeyRotated)

@@ -113,9 +113,15 @@ impl DbSessionStore {
         let now = self.clock.now_primitive();
         let mut db = self.db().await.map_err(|e| e.to_string())?;
         let idle_cutoff = now - self.idle;
-        crate::db_run!(&mut db, c => diesel::delete(
-            sessions::table.filter(sessions::expires_at.lt(now).or(sessions::last_seen_at.lt(idle_cutoff)))
-        ).execute(c).await)
+        crate::db_run!(&mut db, |c| diesel::delete(
+            sessions::table.filter(
+                sessions::expires_at
+                    .lt(now)
+                    .or(sessions::last_seen_at.lt(idle_cutoff))
+            )
+        )
+        .execute(c)
+        .await)
         .map_err(|e| e.to_string())
     }
 }
@@ -127,7 +133,7 @@ impl SessionStore for DbSessionStore {
         // A collision of 128 random bits is not expected; retry rather than overwrite.
         for _ in 0..3 {
             let row = self.row(record)?;
-            let inserted = crate::db_run!(&mut db, c => diesel::insert_into(sessions::table)
+            let inserted = crate::db_run!(&mut db, |c| diesel::insert_into(sessions::table)
                 .values(&row)
                 .on_conflict_do_nothing()
                 .execute(c)
@@ -147,7 +153,7 @@ impl SessionStore for DbSessionStore {
         let row = self.row(record)?;
         let mut db = self.db().await?;
         let hash = row.id_hash.clone();
-        let updated = crate::db_run!(&mut db, c => diesel::update(sessions::table.find(&hash))
+        let updated = crate::db_run!(&mut db, |c| diesel::update(sessions::table.find(&hash))
             .set((
                 sessions::user_id.eq(row.user_id),
                 sessions::data.eq(&row.data),
@@ -170,19 +176,22 @@ impl SessionStore for DbSessionStore {
         let hash = id_hash(id);
         let mut db = self.db().await?;
         let found: Option<(String, PrimitiveDateTime, PrimitiveDateTime)> =
-            crate::db_run!(&mut db, c => sessions::table
-            .find(&hash)
-            .select((sessions::data, sessions::expires_at, sessions::last_seen_at))
-            .first(c)
-            .await
-            .optional())
+            crate::db_run!(&mut db, |c| sessions::table
+                .find(&hash)
+                .select((sessions::data, sessions::expires_at, sessions::last_seen_at))
+                .first(c)
+                .await
+                .optional())
             .map_err(store_err)?;
         let Some((data, expires_at, last_seen_at)) = found else {
             return Ok(None);
         };
         let now = self.clock.now_primitive();
         if expires_at < now || last_seen_at + self.idle < now {
-            crate::db_run!(&mut db, c => diesel::delete(sessions::table.find(&hash)).execute(c).await).map_err(store_err)?;
+            crate::db_run!(&mut db, |c| diesel::delete(sessions::table.find(&hash))
+                .execute(c)
+                .await)
+            .map_err(store_err)?;
             return Ok(None);
         }
         let data =
@@ -197,8 +206,10 @@ impl SessionStore for DbSessionStore {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let hash = id_hash(id);
         let mut db = self.db().await?;
-        crate::db_run!(&mut db, c => diesel::delete(sessions::table.find(&hash)).execute(c).await)
-            .map_err(store_err)?;
+        crate::db_run!(&mut db, |c| diesel::delete(sessions::table.find(&hash))
+            .execute(c)
+            .await)
+        .map_err(store_err)?;
         Ok(())
     }
 }

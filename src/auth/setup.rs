@@ -145,14 +145,28 @@ pub async fn invite_admin(
             let user_id = match existing {
                 Some(u) => u.id,
                 None => {
-                    let new = NewUser::new(&email, "", "", UserType::Internal, UserStatus::Pending, now);
-                    crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)?
+                    let new =
+                        NewUser::new(&email, "", "", UserType::Internal, UserStatus::Pending, now);
+                    crate::db_run!(db, |c| diesel::insert_into(users::table)
+                        .values(&new)
+                        .returning(users::id)
+                        .get_result::<i64>(c)
+                        .await)?
                 }
             };
-            store::insert_token(db, &hash, TokenPurpose::AdminInvite, Some(user_id), now, now + LINK_VALID_FOR).await?;
-            let ev = Event::admin_invited().target("user", user_id).details(serde_json::json!({ "email": email }));
-            audit::record(db, now, &ActorRef::system(), &cli_meta(), ev)
-                .await
+            store::insert_token(
+                db,
+                &hash,
+                TokenPurpose::AdminInvite,
+                Some(user_id),
+                now,
+                now + LINK_VALID_FOR,
+            )
+            .await?;
+            let ev = Event::admin_invited()
+                .target("user", user_id)
+                .details(serde_json::json!({ "email": email }));
+            audit::record(db, now, &ActorRef::system(), &cli_meta(), ev).await
         })
     })
     .await
@@ -283,15 +297,38 @@ pub async fn submit(
                 }
                 let user_id = match row.user_id {
                     Some(id) => {
-                        let (email, company, status, deleted): (String, String, UserStatus, Option<time::PrimitiveDateTime>) = crate::db_run!(db, c => users::table.find(id).select((users::email, users::company, users::status, users::deleted_at)).first(c).await)?;
+                        let (email, company, status, deleted): (
+                            String,
+                            String,
+                            UserStatus,
+                            Option<time::PrimitiveDateTime>,
+                        ) = crate::db_run!(db, |c| users::table
+                            .find(id)
+                            .select((
+                                users::email,
+                                users::company,
+                                users::status,
+                                users::deleted_at
+                            ))
+                            .first(c)
+                            .await)?;
                         // A link outlives nothing: a suspended or deleted
                         // account is not brought back by its old invitation.
-                        if deleted.is_some() || !matches!(status, UserStatus::Pending | UserStatus::Active) {
+                        if deleted.is_some()
+                            || !matches!(status, UserStatus::Pending | UserStatus::Active)
+                        {
                             return Err(SetupRefused::Invalid);
                         }
                         let keys = crate::users::search_keys::column(&name, &email, &company);
-                        crate::db_run!(db, c => diesel::update(users::table.find(id))
-                            .set((users::name.eq(&name), users::name_sort.eq(crate::users::model::name_sort_key(&name)), users::search_keys.eq(&keys), users::password_hash.eq(&hash), users::status.eq(UserStatus::Active), users::updated_at.eq(now)))
+                        crate::db_run!(db, |c| diesel::update(users::table.find(id))
+                            .set((
+                                users::name.eq(&name),
+                                users::name_sort.eq(crate::users::model::name_sort_key(&name)),
+                                users::search_keys.eq(&keys),
+                                users::password_hash.eq(&hash),
+                                users::status.eq(UserStatus::Active),
+                                users::updated_at.eq(now)
+                            ))
                             .execute(c)
                             .await)?;
                         id
@@ -299,17 +336,30 @@ pub async fn submit(
                     None => {
                         let new = NewUser {
                             password_hash: Some(hash),
-                            ..NewUser::new(&email2, &name, "sowat.io", UserType::Internal, UserStatus::Active, now)
+                            ..NewUser::new(
+                                &email2,
+                                &name,
+                                "sowat.io",
+                                UserType::Internal,
+                                UserStatus::Active,
+                                now,
+                            )
                         };
-                        crate::db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result::<i64>(c).await)
-                            .map_err(SetupRefused::from_insert)?
+                        crate::db_run!(db, |c| diesel::insert_into(users::table)
+                            .values(&new)
+                            .returning(users::id)
+                            .get_result::<i64>(c)
+                            .await)
+                        .map_err(SetupRefused::from_insert)?
                     }
                 };
                 // An invitation made in the UI carries the roles chosen then.
                 if row.purpose != TokenPurpose::Invite {
                     store::grant_role(db, user_id, ADMIN_ROLE, None, now).await?;
                 }
-                let ev = Event::setup_completed().target("user", user_id).details(serde_json::json!({ "purpose": row.purpose.as_str() }));
+                let ev = Event::setup_completed()
+                    .target("user", user_id)
+                    .details(serde_json::json!({ "purpose": row.purpose.as_str() }));
                 audit::record(db, now, &ActorRef::user(user_id, &email2), &meta2, ev).await?;
                 Ok(user_id)
             })

@@ -19,7 +19,7 @@ use crate::web::meta::RequestMeta;
 type QResult<T> = Result<T, diesel::result::Error>;
 
 pub async fn user_by_email(db: &mut Db, email_lower: &str) -> QResult<Option<User>> {
-    db_run!(db, c => users::table
+    db_run!(db, |c| users::table
         .filter(users::email_lower.eq(email_lower))
         .select(User::as_select())
         .first(c)
@@ -28,7 +28,12 @@ pub async fn user_by_email(db: &mut Db, email_lower: &str) -> QResult<Option<Use
 }
 
 pub async fn user_by_id(db: &mut Db, id: i64) -> QResult<Option<User>> {
-    db_run!(db, c => users::table.find(id).select(User::as_select()).first(c).await.optional())
+    db_run!(db, |c| users::table
+        .find(id)
+        .select(User::as_select())
+        .first(c)
+        .await
+        .optional())
 }
 
 /// The user with roles and memberships; `None` if absent, deleted or not active.
@@ -43,9 +48,14 @@ pub struct RolePermissions {
 }
 
 pub async fn role_permissions(db: &mut Db) -> QResult<RolePermissions> {
-    let rows: Vec<(i64, String, String, String)> = db_run!(db, c => roles::table
+    let rows: Vec<(i64, String, String, String)> = db_run!(db, |c| roles::table
         .inner_join(role_permissions::table)
-        .select((roles::id, roles::key, roles::scope, role_permissions::permission))
+        .select((
+            roles::id,
+            roles::key,
+            roles::scope,
+            role_permissions::permission
+        ))
         .load(c)
         .await)?;
     let mut out = RolePermissions::default();
@@ -125,11 +135,22 @@ pub async fn load_actor(
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<Row> = db_run!(db, c => users::table
+    let rows: Vec<Row> = db_run!(db, |c| users::table
         .left_join(user_roles::table.on(user_roles::user_id.eq(users::id)))
-        .left_join(roles::table.on(roles::id.eq(user_roles::role_id).and(roles::scope.eq(RoleScope::Platform.as_str()))))
+        .left_join(
+            roles::table.on(roles::id
+                .eq(user_roles::role_id)
+                .and(roles::scope.eq(RoleScope::Platform.as_str())))
+        )
         .filter(users::id.eq(user_id))
-        .select((User::as_select(), roles::id.nullable(), roles::key.nullable(), roles::name_en.nullable(), roles::name_fr.nullable(), MembershipList))
+        .select((
+            User::as_select(),
+            roles::id.nullable(),
+            roles::key.nullable(),
+            roles::name_en.nullable(),
+            roles::name_fr.nullable(),
+            MembershipList
+        ))
         .load(c)
         .await)?;
     let Some((user, memberships)) = <[Row]>::first(&rows).map(|r| (r.0.clone(), r.5.clone()))
@@ -183,11 +204,15 @@ pub async fn load_actor(
 }
 
 pub async fn role_id(db: &mut Db, key: &str) -> QResult<i64> {
-    db_run!(db, c => roles::table.filter(roles::key.eq(key)).select(roles::id).first(c).await)
+    db_run!(db, |c| roles::table
+        .filter(roles::key.eq(key))
+        .select(roles::id)
+        .first(c)
+        .await)
 }
 
 pub async fn admin_exists(db: &mut Db) -> QResult<bool> {
-    let count: i64 = db_run!(db, c => user_roles::table
+    let count: i64 = db_run!(db, |c| user_roles::table
         .inner_join(roles::table)
         .inner_join(users::table)
         .filter(roles::key.eq(ADMIN_ROLE))
@@ -206,8 +231,13 @@ pub async fn grant_role(
     at: PrimitiveDateTime,
 ) -> QResult<()> {
     let role = role_id(db, role_key).await?;
-    db_run!(db, c => diesel::insert_into(user_roles::table)
-        .values((user_roles::user_id.eq(user_id), user_roles::role_id.eq(role), user_roles::granted_at.eq(at), user_roles::granted_by.eq(by)))
+    db_run!(db, |c| diesel::insert_into(user_roles::table)
+        .values((
+            user_roles::user_id.eq(user_id),
+            user_roles::role_id.eq(role),
+            user_roles::granted_at.eq(at),
+            user_roles::granted_by.eq(by)
+        ))
         .on_conflict_do_nothing()
         .execute(c)
         .await)?;
@@ -229,7 +259,7 @@ pub async fn record_login_event(
     ev: LoginEvent<'_>,
 ) -> QResult<()> {
     let ip = meta.ip_string();
-    db_run!(db, c => diesel::insert_into(login_events::table)
+    db_run!(db, |c| diesel::insert_into(login_events::table)
         .values((
             login_events::user_id.eq(ev.user_id),
             login_events::at.eq(at),
@@ -259,18 +289,22 @@ pub async fn take_sign_in_attempt(
 ) -> QResult<bool> {
     use diesel::dsl::case_when;
     let in_window = || users::login_window_start.gt(now - window);
-    let taken = db_run!(db, c => diesel::update(
-        users::table
-            .find(user_id)
-            .filter(users::locked_until.is_null().or(users::locked_until.le(now).assume_not_null())),
+    let taken = db_run!(db, |c| diesel::update(
+        users::table.find(user_id).filter(
+            users::locked_until
+                .is_null()
+                .or(users::locked_until.le(now).assume_not_null())
+        ),
     )
     .set((
         users::login_failures.eq(case_when(in_window(), users::login_failures + 1).otherwise(1)),
-        users::login_window_start.eq(case_when(in_window(), users::login_window_start).otherwise(Some(now))),
-        users::locked_until.eq(
-            case_when(in_window().and(users::login_failures.ge(lock_after - 1)), Some(now + window))
-                .otherwise(None::<PrimitiveDateTime>),
-        ),
+        users::login_window_start
+            .eq(case_when(in_window(), users::login_window_start).otherwise(Some(now))),
+        users::locked_until.eq(case_when(
+            in_window().and(users::login_failures.ge(lock_after - 1)),
+            Some(now + window)
+        )
+        .otherwise(None::<PrimitiveDateTime>),),
     ))
     .execute(c)
     .await)?;
@@ -281,10 +315,12 @@ pub async fn take_sign_in_attempt(
 /// `false` means the code was already used (a replay, or a race with
 /// another request carrying the same code).
 pub async fn use_totp_step(db: &mut Db, user_id: i64, step: i64) -> QResult<bool> {
-    let changed = db_run!(db, c => diesel::update(
-        users::table
-            .find(user_id)
-            .filter(users::totp_last_step.is_null().or(users::totp_last_step.lt(step).assume_not_null())),
+    let changed = db_run!(db, |c| diesel::update(
+        users::table.find(user_id).filter(
+            users::totp_last_step
+                .is_null()
+                .or(users::totp_last_step.lt(step).assume_not_null())
+        ),
     )
     .set(users::totp_last_step.eq(step))
     .execute(c)
@@ -293,7 +329,7 @@ pub async fn use_totp_step(db: &mut Db, user_id: i64, step: i64) -> QResult<bool
 }
 
 pub async fn mark_signed_in(db: &mut Db, user_id: i64, at: PrimitiveDateTime) -> QResult<()> {
-    db_run!(db, c => diesel::update(users::table.find(user_id))
+    db_run!(db, |c| diesel::update(users::table.find(user_id))
         .set((
             users::last_login_at.eq(at),
             users::last_login_sort.eq(at),
@@ -313,19 +349,31 @@ pub async fn enable_totp(
     step: i64,
     at: PrimitiveDateTime,
 ) -> QResult<()> {
-    db_run!(db, c => diesel::update(users::table.find(user_id))
-        .set((users::totp_secret.eq(sealed_secret), users::totp_enabled.eq(true), users::totp_last_step.eq(step), users::updated_at.eq(at)))
+    db_run!(db, |c| diesel::update(users::table.find(user_id))
+        .set((
+            users::totp_secret.eq(sealed_secret),
+            users::totp_enabled.eq(true),
+            users::totp_last_step.eq(step),
+            users::updated_at.eq(at)
+        ))
         .execute(c)
         .await)?;
     Ok(())
 }
 
 pub async fn replace_recovery_codes(db: &mut Db, user_id: i64, hashes: &[String]) -> QResult<()> {
-    db_run!(db, c => diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))).execute(c).await)?;
+    db_run!(db, |c| diesel::delete(
+        recovery_codes::table.filter(recovery_codes::user_id.eq(user_id))
+    )
+    .execute(c)
+    .await)?;
     // One row at a time: SQLite's dialect has no multi-row insert in diesel.
     for hash in hashes {
-        db_run!(db, c => diesel::insert_into(recovery_codes::table)
-            .values((recovery_codes::user_id.eq(user_id), recovery_codes::code_hash.eq(hash)))
+        db_run!(db, |c| diesel::insert_into(recovery_codes::table)
+            .values((
+                recovery_codes::user_id.eq(user_id),
+                recovery_codes::code_hash.eq(hash)
+            ))
             .execute(c)
             .await)?;
     }
@@ -339,13 +387,15 @@ pub async fn use_recovery_code(
     code_hash: &str,
     at: PrimitiveDateTime,
 ) -> QResult<Option<i64>> {
-    let used = db_run!(db, c => diesel::update(recovery_codes::table
+    let used = db_run!(db, |c| diesel::update(
+        recovery_codes::table
             .filter(recovery_codes::user_id.eq(user_id))
             .filter(recovery_codes::code_hash.eq(code_hash))
-            .filter(recovery_codes::used_at.is_null()))
-        .set(recovery_codes::used_at.eq(at))
-        .execute(c)
-        .await)?;
+            .filter(recovery_codes::used_at.is_null())
+    )
+    .set(recovery_codes::used_at.eq(at))
+    .execute(c)
+    .await)?;
     if used == 0 {
         return Ok(None);
     }
@@ -353,7 +403,7 @@ pub async fn use_recovery_code(
 }
 
 pub async fn remaining_recovery_codes(db: &mut Db, user_id: i64) -> QResult<i64> {
-    db_run!(db, c => recovery_codes::table
+    db_run!(db, |c| recovery_codes::table
         .filter(recovery_codes::user_id.eq(user_id))
         .filter(recovery_codes::used_at.is_null())
         .count()
@@ -382,7 +432,7 @@ pub async fn insert_sealed_token(
     sealed: Option<&str>,
     (at, expires): (PrimitiveDateTime, PrimitiveDateTime),
 ) -> QResult<()> {
-    db_run!(db, c => diesel::insert_into(one_time_tokens::table)
+    db_run!(db, |c| diesel::insert_into(one_time_tokens::table)
         .values((
             one_time_tokens::token_hash.eq(hash),
             one_time_tokens::purpose.eq(purpose),
@@ -401,7 +451,7 @@ pub async fn valid_first_admin_link(
     db: &mut Db,
     now: PrimitiveDateTime,
 ) -> QResult<Option<String>> {
-    db_run!(db, c => one_time_tokens::table
+    db_run!(db, |c| one_time_tokens::table
         .filter(one_time_tokens::purpose.eq(TokenPurpose::FirstAdmin))
         .filter(one_time_tokens::used_at.is_null())
         .filter(one_time_tokens::expires_at.gt(now))
@@ -426,11 +476,15 @@ pub async fn find_token(
     hash: &str,
     now: PrimitiveDateTime,
 ) -> QResult<Option<TokenRow>> {
-    db_run!(db, c => one_time_tokens::table
+    db_run!(db, |c| one_time_tokens::table
         .filter(one_time_tokens::token_hash.eq(hash))
         .filter(one_time_tokens::used_at.is_null())
         .filter(one_time_tokens::expires_at.gt(now))
-        .select((one_time_tokens::id, one_time_tokens::purpose, one_time_tokens::user_id))
+        .select((
+            one_time_tokens::id,
+            one_time_tokens::purpose,
+            one_time_tokens::user_id
+        ))
         .first(c)
         .await
         .optional())
@@ -438,10 +492,14 @@ pub async fn find_token(
 
 /// Consumes a token; false if it was used in the meantime.
 pub async fn consume_token(db: &mut Db, id: i64, now: PrimitiveDateTime) -> QResult<bool> {
-    let n = db_run!(db, c => diesel::update(one_time_tokens::table.find(id).filter(one_time_tokens::used_at.is_null()))
-        .set(one_time_tokens::used_at.eq(now))
-        .execute(c)
-        .await)?;
+    let n = db_run!(db, |c| diesel::update(
+        one_time_tokens::table
+            .find(id)
+            .filter(one_time_tokens::used_at.is_null())
+    )
+    .set(one_time_tokens::used_at.eq(now))
+    .execute(c)
+    .await)?;
     Ok(n == 1)
 }
 
@@ -460,12 +518,14 @@ pub async fn revoke_links(
         .filter(one_time_tokens::expires_at.gt(now));
     match purpose {
         Some(p) => {
-            db_run!(db, c => diesel::update(outstanding.filter(one_time_tokens::purpose.eq(p)))
+            db_run!(db, |c| diesel::update(
+                outstanding.filter(one_time_tokens::purpose.eq(p))
+            )
             .set(one_time_tokens::used_at.eq(now))
             .execute(c)
             .await)
         }
-        None => db_run!(db, c => diesel::update(outstanding)
+        None => db_run!(db, |c| diesel::update(outstanding)
             .set(one_time_tokens::used_at.eq(now))
             .execute(c)
             .await),
@@ -474,11 +534,13 @@ pub async fn revoke_links(
 
 /// Retires unused first-admin links (a new start prints a new one).
 pub async fn expire_first_admin_tokens(db: &mut Db, now: PrimitiveDateTime) -> QResult<()> {
-    db_run!(db, c => diesel::update(one_time_tokens::table
+    db_run!(db, |c| diesel::update(
+        one_time_tokens::table
             .filter(one_time_tokens::purpose.eq(TokenPurpose::FirstAdmin))
-            .filter(one_time_tokens::used_at.is_null()))
-        .set(one_time_tokens::expires_at.eq(now))
-        .execute(c)
-        .await)?;
+            .filter(one_time_tokens::used_at.is_null())
+    )
+    .set(one_time_tokens::expires_at.eq(now))
+    .execute(c)
+    .await)?;
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! compile rather than at run time.
 //!
 //! ```text
-//! let user = db_run!(db, c => users::table.find(id).first::<User>(c).await.optional())?;
+//! let user = db_run!(db, |c| users::table.find(id).first::<User>(c).await.optional())?;
 //! ```
 //!
 //! Writes go through [`Db::transaction`], which hands the closure a [`Tx`];
@@ -45,7 +45,7 @@ pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 /// [`Tx`]).
 #[macro_export]
 macro_rules! db_run {
-    ($db:expr, $c:ident => $body:expr) => {{
+    ($db:expr, |$c:ident| $body:expr) => {{
         let (conn, busy) = ($db).query_slot();
         // Stays set if the caller's future is dropped mid-query: see `Db`.
         *busy = true;
@@ -222,6 +222,9 @@ impl Pool {
 }
 
 impl Db {
+    // `conn` is only `None` inside `drop`, which owns the value: no caller
+    // can observe it.
+    #[allow(clippy::unreachable)]
     pub fn conn_mut(&mut self) -> &mut Conn {
         match self.conn.as_mut() {
             Some(conn) => conn,
@@ -231,6 +234,7 @@ impl Db {
     }
 
     /// The connection and the in-flight flag, for [`db_run!`].
+    #[allow(clippy::unreachable)]
     pub fn query_slot(&mut self) -> (&mut Conn, &mut bool) {
         match self.conn.as_mut() {
             Some(conn) => (conn, &mut self.busy),
@@ -244,7 +248,7 @@ impl Db {
     }
 
     pub async fn execute_batch(&mut self, sql: &str) -> Result<(), diesel::result::Error> {
-        db_run!(self, c => c.batch_execute(sql).await)
+        db_run!(self, |c| c.batch_execute(sql).await)
     }
 
     /// Runs `f` in one transaction: committed when it returns `Ok`, rolled

@@ -9,7 +9,7 @@ use super::schema::shared_state;
 use crate::db_run;
 
 pub async fn get(db: &mut Db, name: &str) -> QueryResult<Option<String>> {
-    db_run!(db, c => shared_state::table
+    db_run!(db, |c| shared_state::table
         .find(name)
         .select(shared_state::value)
         .first(c)
@@ -20,7 +20,7 @@ pub async fn get(db: &mut Db, name: &str) -> QueryResult<Option<String>> {
 /// Sets `name` unless it is set; returns the value that holds afterwards
 /// (two instances starting together agree on the first writer's).
 pub async fn get_or_init(db: &mut Db, name: &str, value: &str) -> QueryResult<String> {
-    db_run!(db, c => diesel::insert_into(shared_state::table)
+    db_run!(db, |c| diesel::insert_into(shared_state::table)
         .values((shared_state::name.eq(name), shared_state::value.eq(value)))
         .on_conflict(shared_state::name)
         .do_nothing()
@@ -30,7 +30,7 @@ pub async fn get_or_init(db: &mut Db, name: &str, value: &str) -> QueryResult<St
 }
 
 pub async fn set(db: &mut Db, name: &str, value: &str) -> QueryResult<()> {
-    db_run!(db, c => diesel::insert_into(shared_state::table)
+    db_run!(db, |c| diesel::insert_into(shared_state::table)
         .values((shared_state::name.eq(name), shared_state::value.eq(value)))
         .on_conflict(shared_state::name)
         .do_update()

@@ -122,7 +122,10 @@ fn extras_sql(first_id: i64) -> String {
 async fn next_number(db: &mut Db) -> Result<i64, diesel::result::Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    let max: Option<i64> = crate::db_run!(db, c => crate::db::schema::users::table.select(diesel::dsl::max(crate::db::schema::users::id)).first(c).await)?;
+    let max: Option<i64> = crate::db_run!(db, |c| crate::db::schema::users::table
+        .select(diesel::dsl::max(crate::db::schema::users::id))
+        .first(c)
+        .await)?;
     Ok(max.unwrap_or(0) + 1)
 }
 
@@ -151,7 +154,7 @@ pub async fn users(
         db.execute_batch("BEGIN").await.map_err(|e| e.to_string())?;
         let rows = people.batch(from, to);
         let sql = users_sql(sqlite);
-        crate::db_run!(&mut db, c => diesel::sql_query(&sql)
+        crate::db_run!(&mut db, |c| diesel::sql_query(&sql)
             .bind::<diesel::sql_types::Text, _>(&rows)
             .execute(c)
             .await)
@@ -235,7 +238,7 @@ async fn create_bench_admin(
                     now,
                 )
             };
-            let id: i64 = crate::db_run!(tx, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)?;
+            let id: i64 = crate::db_run!(tx, |c| diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)?;
             auth_store::grant_role(tx, id, crate::access::ADMIN_ROLE, None, now).await?;
             auth_store::enable_totp(tx, id, &sealed, 0, now).await?;
             let ev = Event::new(crate::audit::Action::UserCreated)

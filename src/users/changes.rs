@@ -75,7 +75,7 @@ async fn lock_admin_set(db: &mut Db) -> ChangeResult<()> {
 /// the lock of [`lock_admin_set`] (held until the transaction ends).
 async fn other_admins(db: &mut Db, except: i64) -> ChangeResult<i64> {
     lock_admin_set(db).await?;
-    Ok(db_run!(db, c => user_roles::table
+    Ok(db_run!(db, |c| user_roles::table
         .inner_join(roles::table)
         .inner_join(users::table)
         .filter(roles::key.eq(ADMIN_ROLE))
@@ -103,9 +103,11 @@ async fn guard_last_admin(db: &mut Db, id: i64) -> ChangeResult<()> {
 }
 
 async fn end_sessions(db: &mut Db, id: i64) -> ChangeResult<usize> {
-    Ok(
-        db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(c).await)?,
+    Ok(db_run!(db, |c| diesel::delete(
+        sessions::table.filter(sessions::user_id.eq(id))
     )
+    .execute(c)
+    .await)?)
 }
 
 pub struct ProfileInput {
@@ -140,7 +142,12 @@ fn email_race(e: diesel::result::Error) -> ChangeError {
 
 async fn email_taken(db: &mut Db, email: &str, except: Option<i64>) -> ChangeResult<bool> {
     let lower = normalize_email(email);
-    let found: Option<i64> = db_run!(db, c => users::table.filter(users::email_lower.eq(&lower)).select(users::id).first(c).await.optional())?;
+    let found: Option<i64> = db_run!(db, |c| users::table
+        .filter(users::email_lower.eq(&lower))
+        .select(users::id)
+        .first(c)
+        .await
+        .optional())?;
     Ok(found.is_some_and(|id| Some(id) != except))
 }
 
@@ -161,7 +168,7 @@ pub async fn update_profile(
     if before == after {
         return Ok(false);
     }
-    db_run!(db, c => diesel::update(users::table.find(id))
+    db_run!(db, |c| diesel::update(users::table.find(id))
         .set((
             users::name.eq(name),
             users::name_sort.eq(name_sort_key(name)),
@@ -204,8 +211,13 @@ pub async fn set_status(
     if status != UserStatus::Active {
         guard_last_admin(db, id).await?;
     }
-    db_run!(db, c => diesel::update(users::table.find(id))
-        .set((users::status.eq(status), users::status_reason.eq(reason), users::status_changed_at.eq(by.now), users::updated_at.eq(by.now)))
+    db_run!(db, |c| diesel::update(users::table.find(id))
+        .set((
+            users::status.eq(status),
+            users::status_reason.eq(reason),
+            users::status_changed_at.eq(by.now),
+            users::updated_at.eq(by.now)
+        ))
         .execute(c)
         .await)?;
     // Anyone no longer active is signed out everywhere at once.
@@ -235,7 +247,7 @@ pub async fn set_role(
     grant: bool,
 ) -> ChangeResult<bool> {
     load(db, id).await?;
-    let role: Option<i64> = db_run!(db, c => roles::table
+    let role: Option<i64> = db_run!(db, |c| roles::table
         .filter(roles::key.eq(role_key))
         .filter(roles::scope.eq("PLATFORM"))
         .select(roles::id)
@@ -249,15 +261,26 @@ pub async fn set_role(
         return Ok(false);
     }
     if grant {
-        db_run!(db, c => diesel::insert_into(user_roles::table)
-            .values((user_roles::user_id.eq(id), user_roles::role_id.eq(role), user_roles::granted_at.eq(by.now), user_roles::granted_by.eq(by.actor.id)))
+        db_run!(db, |c| diesel::insert_into(user_roles::table)
+            .values((
+                user_roles::user_id.eq(id),
+                user_roles::role_id.eq(role),
+                user_roles::granted_at.eq(by.now),
+                user_roles::granted_by.eq(by.actor.id)
+            ))
             .execute(c)
             .await)?;
     } else {
         if role_key == ADMIN_ROLE && other_admins(db, id).await? == 0 {
             return Err(ChangeError::Invalid("users.last_admin"));
         }
-        db_run!(db, c => diesel::delete(user_roles::table.filter(user_roles::user_id.eq(id)).filter(user_roles::role_id.eq(role))).execute(c).await)?;
+        db_run!(db, |c| diesel::delete(
+            user_roles::table
+                .filter(user_roles::user_id.eq(id))
+                .filter(user_roles::role_id.eq(role))
+        )
+        .execute(c)
+        .await)?;
     }
     let after = store::role_keys_of(db, id).await?;
     let action = if grant {
@@ -282,7 +305,7 @@ pub async fn add_note(db: &mut Tx<'_>, by: &By, id: i64, body: &str) -> ChangeRe
         return Err(ChangeError::Invalid("users.note_invalid"));
     }
     load(db, id).await?;
-    db_run!(db, c => diesel::insert_into(comments::table)
+    db_run!(db, |c| diesel::insert_into(comments::table)
         .values((
             comments::subject_type.eq("user"),
             comments::subject_id.eq(id),
@@ -306,11 +329,20 @@ pub async fn add_note(db: &mut Tx<'_>, by: &By, id: i64, body: &str) -> ChangeRe
 /// Forces a new enrollment at next sign-in and signs the user out.
 pub async fn reset_totp(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     let user = load(db, id).await?;
-    db_run!(db, c => diesel::update(users::table.find(id))
-        .set((users::totp_secret.eq(None::<String>), users::totp_enabled.eq(false), users::totp_last_step.eq(None::<i64>), users::updated_at.eq(by.now)))
+    db_run!(db, |c| diesel::update(users::table.find(id))
+        .set((
+            users::totp_secret.eq(None::<String>),
+            users::totp_enabled.eq(false),
+            users::totp_last_step.eq(None::<i64>),
+            users::updated_at.eq(by.now)
+        ))
         .execute(c)
         .await)?;
-    db_run!(db, c => diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(id))).execute(c).await)?;
+    db_run!(db, |c| diesel::delete(
+        recovery_codes::table.filter(recovery_codes::user_id.eq(id))
+    )
+    .execute(c)
+    .await)?;
     let ended = end_sessions(db, id).await?;
     let details = json!({ "before": { "totp_enabled": user.totp_enabled }, "after": { "totp_enabled": false }, "sessions_ended": ended });
     record(
@@ -402,8 +434,12 @@ pub async fn create(db: &mut Tx<'_>, by: &By, input: &NewUserInput) -> ChangeRes
         UserStatus::Pending,
         by.now,
     );
-    let id: i64 = db_run!(db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await)
-        .map_err(email_race)?;
+    let id: i64 = db_run!(db, |c| diesel::insert_into(users::table)
+        .values(&new)
+        .returning(users::id)
+        .get_result(c)
+        .await)
+    .map_err(email_race)?;
     let after = json!({ "email": new.email, "name": new.name, "company": new.company, "type": new.user_type, "status": new.status });
     record(
         db,
@@ -426,7 +462,10 @@ pub async fn soft_delete(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> 
         return Ok(());
     }
     guard_last_admin(db, id).await?;
-    db_run!(db, c => diesel::update(users::table.find(id)).set((users::deleted_at.eq(by.now), users::updated_at.eq(by.now))).execute(c).await)?;
+    db_run!(db, |c| diesel::update(users::table.find(id))
+        .set((users::deleted_at.eq(by.now), users::updated_at.eq(by.now)))
+        .execute(c)
+        .await)?;
     let ended = end_sessions(db, id).await?;
     let revoked = auth_store::revoke_links(db, id, None, by.now).await?;
     record(
@@ -446,7 +485,13 @@ pub async fn restore(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     if user.deleted_at.is_none() || user.erased_at.is_some() {
         return Err(ChangeError::Invalid("users.not_restorable"));
     }
-    db_run!(db, c => diesel::update(users::table.find(id)).set((users::deleted_at.eq(None::<PrimitiveDateTime>), users::updated_at.eq(by.now))).execute(c).await)?;
+    db_run!(db, |c| diesel::update(users::table.find(id))
+        .set((
+            users::deleted_at.eq(None::<PrimitiveDateTime>),
+            users::updated_at.eq(by.now)
+        ))
+        .execute(c)
+        .await)?;
     record(
         db,
         by,
@@ -488,7 +533,7 @@ pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) ->
     auth_store::revoke_links(db, id, None, now).await?;
     let alias = pseudonym(id);
     let alias_email = format!("{alias}@erased.invalid");
-    db_run!(db, c => diesel::update(users::table.find(id))
+    db_run!(db, |c| diesel::update(users::table.find(id))
         .set((
             users::email.eq(&alias_email),
             users::email_lower.eq(&alias_email),
@@ -510,14 +555,37 @@ pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) ->
         ))
         .execute(c)
         .await)?;
-    db_run!(db, c => diesel::delete(sessions::table.filter(sessions::user_id.eq(id))).execute(c).await)?;
-    db_run!(db, c => diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(id))).execute(c).await)?;
-    db_run!(db, c => diesel::delete(one_time_tokens::table.filter(one_time_tokens::user_id.eq(id))).execute(c).await)?;
-    db_run!(db, c => diesel::delete(comments::table.filter(comments::subject_type.eq("user")).filter(comments::subject_id.eq(id))).execute(c).await)?;
-    db_run!(db, c => diesel::update(login_events::table.filter(login_events::user_id.eq(id)))
-        .set((login_events::ip.eq(None::<String>), login_events::user_agent.eq(None::<String>)))
-        .execute(c)
-        .await)?;
+    db_run!(db, |c| diesel::delete(
+        sessions::table.filter(sessions::user_id.eq(id))
+    )
+    .execute(c)
+    .await)?;
+    db_run!(db, |c| diesel::delete(
+        recovery_codes::table.filter(recovery_codes::user_id.eq(id))
+    )
+    .execute(c)
+    .await)?;
+    db_run!(db, |c| diesel::delete(
+        one_time_tokens::table.filter(one_time_tokens::user_id.eq(id))
+    )
+    .execute(c)
+    .await)?;
+    db_run!(db, |c| diesel::delete(
+        comments::table
+            .filter(comments::subject_type.eq("user"))
+            .filter(comments::subject_id.eq(id))
+    )
+    .execute(c)
+    .await)?;
+    db_run!(db, |c| diesel::update(
+        login_events::table.filter(login_events::user_id.eq(id))
+    )
+    .set((
+        login_events::ip.eq(None::<String>),
+        login_events::user_agent.eq(None::<String>)
+    ))
+    .execute(c)
+    .await)?;
     crate::users::erase_audit::scrub(db, user, &alias).await?;
     Ok(())
 }

@@ -14,19 +14,32 @@ use crate::users::model::User;
 pub async fn scrub(db: &mut Db, user: &User, alias: &str) -> Result<(), diesel::result::Error> {
     let id = user.id.to_string();
     // Events the user caused: label and network traces.
-    db_run!(db, c => diesel::update(audit_events::table.filter(audit_events::actor_id.eq(user.id)))
-        .set((audit_events::actor_label.eq(alias), audit_events::ip.eq(None::<String>), audit_events::user_agent.eq(None::<String>)))
-        .execute(c)
-        .await)?;
+    db_run!(db, |c| diesel::update(
+        audit_events::table.filter(audit_events::actor_id.eq(user.id))
+    )
+    .set((
+        audit_events::actor_label.eq(alias),
+        audit_events::ip.eq(None::<String>),
+        audit_events::user_agent.eq(None::<String>)
+    ))
+    .execute(c)
+    .await)?;
     // Notes written by the user keep their text but not the author's name.
-    db_run!(db, c => diesel::update(comments::table.filter(comments::author_id.eq(user.id)))
-        .set(comments::author_label.eq(alias))
-        .execute(c)
-        .await)?;
+    db_run!(db, |c| diesel::update(
+        comments::table.filter(comments::author_id.eq(user.id))
+    )
+    .set(comments::author_label.eq(alias))
+    .execute(c)
+    .await)?;
     // Details mentioning the user: personal fields (past values included,
     // such as the "before" of a rename) and any current value in free text.
-    let rows: Vec<(i64, String)> = db_run!(db, c => audit_events::table
-        .filter(audit_events::target_type.eq("user").and(audit_events::target_id.eq(&id)).or(audit_events::actor_id.eq(user.id)))
+    let rows: Vec<(i64, String)> = db_run!(db, |c| audit_events::table
+        .filter(
+            audit_events::target_type
+                .eq("user")
+                .and(audit_events::target_id.eq(&id))
+                .or(audit_events::actor_id.eq(user.id))
+        )
         .select((audit_events::id, audit_events::details))
         .load(c)
         .await)?;
@@ -46,7 +59,10 @@ pub async fn scrub(db: &mut Db, user: &User, alias: &str) -> Result<(), diesel::
         scrub_value(&mut value, None, &personal, alias);
         let scrubbed = value.to_string();
         if scrubbed != details {
-            db_run!(db, c => diesel::update(audit_events::table.find(event_id)).set(audit_events::details.eq(&scrubbed)).execute(c).await)?;
+            db_run!(db, |c| diesel::update(audit_events::table.find(event_id))
+                .set(audit_events::details.eq(&scrubbed))
+                .execute(c)
+                .await)?;
         }
     }
     Ok(())

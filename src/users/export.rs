@@ -43,20 +43,26 @@ pub async fn head(
         return Ok(None);
     };
     let roles = store::role_keys_of(db, user_id).await?;
-    let memberships: Vec<(String, String, WorkspaceRole)> = db_run!(db, c => workspace_members::table
-        .inner_join(workspaces::table)
-        .filter(workspace_members::user_id.eq(user_id))
-        .select((workspaces::slug, workspaces::name, workspace_members::role))
-        .load(c)
-        .await)?;
+    let memberships: Vec<(String, String, WorkspaceRole)> =
+        db_run!(db, |c| workspace_members::table
+            .inner_join(workspaces::table)
+            .filter(workspace_members::user_id.eq(user_id))
+            .select((workspaces::slug, workspaces::name, workspace_members::role))
+            .load(c)
+            .await)?;
     let live: Vec<(
         PrimitiveDateTime,
         PrimitiveDateTime,
         Option<String>,
         Option<String>,
-    )> = db_run!(db, c => sessions::table
+    )> = db_run!(db, |c| sessions::table
         .filter(sessions::user_id.eq(user_id))
-        .select((sessions::created_at, sessions::last_seen_at, sessions::ip, sessions::user_agent))
+        .select((
+            sessions::created_at,
+            sessions::last_seen_at,
+            sessions::ip,
+            sessions::user_agent
+        ))
         .load(c)
         .await)?;
     Ok(Some(json!({
@@ -114,11 +120,20 @@ impl List {
     ) -> Result<Vec<(i64, Value)>, diesel::result::Error> {
         Ok(match self {
             List::SignIns => {
-                let rows: Vec<SignInRow> = db_run!(db, c => login_events::table
+                let rows: Vec<SignInRow> = db_run!(db, |c| login_events::table
                     .filter(login_events::user_id.eq(user_id))
                     .filter(login_events::id.lt(before))
                     .order(login_events::id.desc())
-                    .select((login_events::id, login_events::at, login_events::ip, login_events::user_agent, login_events::client_id, login_events::event, login_events::success, login_events::reason))
+                    .select((
+                        login_events::id,
+                        login_events::at,
+                        login_events::ip,
+                        login_events::user_agent,
+                        login_events::client_id,
+                        login_events::event,
+                        login_events::success,
+                        login_events::reason
+                    ))
                     .limit(BATCH)
                     .load(c)
                     .await)?;
@@ -129,15 +144,21 @@ impl List {
                     .collect()
             }
             List::Notes => {
-                let rows: Vec<(i64, PrimitiveDateTime, String, String)> = db_run!(db, c => comments::table
-                    .filter(comments::subject_type.eq("user"))
-                    .filter(comments::subject_id.eq(user_id))
-                    .filter(comments::id.lt(before))
-                    .order(comments::id.desc())
-                    .select((comments::id, comments::created_at, comments::author_label, comments::body))
-                    .limit(BATCH)
-                    .load(c)
-                    .await)?;
+                let rows: Vec<(i64, PrimitiveDateTime, String, String)> =
+                    db_run!(db, |c| comments::table
+                        .filter(comments::subject_type.eq("user"))
+                        .filter(comments::subject_id.eq(user_id))
+                        .filter(comments::id.lt(before))
+                        .order(comments::id.desc())
+                        .select((
+                            comments::id,
+                            comments::created_at,
+                            comments::author_label,
+                            comments::body
+                        ))
+                        .limit(BATCH)
+                        .load(c)
+                        .await)?;
                 rows.into_iter()
                     .map(|(id, at, author, body)| {
                         (id, json!({ "at": ts(at), "author": author, "body": body }))
@@ -146,14 +167,27 @@ impl List {
             }
             List::Audit => {
                 let target = user_id.to_string();
-                let rows: Vec<(i64, PrimitiveDateTime, String, String, Outcome, String)> = db_run!(db, c => audit_events::table
-                    .filter(audit_events::target_type.eq("user").and(audit_events::target_id.eq(&target)).or(audit_events::actor_id.eq(user_id)))
-                    .filter(audit_events::id.lt(before))
-                    .order(audit_events::id.desc())
-                    .select((audit_events::id, audit_events::at, audit_events::actor_label, audit_events::action, audit_events::outcome, audit_events::details))
-                    .limit(BATCH)
-                    .load(c)
-                    .await)?;
+                let rows: Vec<(i64, PrimitiveDateTime, String, String, Outcome, String)> =
+                    db_run!(db, |c| audit_events::table
+                        .filter(
+                            audit_events::target_type
+                                .eq("user")
+                                .and(audit_events::target_id.eq(&target))
+                                .or(audit_events::actor_id.eq(user_id))
+                        )
+                        .filter(audit_events::id.lt(before))
+                        .order(audit_events::id.desc())
+                        .select((
+                            audit_events::id,
+                            audit_events::at,
+                            audit_events::actor_label,
+                            audit_events::action,
+                            audit_events::outcome,
+                            audit_events::details
+                        ))
+                        .limit(BATCH)
+                        .load(c)
+                        .await)?;
                 rows.into_iter()
                     .map(|(id, at, actor, action, outcome, details)| {
                         (id, json!({

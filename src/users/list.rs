@@ -441,27 +441,41 @@ async fn tier_rows(
     limit: i64,
 ) -> Result<Vec<Listed>, diesel::result::Error> {
     let sqlite = db.is_sqlite();
-    crate::db_run!(db, c => {
-        let mut q = filtered!(f, sqlite, role_id, Part::Only(tier)).select(Listed::as_select()).limit(limit);
+    crate::db_run!(db, |c| {
+        let mut q = filtered!(f, sqlite, role_id, Part::Only(tier))
+            .select(Listed::as_select())
+            .limit(limit);
         q = match f.sort {
             Sort::Created => {
                 q = q.order((users::created_at.desc(), users::id.desc()));
                 match after.and_then(|c| c.time().map(|t| (t, c.id))) {
-                    Some((t, id)) => q.filter(users::created_at.lt(t).or(users::created_at.eq(t).and(users::id.lt(id)))),
+                    Some((t, id)) => q.filter(
+                        users::created_at
+                            .lt(t)
+                            .or(users::created_at.eq(t).and(users::id.lt(id))),
+                    ),
                     None => q,
                 }
             }
             Sort::LastLogin => {
                 q = q.order((users::last_login_sort.desc(), users::id.desc()));
                 match after.and_then(|c| c.time().map(|t| (t, c.id))) {
-                    Some((t, id)) => q.filter(users::last_login_sort.lt(t).or(users::last_login_sort.eq(t).and(users::id.lt(id)))),
+                    Some((t, id)) => q.filter(
+                        users::last_login_sort
+                            .lt(t)
+                            .or(users::last_login_sort.eq(t).and(users::id.lt(id))),
+                    ),
                     None => q,
                 }
             }
             Sort::Name => {
                 q = q.order((users::name_sort.asc(), users::id.asc()));
                 match after {
-                    Some(c) => q.filter(users::name_sort.gt(c.key.clone()).or(users::name_sort.eq(c.key.clone()).and(users::id.gt(c.id)))),
+                    Some(c) => q.filter(
+                        users::name_sort
+                            .gt(c.key.clone())
+                            .or(users::name_sort.eq(c.key.clone()).and(users::id.gt(c.id))),
+                    ),
                     None => q,
                 }
             }
@@ -472,7 +486,12 @@ async fn tier_rows(
 
 async fn role_filter_id(db: &mut Db, f: &Filter) -> Result<Option<i64>, diesel::result::Error> {
     let Some(key) = &f.role else { return Ok(None) };
-    crate::db_run!(db, c => roles::table.filter(roles::key.eq(key)).select(roles::id).first(c).await.optional())
+    crate::db_run!(db, |c| roles::table
+        .filter(roles::key.eq(key))
+        .select(roles::id)
+        .first(c)
+        .await
+        .optional())
 }
 
 /// How many users match, counted up to [`COUNT_CAP`] + 1.
@@ -482,7 +501,11 @@ pub async fn capped_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result
     if f.role.is_some() && role_id.is_none() {
         return Ok(0);
     }
-    let ids: Vec<i64> = crate::db_run!(db, c => filtered!(f, sqlite, role_id, Part::All).select(users::id).limit(COUNT_CAP + 1).load(c).await)?;
+    let ids: Vec<i64> = crate::db_run!(db, |c| filtered!(f, sqlite, role_id, Part::All)
+        .select(users::id)
+        .limit(COUNT_CAP + 1)
+        .load(c)
+        .await)?;
     Ok(ids.len() as i64)
 }
 
@@ -498,7 +521,7 @@ pub async fn matching_ids(
     if f.role.is_some() && role_id.is_none() {
         return Ok(Vec::new());
     }
-    crate::db_run!(db, c => filtered!(f, sqlite, role_id, Part::All)
+    crate::db_run!(db, |c| filtered!(f, sqlite, role_id, Part::All)
         .filter(users::id.gt(after_id))
         .order(users::id.asc())
         .select(users::id)
@@ -515,10 +538,15 @@ pub async fn roles_of(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    crate::db_run!(db, c => user_roles::table
+    crate::db_run!(db, |c| user_roles::table
         .inner_join(roles::table)
         .filter(user_roles::user_id.eq_any(ids))
-        .select((user_roles::user_id, roles::key, roles::name_en, roles::name_fr))
+        .select((
+            user_roles::user_id,
+            roles::key,
+            roles::name_en,
+            roles::name_fr
+        ))
         .order((user_roles::user_id, roles::id))
         .load(c)
         .await)

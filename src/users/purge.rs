@@ -24,7 +24,7 @@ pub async fn purge_deleted(pool: &Pool, clock: &Clock) -> Result<usize, ChangeEr
             ChangeError::Db(diesel::result::Error::QueryBuilderError(m.into()))
         }
     })?;
-    let due: Vec<User> = crate::db_run!(&mut db, c => users::table
+    let due: Vec<User> = crate::db_run!(&mut db, |c| users::table
         .filter(users::deleted_at.lt(cutoff))
         .filter(users::erased_at.is_null())
         .select(User::as_select())

@@ -89,7 +89,7 @@ pub fn upper_bound(prefix: &str) -> String {
 pub async fn backfill(db: &mut Db) -> Result<usize, diesel::result::Error> {
     let mut filled = 0;
     loop {
-        let batch: Vec<(i64, String, String, String)> = crate::db_run!(db, c => users::table
+        let batch: Vec<(i64, String, String, String)> = crate::db_run!(db, |c| users::table
             .filter(users::search_keys.is_null())
             .select((users::id, users::name, users::email, users::company))
             .order(users::id)
@@ -104,7 +104,7 @@ pub async fn backfill(db: &mut Db) -> Result<usize, diesel::result::Error> {
             Box::pin(async move {
                 for (id, name, email, company) in &batch {
                     let value = column(name, email, company);
-                    crate::db_run!(db, c => diesel::update(users::table.find(*id))
+                    crate::db_run!(db, |c| diesel::update(users::table.find(*id))
                         .set(users::search_keys.eq(value))
                         .execute(c)
                         .await)?;

@@ -14,7 +14,12 @@ use crate::users::model::User;
 type QResult<T> = Result<T, diesel::result::Error>;
 
 pub async fn get(db: &mut Db, id: i64) -> QResult<Option<User>> {
-    db_run!(db, c => users::table.find(id).select(User::as_select()).first(c).await.optional())
+    db_run!(db, |c| users::table
+        .find(id)
+        .select(User::as_select())
+        .first(c)
+        .await
+        .optional())
 }
 
 #[derive(Clone, Debug, Queryable)]
@@ -29,10 +34,18 @@ pub struct LoginRow {
 }
 
 pub async fn login_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec<LoginRow>> {
-    db_run!(db, c => login_events::table
+    db_run!(db, |c| login_events::table
         .filter(login_events::user_id.eq(user_id))
         .order((login_events::at.desc(), login_events::id.desc()))
-        .select((login_events::at, login_events::ip, login_events::user_agent, login_events::client_id, login_events::event, login_events::success, login_events::reason))
+        .select((
+            login_events::at,
+            login_events::ip,
+            login_events::user_agent,
+            login_events::client_id,
+            login_events::event,
+            login_events::success,
+            login_events::reason
+        ))
         .limit(limit)
         .load(c)
         .await)
@@ -47,11 +60,16 @@ pub struct NoteRow {
 }
 
 pub async fn notes(db: &mut Db, user_id: i64) -> QResult<Vec<NoteRow>> {
-    db_run!(db, c => comments::table
+    db_run!(db, |c| comments::table
         .filter(comments::subject_type.eq("user"))
         .filter(comments::subject_id.eq(user_id))
         .order((comments::created_at.desc(), comments::id.desc()))
-        .select((comments::id, comments::author_label, comments::body, comments::created_at))
+        .select((
+            comments::id,
+            comments::author_label,
+            comments::body,
+            comments::created_at
+        ))
         .limit(200)
         .load(c)
         .await)
@@ -69,10 +87,21 @@ pub struct AuditRow {
 /// Events about the user, and events the user caused.
 pub async fn audit_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec<AuditRow>> {
     let id = user_id.to_string();
-    db_run!(db, c => audit_events::table
-        .filter(audit_events::target_type.eq("user").and(audit_events::target_id.eq(&id)).or(audit_events::actor_id.eq(user_id)))
+    db_run!(db, |c| audit_events::table
+        .filter(
+            audit_events::target_type
+                .eq("user")
+                .and(audit_events::target_id.eq(&id))
+                .or(audit_events::actor_id.eq(user_id))
+        )
         .order(audit_events::id.desc())
-        .select((audit_events::at, audit_events::actor_label, audit_events::action, audit_events::outcome, audit_events::details))
+        .select((
+            audit_events::at,
+            audit_events::actor_label,
+            audit_events::action,
+            audit_events::outcome,
+            audit_events::details
+        ))
         .limit(limit)
         .load(c)
         .await)
@@ -82,7 +111,7 @@ pub async fn audit_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec
 ///
 /// [`RoleCache`]: crate::users::role_cache::RoleCache
 pub async fn platform_roles(db: &mut Db) -> QResult<Vec<RoleRef>> {
-    let rows: Vec<(i64, String, String, String)> = db_run!(db, c => roles::table
+    let rows: Vec<(i64, String, String, String)> = db_run!(db, |c| roles::table
         .filter(roles::scope.eq(RoleScope::Platform.as_str()))
         .order(roles::id)
         .select((roles::id, roles::key, roles::name_en, roles::name_fr))
@@ -100,7 +129,7 @@ pub async fn platform_roles(db: &mut Db) -> QResult<Vec<RoleRef>> {
 }
 
 pub async fn role_keys_of(db: &mut Db, user_id: i64) -> QResult<Vec<String>> {
-    db_run!(db, c => user_roles::table
+    db_run!(db, |c| user_roles::table
         .inner_join(roles::table)
         .filter(user_roles::user_id.eq(user_id))
         .order(roles::id)
@@ -129,5 +158,10 @@ pub async fn quick_search(
 
 /// Several users by id, in id order.
 pub async fn many(db: &mut Db, ids: &[i64]) -> QResult<Vec<User>> {
-    db_run!(db, c => users::table.filter(users::id.eq_any(ids)).order(users::id).select(User::as_select()).load(c).await)
+    db_run!(db, |c| users::table
+        .filter(users::id.eq_any(ids))
+        .order(users::id)
+        .select(User::as_select())
+        .load(c)
+        .await)
 }

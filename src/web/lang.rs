@@ -67,8 +67,13 @@ pub async fn switch(
         let now = state.clock.now_primitive();
         db.transaction(|db| {
             Box::pin(async move {
-                crate::db_run!(db, c => diesel::update(users::table.find(actor.user_id)).set(users::locale.eq(lang.code())).execute(c).await)?;
-                let event = Event::new(crate::audit::Action::LocaleChanged).target("user", actor.user_id).details(serde_json::json!({ "after": lang.code() }));
+                crate::db_run!(db, |c| diesel::update(users::table.find(actor.user_id))
+                    .set(users::locale.eq(lang.code()))
+                    .execute(c)
+                    .await)?;
+                let event = Event::new(crate::audit::Action::LocaleChanged)
+                    .target("user", actor.user_id)
+                    .details(serde_json::json!({ "after": lang.code() }));
                 audit::record(db, now, &ActorRef::of(&actor), &meta, event).await
             })
         })

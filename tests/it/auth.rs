@@ -334,7 +334,11 @@ async fn suspended_and_pending_users_cannot_sign_in() {
         UserStatus::Inactive,
     ] {
         let mut db = app.db().await;
-        sowat_admin::db_run!(&mut db, c => diesel::update(users::table.find(user.id)).set(users::status.eq(status)).execute(c).await).unwrap();
+        sowat_admin::db_run!(&mut db, |c| diesel::update(users::table.find(user.id))
+            .set(users::status.eq(status))
+            .execute(c)
+            .await)
+        .unwrap();
         let res = app
             .login_password(&app.client(), &user.email, PASSWORD)
             .await;
@@ -376,7 +380,7 @@ async fn sign_in_events_record_ip_agent_and_client() {
     let (_c, user) = app.client_as(Kind::Analyst).await;
     let user = user.unwrap();
     let mut db = app.db().await;
-    let rows: Vec<(Option<String>, String, bool)> = sowat_admin::db_run!(&mut db, c => l::table
+    let rows: Vec<(Option<String>, String, bool)> = sowat_admin::db_run!(&mut db, |c| l::table
         .filter(l::user_id.eq(user.id))
         .select((l::ip, l::client_id, l::success))
         .load(c)

@@ -27,14 +27,21 @@ async fn insert_user(
         UserStatus::Active,
         now,
     );
-    db_run!(tx, c => diesel::insert_into(users::table).values(&new).execute(c).await)?;
+    db_run!(tx, |c| diesel::insert_into(users::table)
+        .values(&new)
+        .execute(c)
+        .await)?;
     Ok(())
 }
 
 async fn users_named(app: &TestApp, email: &str) -> i64 {
     let mut db = app.db().await;
-    db_run!(&mut db, c => users::table.filter(users::email.eq(email)).count().get_result::<i64>(c).await)
-        .expect("count")
+    db_run!(&mut db, |c| users::table
+        .filter(users::email.eq(email))
+        .count()
+        .get_result::<i64>(c)
+        .await)
+    .expect("count")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,7 +100,7 @@ async fn a_query_dropped_midway_does_not_poison_the_next_checkout() {
     } else {
         "SELECT pg_sleep(2)"
     };
-    let query = async { db_run!(&mut db, c => diesel::sql_query(slow).execute(c).await) };
+    let query = async { db_run!(&mut db, |c| diesel::sql_query(slow).execute(c).await) };
     assert!(
         tokio::time::timeout(Duration::from_millis(20), query)
             .await
@@ -104,6 +111,6 @@ async fn a_query_dropped_midway_does_not_poison_the_next_checkout() {
     // The next request gets a working connection (not one still busy on a
     // blocking thread, which diesel-async would panic on).
     let mut db = pool.get().await.expect("connection after the drop");
-    let one = db_run!(&mut db, c => diesel::sql_query("SELECT 1").execute(c).await);
+    let one = db_run!(&mut db, |c| diesel::sql_query("SELECT 1").execute(c).await);
     assert!(one.is_ok(), "{one:?}");
 }

@@ -431,10 +431,14 @@ async fn rotating_the_secret_key_reseals_every_totp_secret() {
     // The new key alone now opens everything, and is the one on record.
     let new_only = SecretBox::load(Some(&new_key), &state.config.data_dir).unwrap();
     let mut db = app.db().await;
-    let sealed: Option<String> = sowat_admin::db_run!(&mut db, c => {
+    let sealed: Option<String> = sowat_admin::db_run!(&mut db, |c| {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
-        sowat_admin::db::schema::users::table.find(user.id).select(sowat_admin::db::schema::users::totp_secret).first(c).await
+        sowat_admin::db::schema::users::table
+            .find(user.id)
+            .select(sowat_admin::db::schema::users::totp_secret)
+            .first(c)
+            .await
     })
     .unwrap();
     assert_eq!(
@@ -471,8 +475,18 @@ async fn a_change_to_roles_reaches_the_cache_within_a_second() {
     let mut db = app.db().await;
     db.transaction(|tx| {
         Box::pin(async move {
-            let support_role: i64 = sowat_admin::db_run!(tx, c => roles::table.filter(roles::key.eq("support")).select(roles::id).first(c).await)?;
-            sowat_admin::db_run!(tx, c => diesel::delete(role_permissions::table.filter(role_permissions::role_id.eq(support_role)).filter(role_permissions::permission.eq("users.read"))).execute(c).await)?;
+            let support_role: i64 = sowat_admin::db_run!(tx, |c| roles::table
+                .filter(roles::key.eq("support"))
+                .select(roles::id)
+                .first(c)
+                .await)?;
+            sowat_admin::db_run!(tx, |c| diesel::delete(
+                role_permissions::table
+                    .filter(role_permissions::role_id.eq(support_role))
+                    .filter(role_permissions::permission.eq("users.read"))
+            )
+            .execute(c)
+            .await)?;
             sowat_admin::users::role_cache::roles_changed(tx).await
         })
     })

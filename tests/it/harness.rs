@@ -192,7 +192,12 @@ impl TestApp {
                 now,
             )
         };
-        let id: i64 = db_run!(&mut db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await).expect("insert user");
+        let id: i64 = db_run!(&mut db, |c| diesel::insert_into(users::table)
+            .values(&new)
+            .returning(users::id)
+            .get_result(c)
+            .await)
+        .expect("insert user");
         for role in roles {
             store::grant_role(&mut db, id, role, None, now)
                 .await
@@ -201,7 +206,7 @@ impl TestApp {
         let totp_secret = if with_totp {
             let secret = totp::generate_secret();
             let sealed = state.secrets.encrypt(&secret).expect("seal");
-            db_run!(&mut db, c => diesel::update(users::table.find(id))
+            db_run!(&mut db, |c| diesel::update(users::table.find(id))
                 .set((users::totp_secret.eq(sealed), users::totp_enabled.eq(true)))
                 .execute(c)
                 .await)
@@ -239,18 +244,35 @@ impl TestApp {
     pub async fn add_member(&self, user: &TestUser, slug: &str, role: WorkspaceRole) {
         let now = self.clock.now_primitive();
         let mut db = self.db().await;
-        let existing: Option<i64> = db_run!(&mut db, c => workspaces::table.filter(workspaces::slug.eq(slug)).select(workspaces::id).first(c).await.optional()).expect("find ws");
+        let existing: Option<i64> = db_run!(&mut db, |c| workspaces::table
+            .filter(workspaces::slug.eq(slug))
+            .select(workspaces::id)
+            .first(c)
+            .await
+            .optional())
+        .expect("find ws");
         let ws = match existing {
             Some(id) => id,
-            None => db_run!(&mut db, c => diesel::insert_into(workspaces::table)
-                .values((workspaces::slug.eq(slug), workspaces::name.eq(slug), workspaces::is_base.eq(false), workspaces::settings.eq("{}"), workspaces::created_at.eq(now)))
+            None => db_run!(&mut db, |c| diesel::insert_into(workspaces::table)
+                .values((
+                    workspaces::slug.eq(slug),
+                    workspaces::name.eq(slug),
+                    workspaces::is_base.eq(false),
+                    workspaces::settings.eq("{}"),
+                    workspaces::created_at.eq(now)
+                ))
                 .returning(workspaces::id)
                 .get_result(c)
                 .await)
             .expect("insert ws"),
         };
-        db_run!(&mut db, c => diesel::insert_into(workspace_members::table)
-            .values((workspace_members::workspace_id.eq(ws), workspace_members::user_id.eq(user.id), workspace_members::role.eq(role), workspace_members::created_at.eq(now)))
+        db_run!(&mut db, |c| diesel::insert_into(workspace_members::table)
+            .values((
+                workspace_members::workspace_id.eq(ws),
+                workspace_members::user_id.eq(user.id),
+                workspace_members::role.eq(role),
+                workspace_members::created_at.eq(now)
+            ))
             .execute(c)
             .await)
         .expect("insert member");
@@ -363,7 +385,7 @@ impl TestApp {
     pub async fn audit(&self, action: &str) -> Vec<(String, String, String)> {
         use sowat_admin::db::schema::audit_events as a;
         let mut db = self.db().await;
-        db_run!(&mut db, c => a::table
+        db_run!(&mut db, |c| a::table
             .filter(a::action.eq(action))
             .order(a::id.asc())
             .select((a::outcome, a::actor_label, a::details))

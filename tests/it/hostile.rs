@@ -88,21 +88,36 @@ async fn snapshot(app: &TestApp) -> String {
     use diesel_async::RunQueryDsl;
     use sowat_admin::db::schema::{comments, one_time_tokens, user_roles, users};
     let mut db = app.db().await;
-    let people: Vec<(i64, String, String, String, String, Option<time::PrimitiveDateTime>)> = sowat_admin::db_run!(&mut db, c => users::table
+    let people: Vec<(
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<time::PrimitiveDateTime>,
+    )> = sowat_admin::db_run!(&mut db, |c| users::table
         .order(users::id)
-        .select((users::id, users::email, users::name, users::company, users::status, users::deleted_at))
+        .select((
+            users::id,
+            users::email,
+            users::name,
+            users::company,
+            users::status,
+            users::deleted_at
+        ))
         .load(c)
         .await)
     .expect("users");
     let grants: i64 =
-        sowat_admin::db_run!(&mut db, c => user_roles::table.count().get_result(c).await)
+        sowat_admin::db_run!(&mut db, |c| user_roles::table.count().get_result(c).await)
             .expect("grants");
-    let notes: i64 =
-        sowat_admin::db_run!(&mut db, c => comments::table.count().get_result(c).await)
-            .expect("notes");
-    let links: i64 =
-        sowat_admin::db_run!(&mut db, c => one_time_tokens::table.count().get_result(c).await)
-            .expect("links");
+    let notes: i64 = sowat_admin::db_run!(&mut db, |c| comments::table.count().get_result(c).await)
+        .expect("notes");
+    let links: i64 = sowat_admin::db_run!(&mut db, |c| one_time_tokens::table
+        .count()
+        .get_result(c)
+        .await)
+    .expect("links");
     format!("{people:?} {grants} {notes} {links}")
 }
 

@@ -13,7 +13,7 @@ use crate::harness::{Kind, TestApp};
 /// The link in the newest mail to `email`, as a path.
 async fn mailed_link(app: &TestApp, email: &str) -> String {
     let mut db = app.db().await;
-    let body: String = db_run!(&mut db, c => outbox::table
+    let body: String = db_run!(&mut db, |c| outbox::table
         .filter(outbox::recipient.eq(email))
         .order(outbox::id.desc())
         .select(outbox::body)
@@ -30,8 +30,12 @@ async fn mailed_link(app: &TestApp, email: &str) -> String {
 
 async fn status_of(app: &TestApp, id: i64) -> UserStatus {
     let mut db = app.db().await;
-    db_run!(&mut db, c => users::table.find(id).select(users::status).first(c).await)
-        .expect("status")
+    db_run!(&mut db, |c| users::table
+        .find(id)
+        .select(users::status)
+        .first(c)
+        .await)
+    .expect("status")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -60,7 +64,12 @@ async fn an_invitation_dies_with_suspension_and_deletion() {
             res.status()
         );
         let mut db = app.db().await;
-        let id: i64 = db_run!(&mut db, c => users::table.filter(users::email.eq(email)).select(users::id).first(c).await).expect("created");
+        let id: i64 = db_run!(&mut db, |c| users::table
+            .filter(users::email.eq(email))
+            .select(users::id)
+            .first(c)
+            .await)
+        .expect("created");
         drop(db);
         let link = mailed_link(&app, email).await;
         let anon = app.client();
@@ -137,8 +146,11 @@ async fn csv_cells_stay_cells_in_every_locale() {
     let (admin, _) = app.client_as(Kind::Admin).await;
     let user = app.create_user("csv@example.test", &[], false).await;
     let mut db = app.db().await;
-    db_run!(&mut db, c => diesel::update(users::table.find(user.id))
-        .set((users::name.eq("Dupont;=1+1"), users::company.eq("Café\t@SUM(A1)")))
+    db_run!(&mut db, |c| diesel::update(users::table.find(user.id))
+        .set((
+            users::name.eq("Dupont;=1+1"),
+            users::company.eq("Café\t@SUM(A1)")
+        ))
         .execute(c)
         .await)
     .expect("rename");
@@ -184,7 +196,7 @@ async fn the_gdpr_export_holds_every_sign_in_and_event() {
             "SELECT generate_series(1, 2345) AS i"
         }
     );
-    sowat_admin::db_run!(&mut db, c => c.batch_execute(&sql).await).expect("history");
+    sowat_admin::db_run!(&mut db, |c| c.batch_execute(&sql).await).expect("history");
     drop(db);
     let res = app.get(&admin, &format!("/admin/users/{id}/export")).await;
     assert_eq!(res.status(), StatusCode::OK);

@@ -196,7 +196,7 @@ async fn active_admin_count(app: &TestApp) -> i64 {
     use sowat_admin::db::schema::{roles, user_roles, users};
     use sowat_admin::db::types::UserStatus;
     let mut db = app.db().await;
-    sowat_admin::db_run!(&mut db, c => user_roles::table
+    sowat_admin::db_run!(&mut db, |c| user_roles::table
         .inner_join(roles::table)
         .inner_join(users::table)
         .filter(roles::key.eq("admin"))
@@ -216,7 +216,11 @@ async fn suspend_directly(app: &TestApp, id: i64) {
     use sowat_admin::db::schema::users;
     use sowat_admin::db::types::UserStatus;
     let mut db = app.db().await;
-    sowat_admin::db_run!(&mut db, c => diesel::update(users::table.find(id)).set(users::status.eq(UserStatus::Suspended)).execute(c).await).expect("suspend");
+    sowat_admin::db_run!(&mut db, |c| diesel::update(users::table.find(id))
+        .set(users::status.eq(UserStatus::Suspended))
+        .execute(c)
+        .await)
+    .expect("suspend");
 }
 
 async fn is_suspended(app: &TestApp, id: i64) -> bool {
@@ -225,7 +229,12 @@ async fn is_suspended(app: &TestApp, id: i64) -> bool {
     use sowat_admin::db::schema::users;
     use sowat_admin::db::types::UserStatus;
     let mut db = app.db().await;
-    let status: UserStatus = sowat_admin::db_run!(&mut db, c => users::table.find(id).select(users::status).first(c).await).expect("status");
+    let status: UserStatus = sowat_admin::db_run!(&mut db, |c| users::table
+        .find(id)
+        .select(users::status)
+        .first(c)
+        .await)
+    .expect("status");
     status == UserStatus::Suspended
 }
 

@@ -38,7 +38,12 @@ async fn insert(app: &TestApp, email: &str, name: &str, company: &str) -> i64 {
         UserStatus::Active,
         app.clock.now_primitive(),
     );
-    db_run!(&mut db, c => diesel::insert_into(users::table).values(&new).returning(users::id).get_result(c).await).unwrap()
+    db_run!(&mut db, |c| diesel::insert_into(users::table)
+        .values(&new)
+        .returning(users::id)
+        .get_result(c)
+        .await)
+    .unwrap()
 }
 
 async fn count(app: &TestApp, c: &reqwest::Client, q: &str) -> String {
@@ -54,8 +59,13 @@ async fn count(app: &TestApp, c: &reqwest::Client, q: &str) -> String {
 /// Every stored key list equals what the application computes now.
 async fn assert_keys_fresh(app: &TestApp) {
     let mut db = app.db().await;
-    let rows: Vec<(String, String, String, Option<String>)> = db_run!(&mut db, c => users::table
-        .select((users::name, users::email, users::company, users::search_keys))
+    let rows: Vec<(String, String, String, Option<String>)> = db_run!(&mut db, |c| users::table
+        .select((
+            users::name,
+            users::email,
+            users::company,
+            users::search_keys
+        ))
         .load(c)
         .await)
     .unwrap();
@@ -225,16 +235,19 @@ async fn keys_follow_every_change_and_leave_with_erasure() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_keys_fresh(&app).await;
     let mut db = app.db().await;
-    let keys: Option<String> =
-        db_run!(&mut db, c => users::table.find(id).select(users::search_keys).first(c).await)
-            .unwrap();
+    let keys: Option<String> = db_run!(&mut db, |c| users::table
+        .find(id)
+        .select(users::search_keys)
+        .first(c)
+        .await)
+    .unwrap();
     let keys = keys.unwrap();
     for personal in ["xavi", "quint", "globex", "zoe"] {
         assert!(!keys.contains(personal), "{keys}");
     }
     if db.is_sqlite() {
         // The trigger-fed table holds no key of the person either.
-        let leftovers: i64 = db_run!(&mut db, c => diesel::sql_query(
+        let leftovers: i64 = db_run!(&mut db, |c| diesel::sql_query(
             "SELECT count(*) AS n FROM user_search_keys WHERE key LIKE '%quint%' OR key LIKE '%globex%' OR key LIKE '%xavi%'")
             .get_result::<Count>(c)
             .await)
@@ -261,14 +274,21 @@ async fn seed_and_start_up_compute_the_keys() {
     // Rows written without keys (before the column existed, or by hand)
     // are filled when migrations run at start.
     let mut db = app.db().await;
-    db_run!(&mut db, c => diesel::update(users::table).set(users::search_keys.eq(None::<String>)).execute(c).await).unwrap();
+    db_run!(&mut db, |c| diesel::update(users::table)
+        .set(users::search_keys.eq(None::<String>))
+        .execute(c)
+        .await)
+    .unwrap();
     sowat_admin::db::migrate::run(&state.pool).await.unwrap();
     assert_keys_fresh(&app).await;
     let (c, _) = app.client_as(Kind::Support).await;
     let mut db = app.db().await;
-    let (name,): (String,) =
-        db_run!(&mut db, c => users::table.select((users::name,)).order(users::id).first(c).await)
-            .unwrap();
+    let (name,): (String,) = db_run!(&mut db, |c| users::table
+        .select((users::name,))
+        .order(users::id)
+        .first(c)
+        .await)
+    .unwrap();
     let first_word: String = name.split(' ').next().unwrap().chars().take(2).collect();
     let encoded: String = url::form_urlencoded::byte_serialize(first_word.as_bytes()).collect();
     assert!(

@@ -230,8 +230,14 @@ async fn an_anonymous_flood_adds_a_few_rows_and_keeps_its_count() {
         async move {
             let mut db = app.db().await;
             match table {
-                "audit" => sowat_admin::db_run!(&mut db, c => audit_events::table.count().get_result::<i64>(c).await),
-                _ => sowat_admin::db_run!(&mut db, c => sessions::table.count().get_result::<i64>(c).await),
+                "audit" => sowat_admin::db_run!(&mut db, |c| audit_events::table
+                    .count()
+                    .get_result::<i64>(c)
+                    .await),
+                _ => sowat_admin::db_run!(&mut db, |c| sessions::table
+                    .count()
+                    .get_result::<i64>(c)
+                    .await),
             }
             .expect("count")
         }
@@ -300,4 +306,20 @@ async fn an_anonymous_flood_adds_a_few_rows_and_keeps_its_count() {
     }
     // /login is public: its 500 visits are not denials.
     assert_eq!(total, 1_500, "denials counted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_that_differ_for_htmx_say_so_in_vary() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let res = app.get(&c, "/admin/audit").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let vary: Vec<String> = res
+        .headers()
+        .get_all("vary")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    assert!(vary.iter().any(|v| v.contains("hx-request")), "{vary:?}");
 }

@@ -281,10 +281,12 @@ async fn an_unreadable_session_is_dropped_not_an_outage() {
     let (c, user) = app.client_as(Kind::Support).await;
     let user = user.unwrap();
     let mut db = app.db().await;
-    sowat_admin::db_run!(&mut db, conn => diesel::update(sessions::table.filter(sessions::user_id.eq(user.id)))
-        .set(sessions::data.eq("{not json"))
-        .execute(conn)
-        .await)
+    sowat_admin::db_run!(&mut db, |conn| diesel::update(
+        sessions::table.filter(sessions::user_id.eq(user.id))
+    )
+    .set(sessions::data.eq("{not json"))
+    .execute(conn)
+    .await)
     .unwrap();
     let res = app.get(&c, "/admin").await;
     assert_eq!(location(&res), "/login?next=%2Fadmin");

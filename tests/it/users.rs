@@ -23,7 +23,7 @@ async fn emails_listed(app: &TestApp, c: &reqwest::Client, query: &str) -> Vec<S
 async fn audit_for(app: &TestApp, action: &str, user: i64) -> Vec<String> {
     let mut db = app.db().await;
     let id = user.to_string();
-    db_run!(&mut db, c => audit_events::table
+    db_run!(&mut db, |c| audit_events::table
         .filter(audit_events::action.eq(action))
         .filter(audit_events::target_id.eq(&id))
         .select(audit_events::details)
@@ -34,12 +34,14 @@ async fn audit_for(app: &TestApp, action: &str, user: i64) -> Vec<String> {
 
 async fn set_company(app: &TestApp, u: &TestUser, company: &str, name: &str) {
     let mut db = app.db().await;
-    db_run!(&mut db, c => diesel::update(users::table.find(u.id))
+    db_run!(&mut db, |c| diesel::update(users::table.find(u.id))
         .set((
             users::company.eq(company),
             users::name.eq(name),
             users::name_sort.eq(name.to_lowercase()),
-            users::search_keys.eq(sowat_admin::users::search_keys::column(name, &u.email, company)),
+            users::search_keys.eq(sowat_admin::users::search_keys::column(
+                name, &u.email, company
+            )),
         ))
         .execute(c)
         .await)
@@ -469,7 +471,12 @@ async fn second_factor_reset_and_password_reset_link() {
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let mut db = app.db().await;
-    let (to, body): (String, String) = db_run!(&mut db, c => outbox::table.order(outbox::id.desc()).select((outbox::recipient, outbox::body)).first(c).await).unwrap();
+    let (to, body): (String, String) = db_run!(&mut db, |c| outbox::table
+        .order(outbox::id.desc())
+        .select((outbox::recipient, outbox::body))
+        .first(c)
+        .await)
+    .unwrap();
     assert_eq!(to, user.email);
     let link = body
         .lines()
@@ -632,8 +639,12 @@ async fn soft_delete_restore_and_purge() {
         1
     );
     let mut db = app.db().await;
-    let email: String =
-        db_run!(&mut db, c => users::table.find(u.id).select(users::email).first(c).await).unwrap();
+    let email: String = db_run!(&mut db, |c| users::table
+        .find(u.id)
+        .select(users::email)
+        .first(c)
+        .await)
+    .unwrap();
     assert_eq!(email, format!("erased-user-{}@erased.invalid", u.id));
     assert_eq!(audit_for(&app, "user.purged", u.id).await.len(), 1);
 }
@@ -703,16 +714,31 @@ async fn erase_leaves_no_personal_data() {
     );
     assert!(u.deleted_at.is_some() && u.erased_at.is_some());
     assert_eq!(u.status_reason.as_deref(), Some("erased"));
-    let traces: Vec<(Option<String>, Option<String>)> =
-        db_run!(&mut db, c => login_events::table.filter(login_events::user_id.eq(user.id)).select((login_events::ip, login_events::user_agent)).load(c).await).unwrap();
-    assert!(!traces.is_empty() && traces.iter().all(|(ip, ua)| ip.is_none() && ua.is_none()));
-    let live: i64 = db_run!(&mut db, c => sessions::table.filter(sessions::user_id.eq(user.id)).count().get_result(c).await).unwrap();
-    assert_eq!(live, 0);
-    let rows: Vec<(String, Option<String>, Option<String>, String)> = db_run!(&mut db, c => audit_events::table
-        .select((audit_events::actor_label, audit_events::ip, audit_events::user_agent, audit_events::details))
+    let traces: Vec<(Option<String>, Option<String>)> = db_run!(&mut db, |c| login_events::table
+        .filter(login_events::user_id.eq(user.id))
+        .select((login_events::ip, login_events::user_agent))
         .load(c)
         .await)
     .unwrap();
+    assert!(!traces.is_empty() && traces.iter().all(|(ip, ua)| ip.is_none() && ua.is_none()));
+    let live: i64 = db_run!(&mut db, |c| sessions::table
+        .filter(sessions::user_id.eq(user.id))
+        .count()
+        .get_result(c)
+        .await)
+    .unwrap();
+    assert_eq!(live, 0);
+    let rows: Vec<(String, Option<String>, Option<String>, String)> =
+        db_run!(&mut db, |c| audit_events::table
+            .select((
+                audit_events::actor_label,
+                audit_events::ip,
+                audit_events::user_agent,
+                audit_events::details
+            ))
+            .load(c)
+            .await)
+        .unwrap();
     for (label, ip, ua, details) in &rows {
         let all = format!("{label} {details}").to_lowercase();
         for personal in [user.email.as_str(), "ana lyst", "secret corp", "lives at"] {
@@ -937,10 +963,19 @@ async fn mails_follow_the_recipients_language() {
     let (c, _) = app.client_as(Kind::Admin).await;
     let u = app.create_user("amelie@example.test", &[], false).await;
     let mut db = app.db().await;
-    db_run!(&mut db, c => diesel::update(users::table.find(u.id)).set(users::locale.eq("fr")).execute(c).await).unwrap();
+    db_run!(&mut db, |c| diesel::update(users::table.find(u.id))
+        .set(users::locale.eq("fr"))
+        .execute(c)
+        .await)
+    .unwrap();
     app.post_form(&c, &format!("/admin/users/{}/password-reset", u.id), &[])
         .await;
-    let (subject, body): (String, String) = db_run!(&mut db, c => outbox::table.order(outbox::id.desc()).select((outbox::subject, outbox::body)).first(c).await).unwrap();
+    let (subject, body): (String, String) = db_run!(&mut db, |c| outbox::table
+        .order(outbox::id.desc())
+        .select((outbox::subject, outbox::body))
+        .first(c)
+        .await)
+    .unwrap();
     assert_eq!(subject, "Réinitialisez votre mot de passe sowat admin");
     assert!(
         body.starts_with("Bonjour,\n\n") && body.contains("/reset/"),
