@@ -32,7 +32,9 @@ pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod i18n;
 pub mod mail;
+pub mod redact;
 pub mod routes;
 pub mod seed;
 pub mod state;
@@ -122,7 +124,7 @@ pub fn app(state: AppState) -> Router {
         .with_expiry(Expiry::OnSessionEnd);
     let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
         let id = req.headers().get(web::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("request", method = %req.method(), path = %web::redact::path(req.uri().path()), request_id = %id)
+        tracing::info_span!("request", method = %req.method(), path = %redact::path(req.uri().path()), request_id = %id)
     });
     routes::router(&state)
         .fallback(web::errors::not_found)
@@ -178,6 +180,18 @@ pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError>
             format!("cannot prepare the database: {e}"),
         )
     })?;
+    // Data the SQL cannot compute: it needs the areas' code.
+    let filled = users::search_keys::backfill_pool(&pool)
+        .await
+        .map_err(|e| {
+            bad(
+                "SOWAT_DATABASE_URL",
+                format!("computing search keys failed: {e}"),
+            )
+        })?;
+    if filled > 0 {
+        tracing::info!(users = filled, "search keys computed");
+    }
     Ok((pool, applied))
 }
 
@@ -272,7 +286,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         clock: clock.clone(),
         secrets: Arc::new(secrets),
         login_limiter: Arc::new(RateLimiter::new(attempts, 60)),
-        roles: Arc::new(users::role_cache::RoleCache::default()),
+        roles: Arc::new(access::role_cache::RoleCache::default()),
         cpu: Arc::new(cpu::CpuPool::for_this_machine()),
         anon_denials: Arc::new(audit::anonymous::AnonymousDenials::default()),
     };

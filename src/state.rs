@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::access::role_cache::RoleCache;
 use crate::audit::anonymous::AnonymousDenials;
 use crate::auth::crypto::SecretBox;
 use crate::auth::rate_limit::RateLimiter;
@@ -9,7 +10,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::cpu::CpuPool;
 use crate::db::Pool;
-use crate::users::role_cache::RoleCache;
 
 #[derive(Clone)]
 pub struct AppState {

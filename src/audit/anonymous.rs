@@ -14,9 +14,9 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::{Action, ActorRef, Event};
+use crate::audit::RequestMeta;
 use crate::clock::Clock;
 use crate::db::Pool;
-use crate::web::meta::RequestMeta;
 
 pub const MAX_KEYS: usize = 10_000;
 
@@ -91,7 +91,7 @@ impl AnonymousDenials {
         event: Event,
     ) {
         let group = path_group(path);
-        tracing::warn!(action = event.action.key(), ip = ?meta.ip, path = %crate::web::redact::path(path), "anonymous request denied");
+        tracing::warn!(action = event.action.key(), ip = ?meta.ip, path = %crate::redact::path(path), "anonymous request denied");
         let key = Key {
             minute: clock.now().unix_timestamp().div_euclid(60),
             ip: meta.ip_string().unwrap_or_default(),

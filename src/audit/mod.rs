@@ -4,6 +4,9 @@
 //! ([`Action`]): a new one is declared here, never spelled at a call site.
 
 pub mod anonymous;
+mod origin;
+
+pub use origin::RequestMeta;
 
 use serde_json::{Value, json};
 
@@ -11,7 +14,6 @@ use crate::access::Actor;
 use crate::db::schema::audit_events;
 use crate::db::types::{ActorType, Outcome};
 use crate::db::{Db, Tx};
-use crate::web::meta::RequestMeta;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 

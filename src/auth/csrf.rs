@@ -155,13 +155,14 @@ pub async fn protect(
         .get::<CurrentUser>()
         .and_then(|c| c.0.clone());
     let reject = async |reason: &'static str| -> Response {
-        tracing::warn!(reason, path = %crate::web::redact::path(parts.uri.path()), ip = ?meta.ip, "CSRF check refused a request");
+        tracing::warn!(reason, path = %crate::redact::path(parts.uri.path()), ip = ?meta.ip, "CSRF check refused a request");
         let who = actor
             .as_ref()
             .map(ActorRef::of)
             .unwrap_or_else(ActorRef::anonymous);
-        let event = Event::csrf_rejected(reason)
-            .details(serde_json::json!({ "reason": reason, "path": crate::web::redact::path(parts.uri.path()) }));
+        let event = Event::csrf_rejected(reason).details(
+            serde_json::json!({ "reason": reason, "path": crate::redact::path(parts.uri.path()) }),
+        );
         if actor.is_none() {
             state
                 .anon_denials

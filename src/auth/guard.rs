@@ -158,10 +158,10 @@ pub async fn check(
 async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, access: Access) {
     let meta = RequestMeta::from_parts(parts, state.config.trusted_proxies);
     let who = actor.map(ActorRef::of).unwrap_or_else(ActorRef::anonymous);
-    tracing::warn!(actor = %who.label, method = %parts.method, path = %crate::web::redact::path(parts.uri.path()), permission = access.describe(), "access denied");
+    tracing::warn!(actor = %who.label, method = %parts.method, path = %crate::redact::path(parts.uri.path()), permission = access.describe(), "access denied");
     let event = Event::access_denied(
         parts.method.as_str(),
-        &crate::web::redact::path(parts.uri.path()),
+        &crate::redact::path(parts.uri.path()),
         access.describe(),
     );
     if actor.is_none() {

@@ -1,20 +1,18 @@
 //! Queries for sign-in, second factor, one-time links and the actor.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
 use crate::access::{ADMIN_ROLE, Actor, Membership, Permission, RoleRef};
+use crate::audit::RequestMeta;
 use crate::db::Db;
-use crate::db::schema::{
-    login_events, one_time_tokens, recovery_codes, role_permissions, roles, user_roles, users,
-};
+use crate::db::schema::{login_events, one_time_tokens, recovery_codes, roles, user_roles, users};
 use crate::db::types::{RoleScope, TokenPurpose, WorkspaceRole};
 use crate::db_run;
 use crate::users::model::User;
-use crate::web::meta::RequestMeta;
 
 type QResult<T> = Result<T, diesel::result::Error>;
 
@@ -37,46 +35,6 @@ pub async fn user_by_id(db: &mut Db, id: i64) -> QResult<Option<User>> {
 }
 
 /// The user with roles and memberships; `None` if absent, deleted or not active.
-/// What every role grants, loaded in one query and kept by [`RoleCache`]
-/// (roles change only with a migration or, later, a role edit).
-///
-/// [`RoleCache`]: crate::users::role_cache::RoleCache
-#[derive(Clone, Debug, Default)]
-pub struct RolePermissions {
-    pub by_role: HashMap<i64, HashSet<Permission>>,
-    pub workspace: HashMap<WorkspaceRole, HashSet<Permission>>,
-}
-
-pub async fn role_permissions(db: &mut Db) -> QResult<RolePermissions> {
-    let rows: Vec<(i64, String, String, String)> = db_run!(db, |c| roles::table
-        .inner_join(role_permissions::table)
-        .select((
-            roles::id,
-            roles::key,
-            roles::scope,
-            role_permissions::permission
-        ))
-        .load(c)
-        .await)?;
-    let mut out = RolePermissions::default();
-    for (id, key, scope, permission) in rows {
-        let Some(p) = Permission::parse(&permission) else {
-            tracing::warn!(permission, "unknown permission in role_permissions");
-            continue;
-        };
-        out.by_role.entry(id).or_default().insert(p);
-        if scope == RoleScope::Workspace.as_str() {
-            let role = match key.as_str() {
-                "manager" => WorkspaceRole::Manager,
-                "member" => WorkspaceRole::Member,
-                _ => continue,
-            };
-            out.workspace.entry(role).or_default().insert(p);
-        }
-    }
-    Ok(out)
-}
-
 /// The user's workspace memberships as `workspace_id:ROLE,…`, a column of
 /// the actor query so that loading the actor (on every request) is one
 /// round trip. Its SQL is fixed per engine, so the statement stays cached
@@ -124,7 +82,7 @@ impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for Membership
 /// platform roles, with their workspace memberships as a column.
 pub async fn load_actor(
     db: &mut Db,
-    grants: &RolePermissions,
+    grants: &crate::access::roles::RolePermissions,
     user_id: i64,
 ) -> QResult<Option<Actor>> {
     type Row = (

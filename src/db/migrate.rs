@@ -35,14 +35,5 @@ async fn run_locked(pool: &Pool) -> Result<usize, DbError> {
         }
         None => return Err(DbError::Unavailable("no connection".into())),
     };
-    let applied = applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))?;
-    // Data the SQL cannot compute: it needs the application's code.
-    let mut db = pool.get().await?;
-    let filled = crate::users::search_keys::backfill(&mut db)
-        .await
-        .map_err(|e| DbError::Unavailable(format!("computing search keys failed: {e}")))?;
-    if filled > 0 {
-        tracing::info!(users = filled, "search keys computed");
-    }
-    Ok(applied)
+    applied.map_err(|e| DbError::Unavailable(format!("migration failed: {e}")))
 }

@@ -17,11 +17,11 @@ use crate::db::schema::{
 use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::db::{Conn, Db, Tx};
 use crate::db_run;
+use crate::i18n::Lang;
 use crate::mail::{self, Mail};
 use crate::users::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
 use crate::users::search_keys;
 use crate::users::store;
-use crate::web::i18n::Lang;
 use crate::web::meta::RequestMeta;
 
 /// Who changes what, when, from where.

@@ -10,10 +10,10 @@ use axum_htmx::HxRequest;
 
 use crate::auth::current::SignedIn;
 use crate::error::AppError;
+use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::users::list::{self, COUNT_CAP, ListParams, PAGE_SIZES};
 use crate::users::views::{Abilities, Choice, UserRow, status_choices, type_choices};
-use crate::web::i18n::Lang;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 

@@ -13,7 +13,6 @@ pub mod list_page;
 pub mod model;
 pub mod page;
 pub mod purge;
-pub mod role_cache;
 pub mod search;
 pub mod search_keys;
 pub mod search_sql;

@@ -226,7 +226,7 @@ pub async fn section(
         ),
         Part::Roles => {
             let held = store::role_keys_of(db, u.id).await?;
-            let roles = store::platform_roles(db)
+            let roles = crate::access::roles::platform_roles(db)
                 .await?
                 .into_iter()
                 .map(|r| RoleLine {

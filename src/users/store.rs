@@ -4,10 +4,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
-use crate::access::RoleRef;
 use crate::db::Db;
 use crate::db::schema::{audit_events, comments, login_events, roles, user_roles, users};
-use crate::db::types::{Outcome, RoleScope};
+use crate::db::types::Outcome;
 use crate::db_run;
 use crate::users::model::User;
 
@@ -105,27 +104,6 @@ pub async fn audit_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec
         .limit(limit)
         .load(c)
         .await)
-}
-
-/// Every platform role, in id order (read through [`RoleCache`]).
-///
-/// [`RoleCache`]: crate::users::role_cache::RoleCache
-pub async fn platform_roles(db: &mut Db) -> QResult<Vec<RoleRef>> {
-    let rows: Vec<(i64, String, String, String)> = db_run!(db, |c| roles::table
-        .filter(roles::scope.eq(RoleScope::Platform.as_str()))
-        .order(roles::id)
-        .select((roles::id, roles::key, roles::name_en, roles::name_fr))
-        .load(c)
-        .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, key, name_en, name_fr)| RoleRef {
-            id,
-            key,
-            name_en,
-            name_fr,
-        })
-        .collect())
 }
 
 pub async fn role_keys_of(db: &mut Db, user_id: i64) -> QResult<Vec<String>> {

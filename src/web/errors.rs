@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::{AppError, ErrorMarker};
-use crate::web::i18n::Lang;
+use crate::i18n::Lang;
 use crate::web::layout::PageCtx;
 use crate::web::render::ascii_json;
 
@@ -32,7 +32,7 @@ pub async fn render(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let path = crate::web::redact::path(req.uri().path());
+    let path = crate::redact::path(req.uri().path());
     let response = next.run(req).await;
     let Some(marker) = response
         .extensions()

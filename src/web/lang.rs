@@ -15,8 +15,8 @@ use crate::auth::current::CurrentUser;
 use crate::auth::guard::{redirect, safe_next};
 use crate::db::schema::users;
 use crate::error::AppError;
+use crate::i18n::Lang;
 use crate::state::AppState;
-use crate::web::i18n::Lang;
 use crate::web::meta::RequestMeta;
 
 pub async fn negotiate(mut req: Request, next: Next) -> Response {

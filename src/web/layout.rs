@@ -10,8 +10,8 @@ use crate::access::{Actor, Permission, can};
 use crate::auth::csrf;
 use crate::auth::current::CurrentUser;
 use crate::error::AppError;
+use crate::i18n::Lang;
 use crate::web::assets;
-use crate::web::i18n::Lang;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -1,4 +1,6 @@
-//! Facts about the request that audit rows and login events record.
+//! Facts about the request that audit rows and login events record, read
+//! from the HTTP request into [`RequestMeta`] (defined with the audit trail,
+//! which knows no HTTP).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -10,19 +12,9 @@ use crate::state::AppState;
 /// The client id of the browser UI (seed 004: every event names its app of origin).
 pub const ADMIN_UI_CLIENT: &str = "admin-ui";
 
-#[derive(Clone, Debug, Default)]
-pub struct RequestMeta {
-    pub ip: Option<IpAddr>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub client_id: String,
-}
+pub use crate::audit::RequestMeta;
 
 impl RequestMeta {
-    pub fn ip_string(&self) -> Option<String> {
-        self.ip.map(|ip| ip.to_string())
-    }
-
     /// `trusted_proxies`: how many proxies in front of the service append
     /// to `X-Forwarded-For`. The client is the entry that many places from
     /// the right (what the farthest trusted proxy saw); entries further left

@@ -487,7 +487,7 @@ async fn a_change_to_roles_reaches_the_cache_within_a_second() {
             )
             .execute(c)
             .await)?;
-            sowat_admin::users::role_cache::roles_changed(tx).await
+            sowat_admin::access::role_cache::roles_changed(tx).await
         })
     })
     .await

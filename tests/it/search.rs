@@ -272,14 +272,14 @@ async fn seed_and_start_up_compute_the_keys() {
         .unwrap();
     assert_keys_fresh(&app).await;
     // Rows written without keys (before the column existed, or by hand)
-    // are filled when migrations run at start.
+    // are filled when the database is opened at start.
     let mut db = app.db().await;
     db_run!(&mut db, |c| diesel::update(users::table)
         .set(users::search_keys.eq(None::<String>))
         .execute(c)
         .await)
     .unwrap();
-    sowat_admin::db::migrate::run(&state.pool).await.unwrap();
+    sowat_admin::open_database(&state.config).await.unwrap();
     assert_keys_fresh(&app).await;
     let (c, _) = app.client_as(Kind::Support).await;
     let mut db = app.db().await;

@@ -105,9 +105,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 static EN: LazyLock<HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| parse(include_str!("../../locales/en.txt")));
+    LazyLock::new(|| parse(include_str!("../locales/en.txt")));
 static FR: LazyLock<HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| parse(include_str!("../../locales/fr.txt")));
+    LazyLock::new(|| parse(include_str!("../locales/fr.txt")));
 
 fn parse(source: &'static str) -> HashMap<&'static str, &'static str> {
     source

@@ -10,6 +10,9 @@
 //! - a Manager manages members and settings of their own workspaces only;
 //! - `/admin/*` needs a platform role (enforced by the route guard).
 
+pub mod role_cache;
+pub mod roles;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::db::types::WorkspaceRole;
@@ -84,10 +87,10 @@ pub struct RoleRef {
 
 impl RoleRef {
     /// The role's name in `lang`.
-    pub fn label(&self, lang: crate::web::i18n::Lang) -> &str {
+    pub fn label(&self, lang: crate::i18n::Lang) -> &str {
         match lang {
-            crate::web::i18n::Lang::Fr => &self.name_fr,
-            crate::web::i18n::Lang::En => &self.name_en,
+            crate::i18n::Lang::Fr => &self.name_fr,
+            crate::i18n::Lang::En => &self.name_en,
         }
     }
 }

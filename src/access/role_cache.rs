@@ -10,10 +10,9 @@ use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
+use super::roles::{RolePermissions, platform_roles, role_permissions};
 use crate::access::RoleRef;
-use crate::auth::store::{RolePermissions, role_permissions};
 use crate::db::{Db, shared_state};
-use crate::users::store;
 
 const KEEP_FOR: Duration = Duration::seconds(60);
 
@@ -89,7 +88,7 @@ impl RoleCache {
         db: &mut Db,
         now: OffsetDateTime,
     ) -> Result<Vec<RoleRef>, diesel::result::Error> {
-        self.roles.get(now, store::platform_roles(db)).await
+        self.roles.get(now, platform_roles(db)).await
     }
 
     /// Forgets the kept values if another instance (or this one) changed
