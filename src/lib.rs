@@ -38,6 +38,7 @@ pub mod redact;
 pub mod routes;
 pub mod seed;
 pub mod state;
+pub mod user_record;
 pub mod users;
 pub mod web;
 
@@ -181,7 +182,7 @@ pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError>
         )
     })?;
     // Data the SQL cannot compute: it needs the areas' code.
-    let filled = users::search_keys::backfill_pool(&pool)
+    let filled = user_record::search_keys::backfill_pool(&pool)
         .await
         .map_err(|e| {
             bad(

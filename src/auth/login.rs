@@ -25,7 +25,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
-use crate::users::model::{User, normalize_email};
+use crate::user_record::model::{User, normalize_email};
 use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;

@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::db::schema::{login_events, one_time_tokens, recovery_codes, roles, user_roles, users};
 use crate::db::types::{RoleScope, TokenPurpose, WorkspaceRole};
 use crate::db_run;
-use crate::users::model::User;
+use crate::user_record::model::User;
 
 type QResult<T> = Result<T, diesel::result::Error>;
 

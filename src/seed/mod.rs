@@ -17,8 +17,8 @@ use crate::web::meta::RequestMeta;
 mod names;
 use names::FIRST;
 
-use crate::users::model::name_sort_key;
-use crate::users::search_keys;
+use crate::user_record::model::name_sort_key;
+use crate::user_record::search_keys;
 
 /// Name, email and company of generated user number `n`: drawn from the
 /// name lists by the number, so the same `n` always gives the same person.
@@ -227,9 +227,9 @@ async fn create_bench_admin(
     let audited_email = email.clone();
     db.transaction(|tx| {
         Box::pin(async move {
-            let new = crate::users::model::NewUser {
+            let new = crate::user_record::model::NewUser {
                 password_hash: Some(hash),
-                ..crate::users::model::NewUser::new(
+                ..crate::user_record::model::NewUser::new(
                     &audited_email,
                     "Bench Admin",
                     "sowat.io",

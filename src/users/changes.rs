@@ -19,8 +19,8 @@ use crate::db::{Conn, Db, Tx};
 use crate::db_run;
 use crate::i18n::Lang;
 use crate::mail::{self, Mail};
-use crate::users::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
-use crate::users::search_keys;
+use crate::user_record::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
+use crate::user_record::search_keys;
 use crate::users::store;
 use crate::web::meta::RequestMeta;
 

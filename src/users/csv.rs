@@ -8,7 +8,7 @@
 //!   in case a reader ignores the quotes;
 //! - the file starts with a UTF-8 byte order mark so Excel reads accents.
 
-use crate::users::model::User;
+use crate::user_record::model::User;
 use crate::users::views::opt_date_time;
 
 const COLUMNS: [&str; 9] = [

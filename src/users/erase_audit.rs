@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::db::Db;
 use crate::db::schema::{audit_events, comments};
 use crate::db_run;
-use crate::users::model::User;
+use crate::user_record::model::User;
 
 pub async fn scrub(db: &mut Db, user: &User, alias: &str) -> Result<(), diesel::result::Error> {
     let id = user.id.to_string();

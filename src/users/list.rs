@@ -21,8 +21,8 @@ use time::{Date, PrimitiveDateTime, Time};
 use crate::db::Db;
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
-use crate::users::model::{Listed, is_valid_email};
-use crate::users::search_keys;
+use crate::user_record::model::{Listed, is_valid_email};
+use crate::user_record::search_keys;
 use crate::users::search_sql::Condition;
 
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];

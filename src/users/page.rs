@@ -13,7 +13,7 @@ use crate::auth::current::SignedIn;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::users::model::User;
+use crate::user_record::model::User;
 use crate::users::store;
 use crate::users::views::{
     Abilities, Choice, date_time, opt_date_time, status_choices, status_label, type_choices,

@@ -9,8 +9,8 @@ use crate::audit::{self, ActorRef, Event};
 use crate::clock::Clock;
 use crate::db::schema::users;
 use crate::db::{DbError, Pool};
+use crate::user_record::model::User;
 use crate::users::changes::{self, ChangeError};
-use crate::users::model::User;
 use crate::web::meta::RequestMeta;
 
 pub const RESTORABLE_FOR: Duration = Duration::days(30);

@@ -8,7 +8,7 @@ use crate::db::Db;
 use crate::db::schema::{audit_events, comments, login_events, roles, user_roles, users};
 use crate::db::types::Outcome;
 use crate::db_run;
-use crate::users::model::User;
+use crate::user_record::model::User;
 
 type QResult<T> = Result<T, diesel::result::Error>;
 
@@ -121,7 +121,7 @@ pub async fn quick_search(
     db: &mut Db,
     q: &str,
     limit: i64,
-) -> QResult<Vec<crate::users::model::Listed>> {
+) -> QResult<Vec<crate::user_record::model::Listed>> {
     let params = crate::users::list::ListParams {
         q: q.to_owned(),
         size: "25".into(),

@@ -5,7 +5,7 @@ use time::PrimitiveDateTime;
 use crate::access::{Actor, Permission, can};
 use crate::db::types::{UserStatus, UserType};
 use crate::i18n::Lang;
-use crate::users::model::Listed;
+use crate::user_record::model::Listed;
 
 pub fn date_time(t: PrimitiveDateTime) -> String {
     format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute())

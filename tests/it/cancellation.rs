@@ -10,7 +10,7 @@ use sowat_admin::db::schema::users;
 use sowat_admin::db::types::{UserStatus, UserType};
 use sowat_admin::db::{Pool, Tx};
 use sowat_admin::db_run;
-use sowat_admin::users::model::NewUser;
+use sowat_admin::user_record::model::NewUser;
 
 use crate::harness::TestApp;
 

@@ -13,7 +13,7 @@ use sowat_admin::clock::Clock;
 use sowat_admin::config::{Backend, Config};
 use sowat_admin::db::schema::{users, workspace_members, workspaces};
 use sowat_admin::db::types::{UserStatus, UserType, WorkspaceRole};
-use sowat_admin::users::model::NewUser;
+use sowat_admin::user_record::model::NewUser;
 use sowat_admin::{Running, db_run, start};
 
 pub const PASSWORD: &str = "violet-tram-harbour-42";

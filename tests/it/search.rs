@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use sowat_admin::db::schema::users;
 use sowat_admin::db::types::{UserStatus, UserType};
 use sowat_admin::db_run;
-use sowat_admin::users::model::NewUser;
-use sowat_admin::users::search_keys;
+use sowat_admin::user_record::model::NewUser;
+use sowat_admin::user_record::search_keys;
 
 use crate::harness::{Kind, TestApp, select_attr};
 

@@ -39,7 +39,7 @@ async fn set_company(app: &TestApp, u: &TestUser, company: &str, name: &str) {
             users::company.eq(company),
             users::name.eq(name),
             users::name_sort.eq(name.to_lowercase()),
-            users::search_keys.eq(sowat_admin::users::search_keys::column(
+            users::search_keys.eq(sowat_admin::user_record::search_keys::column(
                 name, &u.email, company
             )),
         ))

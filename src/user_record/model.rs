@@ -94,7 +94,9 @@ impl<'a> NewUser<'a> {
             created_at: now,
             updated_at: now,
             name_sort: name_sort_key(name),
-            search_keys: Some(crate::users::search_keys::column(name, email, company)),
+            search_keys: Some(crate::user_record::search_keys::column(
+                name, email, company,
+            )),
         }
     }
 }
