@@ -2,3 +2,13 @@
 
 pub mod audit_log;
 pub mod dashboard;
+
+/// The admin area's home and the audit trail (staff only).
+#[rustfmt::skip]
+pub fn routes() -> Vec<crate::routes::Route> {
+    use crate::routes::*;
+    vec![
+        get("/admin", Staff(AdminAccess), dashboard::page),
+        get("/admin/audit", Staff(AuditRead), audit_log::page),
+    ]
+}

@@ -28,8 +28,12 @@ pub enum Access {
     Enrolling,
     /// Signed in and enrolled where required.
     SignedIn,
-    /// Signed in with this platform permission (and a platform role under `/admin`).
+    /// Signed in with this permission.
     Perm(Permission),
+    /// Staff only: a platform role *and* this permission (the admin area).
+    /// A property of the declared route, so it holds wherever the route is
+    /// mounted.
+    Staff(Permission),
 }
 
 impl Access {
@@ -38,7 +42,7 @@ impl Access {
             Access::Public => "public",
             Access::Enrolling => "signed-in (enrolling)",
             Access::SignedIn => "signed-in",
-            Access::Perm(p) => p.key(),
+            Access::Perm(p) | Access::Staff(p) => p.key(),
         }
     }
 }
@@ -54,7 +58,7 @@ pub enum Decision {
     Deny,
 }
 
-pub fn decide(access: Access, path: &str, actor: Option<&Actor>) -> Decision {
+pub fn decide(access: Access, actor: Option<&Actor>) -> Decision {
     let Some(actor) = actor else {
         return if access == Access::Public {
             Decision::Allow
@@ -66,14 +70,9 @@ pub fn decide(access: Access, path: &str, actor: Option<&Actor>) -> Decision {
         Access::Public | Access::Enrolling => Decision::Allow,
         _ if actor.must_enroll_totp() => Decision::Enroll,
         Access::SignedIn => Decision::Allow,
-        Access::Perm(p) => {
-            let admin_area = path == "/admin" || path.starts_with("/admin/");
-            if (admin_area && !actor.has_platform_role()) || !can(actor, p, None) {
-                Decision::Deny
-            } else {
-                Decision::Allow
-            }
-        }
+        Access::Perm(p) if can(actor, p, None) => Decision::Allow,
+        Access::Staff(p) if actor.has_platform_role() && can(actor, p, None) => Decision::Allow,
+        Access::Perm(_) | Access::Staff(_) => Decision::Deny,
     }
 }
 
@@ -124,7 +123,7 @@ pub async fn check(
         .and_then(|c| c.0.clone());
     let path = parts.uri.path().to_owned();
     let htmx = parts.headers.contains_key("hx-request");
-    match decide(access, &path, actor.as_ref()) {
+    match decide(access, actor.as_ref()) {
         Decision::Allow => next.run(Request::from_parts(parts, body)).await,
         Decision::Enroll => redirect(ENROLL_PATH, htmx),
         Decision::SignIn => {
@@ -139,7 +138,7 @@ pub async fn check(
             );
             // The admin area is what attackers probe: audited. Elsewhere an
             // expired session is routine: logged only.
-            if path.starts_with("/admin") {
+            if matches!(access, Access::Staff(_)) {
                 deny_audit(&state, &parts, None, access).await;
             } else {
                 tracing::info!(path = %path, permission = access.describe(), "not signed in: sent to sign-in");

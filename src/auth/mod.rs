@@ -15,3 +15,22 @@ pub mod session_store;
 pub mod setup;
 pub mod store;
 pub mod totp;
+
+/// Sign-in, second factor, setup and reset links, sign-out.
+#[rustfmt::skip]
+pub fn routes() -> Vec<crate::routes::Route> {
+    use crate::routes::*;
+    vec![
+        get("/login", Public, login::login_page),
+        post("/login", Public, login::login_submit),
+        get("/login/totp", Public, login::totp_page),
+        post("/login/totp", Public, login::totp_submit),
+        get("/setup/{token}", Public, setup::page),
+        post("/setup/{token}", Public, setup::submit),
+        get("/reset/{token}", Public, reset::page),
+        post("/reset/{token}", Public, reset::submit),
+        post("/logout", Enrolling, login::logout),
+        get("/account/totp", Enrolling, enroll::page),
+        post("/account/totp", Enrolling, enroll::submit),
+    ]
+}

@@ -16,3 +16,29 @@ pub mod search;
 pub mod search_sql;
 pub mod store;
 pub mod views;
+
+/// Users: list, search, page, changes (staff only).
+#[rustfmt::skip]
+pub fn routes() -> Vec<crate::routes::Route> {
+    use crate::routes::*;
+    vec![
+        get("/admin/search", Staff(UsersRead), search::search),
+        get("/admin/users", Staff(UsersRead), list_page::page),
+        get("/admin/users/count", Staff(UsersRead), list_page::count),
+        get("/admin/users/new", Staff(UsersWrite), create::form),
+        post("/admin/users", Staff(UsersWrite), create::submit),
+        post("/admin/users/bulk/status", Staff(UsersWrite), bulk::status),
+        post("/admin/users/bulk/export", Staff(ExportsRun), bulk::export),
+        get("/admin/users/{id}", Staff(UsersRead), page::page),
+        post("/admin/users/{id}/profile", Staff(UsersWrite), actions::profile),
+        post("/admin/users/{id}/status", Staff(UsersWrite), actions::status),
+        post("/admin/users/{id}/roles", Staff(RolesManage), actions::roles),
+        post("/admin/users/{id}/notes", Staff(NotesWrite), actions::note),
+        post("/admin/users/{id}/reset-totp", Staff(UsersWrite), actions::reset_totp),
+        post("/admin/users/{id}/password-reset", Staff(UsersWrite), actions::password_reset),
+        post("/admin/users/{id}/delete", Staff(UsersDelete), actions::delete),
+        post("/admin/users/{id}/restore", Staff(UsersDelete), actions::restore),
+        post("/admin/users/{id}/erase", Staff(UsersDelete), actions::erase),
+        get("/admin/users/{id}/export", Staff(ExportsRun), actions::export),
+    ]
+}
