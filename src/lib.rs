@@ -2,6 +2,25 @@
 //!
 //! [`app`] assembles the router and its layers in one place; [`start`] opens
 //! the database, applies migrations, binds the port and serves.
+//!
+//! # Layers, lowest first (a module imports only from the ones above it)
+//! `config`, `clock`, `i18n`, `redact` (leaves) → `db` (pool, `db_run!`,
+//! `Tx`, locks, shared state) → `access` (permissions, `can()`, the role
+//! tables and their cache) → `audit` (events written through a `Tx`) →
+//! `user_record` (the `users` row and its derived columns) → areas (`auth`,
+//! `account`, `admin`, `users`) → `web` (layout, errors, extractors) →
+//! `routes` → this file.
+//!
+//! # Adding an area
+//! A new area `foo` adds, without touching another area's files:
+//! `src/foo/mod.rs` with `pub fn routes()` (one line per route:
+//! `get("/admin/foo", Staff(FooRead), handlers::list)`), listed once in
+//! `routes::table`; thin handlers (extract, check, call, render); reads in a
+//! store module; writes taking `&mut Tx` and recording an `audit::Action`
+//! (declared in `audit`); askama structs next to `templates/foo/`; keys in
+//! `locales/{en,fr}.txt`; permissions in `access`; migrations as a twin pair
+//! in `migrations/{sqlite,postgres}/`; `tests/it/foo.rs` plus its rows in
+//! the access matrix.
 
 // Outside tests, failures are handled, never unwrapped.
 #![cfg_attr(

@@ -28,7 +28,7 @@ use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::db::{Db, Pool};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::user_record::model::{NewUser, is_valid_email, normalize_email};
+use crate::user_record::model::{Derived, NewUser, is_valid_email, normalize_email};
 use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;
@@ -319,13 +319,11 @@ pub async fn submit(
                         {
                             return Err(SetupRefused::Invalid);
                         }
-                        let keys = crate::user_record::search_keys::column(&name, &email, &company);
+                        let derived = Derived::of(&name, &email, &company);
                         crate::db_run!(db, |c| diesel::update(users::table.find(id))
                             .set((
                                 users::name.eq(&name),
-                                users::name_sort
-                                    .eq(crate::user_record::model::name_sort_key(&name)),
-                                users::search_keys.eq(&keys),
+                                &derived,
                                 users::password_hash.eq(&hash),
                                 users::status.eq(UserStatus::Active),
                                 users::updated_at.eq(now)

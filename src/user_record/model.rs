@@ -83,9 +83,14 @@ impl<'a> NewUser<'a> {
         status: UserStatus,
         now: PrimitiveDateTime,
     ) -> Self {
+        let Derived {
+            email_lower,
+            name_sort,
+            search_keys,
+        } = Derived::of(name, email, company);
         NewUser {
             email,
-            email_lower: normalize_email(email),
+            email_lower,
             name,
             company,
             password_hash: None,
@@ -93,6 +98,27 @@ impl<'a> NewUser<'a> {
             status,
             created_at: now,
             updated_at: now,
+            name_sort,
+            search_keys,
+        }
+    }
+}
+
+/// The columns computed from name, email and company, written together
+/// wherever any of those change (profile edit, setup, erasure), so a row
+/// never has a stale lookup email, sort key or search keys.
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+pub struct Derived {
+    pub email_lower: String,
+    pub name_sort: String,
+    pub search_keys: Option<String>,
+}
+
+impl Derived {
+    pub fn of(name: &str, email: &str, company: &str) -> Self {
+        Derived {
+            email_lower: normalize_email(email),
             name_sort: name_sort_key(name),
             search_keys: Some(crate::user_record::search_keys::column(
                 name, email, company,

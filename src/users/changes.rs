@@ -19,8 +19,7 @@ use crate::db::{Conn, Db, Tx};
 use crate::db_run;
 use crate::i18n::Lang;
 use crate::mail::{self, Mail};
-use crate::user_record::model::{NewUser, User, is_valid_email, name_sort_key, normalize_email};
-use crate::user_record::search_keys;
+use crate::user_record::model::{Derived, NewUser, User, is_valid_email, normalize_email};
 use crate::users::store;
 use crate::web::meta::RequestMeta;
 
@@ -171,11 +170,9 @@ pub async fn update_profile(
     db_run!(db, |c| diesel::update(users::table.find(id))
         .set((
             users::name.eq(name),
-            users::name_sort.eq(name_sort_key(name)),
             users::email.eq(email),
-            users::email_lower.eq(normalize_email(email)),
             users::company.eq(company),
-            users::search_keys.eq(search_keys::column(name, email, company)),
+            Derived::of(name, email, company),
             users::user_type.eq(input.user_type),
             users::updated_at.eq(by.now),
         ))
@@ -536,11 +533,9 @@ pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) ->
     db_run!(db, |c| diesel::update(users::table.find(id))
         .set((
             users::email.eq(&alias_email),
-            users::email_lower.eq(&alias_email),
             users::name.eq(&alias),
-            users::name_sort.eq(&alias),
             users::company.eq(""),
-            users::search_keys.eq(search_keys::column(&alias, &alias_email, "")),
+            Derived::of(&alias, &alias_email, ""),
             users::password_hash.eq(None::<String>),
             users::totp_secret.eq(None::<String>),
             users::totp_enabled.eq(false),
