@@ -12,14 +12,8 @@ use crate::user_record::model::User;
 
 type QResult<T> = Result<T, diesel::result::Error>;
 
-pub async fn get(db: &mut Db, id: i64) -> QResult<Option<User>> {
-    db_run!(db, |c| users::table
-        .find(id)
-        .select(User::as_select())
-        .first(c)
-        .await
-        .optional())
-}
+/// A user by id, deleted or not (the same query sign-in uses).
+pub use crate::auth::store::user_by_id as get;
 
 #[derive(Clone, Debug, Queryable)]
 pub struct LoginRow {
