@@ -13,7 +13,6 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::crypto::sha256_hex;
 use crate::auth::guard::redirect;
 use crate::auth::password;
 use crate::auth::setup::invalid;
@@ -36,16 +35,13 @@ struct ResetPage {
 }
 
 async fn valid(state: &AppState, token: &str) -> Result<Option<(i64, i64, String)>, AppError> {
-    if token.len() > 100 {
-        return Ok(None);
-    }
     let mut db = state.pool.get().await?;
-    let Some(row) =
-        store::find_token(&mut db, &sha256_hex(token), state.clock.now_primitive()).await?
-    else {
+    let now = state.clock.now_primitive();
+    let purposes = [TokenPurpose::PasswordReset];
+    let Some(row) = store::usable_token(&mut db, token, now, &purposes).await? else {
         return Ok(None);
     };
-    let (TokenPurpose::PasswordReset, Some(uid)) = (row.purpose, row.user_id) else {
+    let Some(uid) = row.user_id else {
         return Ok(None);
     };
     let user = store::user_by_id(&mut db, uid)

@@ -179,16 +179,12 @@ async fn valid_token(
     token: &str,
     now: time::PrimitiveDateTime,
 ) -> Result<Option<TokenRow>, AppError> {
-    if token.len() > 100 {
-        return Ok(None);
-    }
-    let row = store::find_token(db, &sha256_hex(token), now).await?;
-    Ok(row.filter(|r| {
-        matches!(
-            r.purpose,
-            TokenPurpose::FirstAdmin | TokenPurpose::AdminInvite | TokenPurpose::Invite
-        )
-    }))
+    const SETUP: [TokenPurpose; 3] = [
+        TokenPurpose::FirstAdmin,
+        TokenPurpose::AdminInvite,
+        TokenPurpose::Invite,
+    ];
+    Ok(store::usable_token(db, token, now, &SETUP).await?)
 }
 
 pub async fn page(

@@ -448,6 +448,22 @@ pub async fn find_token(
         .optional())
 }
 
+/// The token as it arrives in a link, if it is usable now for one of
+/// `purposes` (the one check behind every one-time link page).
+pub async fn usable_token(
+    db: &mut Db,
+    token: &str,
+    now: PrimitiveDateTime,
+    purposes: &[TokenPurpose],
+) -> QResult<Option<TokenRow>> {
+    // Ours are 43 characters; anything long is not worth hashing.
+    if token.len() > 100 {
+        return Ok(None);
+    }
+    let row = find_token(db, &crate::auth::crypto::sha256_hex(token), now).await?;
+    Ok(row.filter(|r| purposes.contains(&r.purpose)))
+}
+
 /// Consumes a token; false if it was used in the meantime.
 pub async fn consume_token(db: &mut Db, id: i64, now: PrimitiveDateTime) -> QResult<bool> {
     let n = db_run!(db, |c| diesel::update(
