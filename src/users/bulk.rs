@@ -50,15 +50,7 @@ struct Request {
 
 fn parse(fields: Vec<(String, String)>) -> Request {
     let get = |k: &str| field(&fields, k);
-    let params = ListParams {
-        q: get("q"),
-        status: get("status"),
-        user_type: get("type"),
-        role: get("role"),
-        from: get("from"),
-        to: get("to"),
-        ..ListParams::default()
-    };
+    let params = ListParams::filter_from(get);
     let ids = all(&fields, "ids")
         .filter_map(|v| v.parse().ok())
         .take(MAX_BULK + 1)

@@ -141,20 +141,44 @@ impl ListParams {
         }
     }
 
+    /// The filter's parameters by name, declared once: links, the bulk
+    /// forms' hidden fields and the reading of those forms all go through it.
+    pub fn filter_mut(&mut self) -> [(&'static str, &mut String); 6] {
+        [
+            ("q", &mut self.q),
+            ("status", &mut self.status),
+            ("type", &mut self.user_type),
+            ("role", &mut self.role),
+            ("from", &mut self.from),
+            ("to", &mut self.to),
+        ]
+    }
+
+    /// The filter's parameters with their values, as typed.
+    pub fn filter_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut copy = self.clone();
+        copy.filter_mut()
+            .into_iter()
+            .map(|(k, v)| (k, std::mem::take(v)))
+            .collect()
+    }
+
+    /// The filter read from a form's fields (bulk actions carry it).
+    pub fn filter_from(get: impl Fn(&str) -> String) -> Self {
+        let mut params = ListParams::default();
+        for (key, value) in params.filter_mut() {
+            *value = get(key);
+        }
+        params
+    }
+
     /// The query string without the cursor (for sort links, page size, next page).
     pub fn query_without_cursor(&self) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("q", &self.q),
-            ("status", &self.status),
-            ("type", &self.user_type),
-            ("role", &self.role),
-            ("from", &self.from),
-            ("to", &self.to),
-            ("sort", &self.sort),
-        ] {
+        let sort = ("sort", self.sort.clone());
+        for (k, v) in self.filter_pairs().into_iter().chain([sort]) {
             if !v.is_empty() {
-                s.append_pair(k, v);
+                s.append_pair(k, &v);
             }
         }
         if !self.size.is_empty() {

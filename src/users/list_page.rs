@@ -64,17 +64,7 @@ fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
 
 /// The current filter as hidden fields, so bulk forms act on what is shown.
 fn filter_fields(p: &ListParams) -> Vec<(&'static str, String)> {
-    [
-        ("q", &p.q),
-        ("status", &p.status),
-        ("type", &p.user_type),
-        ("role", &p.role),
-        ("from", &p.from),
-        ("to", &p.to),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.clone()))
-    .collect()
+    p.filter_pairs()
 }
 
 pub async fn page(
