@@ -116,7 +116,11 @@ pub async fn protect(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    if EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p)) {
+    // Machine callers, and static files and probes (no form ever comes
+    // from them: no token, no cookie).
+    if EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p))
+        || (is_safe(req.method()) && crate::auth::current::anonymous_path(path))
+    {
         return next.run(req).await;
     }
     let https = state.config.is_https();

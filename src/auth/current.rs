@@ -23,7 +23,7 @@ const TOUCH_EVERY_SECS: i64 = 60;
 const SEEN: &str = "seen";
 
 /// Paths that never need to know the user (no session read, no query).
-fn anonymous_path(path: &str) -> bool {
+pub(crate) fn anonymous_path(path: &str) -> bool {
     path.starts_with("/static/") || path == "/healthz" || path == "/readyz"
 }
 

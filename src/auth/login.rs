@@ -193,33 +193,33 @@ pub async fn login_submit(
         true => store::user_by_email(&mut db, &email_lower).await?,
         false => None,
     };
-    // Every refusal costs the same argon2 work, found or not.
-    let refuse_after_work =
-        async |db: &mut Db, user: Option<&User>, reason: Option<&'static str>| {
-            // The connection goes back while the CPU works: sign-ins queued on
-            // the CPU pool must not hold the pool's connections too.
-            password::verify_off_thread(&state.cpu, &form.password, None).await?;
-            if let Some(reason) = reason {
-                record_failure(&state, db, &meta, user, "password", reason).await?;
-            }
-            Ok::<_, AppError>(())
-        };
-    let Some(user) = user else {
-        drop(db);
-        let mut db = state.pool.get().await?;
-        refuse_after_work(&mut db, None, usable.then_some("unknown_account")).await?;
-        return failed(ctx, email_shown, next);
+    let locked = match &user {
+        Some(u) => !take_attempt(&state, &mut db, u.id).await?,
+        None => false,
     };
-    if !take_attempt(&state, &mut db, user.id).await? {
-        drop(db);
-        let mut db = state.pool.get().await?;
-        refuse_after_work(&mut db, Some(&user), Some("locked")).await?;
-        return failed(ctx, email_shown, next);
-    }
+    // Every refusal costs the same argon2 work, found or not; the
+    // connection goes back meanwhile (sign-ins queued on the CPU pool must
+    // not hold the pool's connections too).
     drop(db);
-    let ok = password::verify_off_thread(&state.cpu, &form.password, user.password_hash.as_deref())
-        .await?;
+    let hash = user
+        .as_ref()
+        .filter(|_| !locked)
+        .and_then(|u| u.password_hash.as_deref());
+    let ok = password::verify_off_thread(&state.cpu, &form.password, hash).await?;
     let mut db = state.pool.get().await?;
+    let user = match user {
+        None => {
+            if usable {
+                record_failure(&state, &mut db, &meta, None, "password", "unknown_account").await?;
+            }
+            return failed(ctx, email_shown, next);
+        }
+        Some(u) if locked => {
+            record_failure(&state, &mut db, &meta, Some(&u), "password", "locked").await?;
+            return failed(ctx, email_shown, next);
+        }
+        Some(u) => u,
+    };
     if !ok {
         record_failure(
             &state,

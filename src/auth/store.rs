@@ -429,11 +429,7 @@ pub struct TokenRow {
     pub user_id: Option<i64>,
 }
 
-pub async fn find_token(
-    db: &mut Db,
-    hash: &str,
-    now: PrimitiveDateTime,
-) -> QResult<Option<TokenRow>> {
+async fn find_token(db: &mut Db, hash: &str, now: PrimitiveDateTime) -> QResult<Option<TokenRow>> {
     db_run!(db, |c| one_time_tokens::table
         .filter(one_time_tokens::token_hash.eq(hash))
         .filter(one_time_tokens::used_at.is_null())

@@ -62,11 +62,6 @@ fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
     .collect()
 }
 
-/// The current filter as hidden fields, so bulk forms act on what is shown.
-fn filter_fields(p: &ListParams) -> Vec<(&'static str, String)> {
-    p.filter_pairs()
-}
-
 pub async fn page(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -132,7 +127,8 @@ pub async fn page(
         sorts: sort_links(lang, &params),
         count_href: format!("/admin/users/count?{base}"),
         can: Abilities::of(&actor),
-        filter_fields: filter_fields(&params),
+        // Hidden fields, so bulk forms act on what is shown.
+        filter_fields: params.filter_pairs(),
         ranking: list::ranking(&filter, !rows.is_empty()),
         ctx,
         params,
