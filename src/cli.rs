@@ -114,7 +114,7 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 async fn rotate_secret_key(config: &Config) -> Result<(), StartError> {
-    let secrets = crate::auth::secret_key::load(config)?;
+    let secrets = crate::security::secret_key::load(config)?;
     if secrets.previous_key_id().is_none() {
         return Err(StartError::Config(crate::config::bad(
             "SOWAT_PREVIOUS_SECRET_KEY",
@@ -122,8 +122,8 @@ async fn rotate_secret_key(config: &Config) -> Result<(), StartError> {
         )));
     }
     let (pool, _) = open_database(config).await?;
-    crate::auth::secret_key::check(&pool, &secrets).await?;
-    let count = crate::auth::secret_key::rotate(&pool, &secrets, &Clock::system())
+    crate::security::secret_key::check(&pool, &secrets).await?;
+    let count = crate::security::secret_key::rotate(&pool, &secrets, &Clock::system())
         .await
         .map_err(StartError::Other)?;
     println!(
@@ -212,8 +212,8 @@ async fn seed(
         }
     };
     let (pool, _) = open_database(config).await?;
-    let secrets = crate::auth::secret_key::load(config)?;
-    crate::auth::secret_key::check(&pool, &secrets).await?;
+    let secrets = crate::security::secret_key::load(config)?;
+    crate::security::secret_key::check(&pool, &secrets).await?;
     let started = std::time::Instant::now();
     let seeded = crate::seed::users(&pool, &Clock::system(), count, bench.then_some(&secrets))
         .await

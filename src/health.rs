@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::current::CurrentUser;
-use crate::auth::guard::redirect;
 use crate::state::AppState;
+use crate::web::current::CurrentUser;
+use crate::web::guard::redirect;
 
 pub async fn healthz() -> &'static str {
     "ok\n"

@@ -3,24 +3,37 @@
 //! [`app`] assembles the router and its layers in one place; [`start`] opens
 //! the database, applies migrations, binds the port and serves.
 //!
-//! # Layers, lowest first (a module imports only from the ones above it)
-//! `config`, `clock`, `i18n`, `redact` (leaves) → `db` (pool, `db_run!`,
-//! `Tx`, locks, shared state) → `access` (permissions, `can()`, the role
-//! tables and their cache) → `audit` (events written through a `Tx`) →
-//! `user_record` (the `users` row and its derived columns) → areas (`auth`,
-//! `account`, `admin`, `users`) → `web` (layout, errors, extractors) →
-//! `routes` → this file.
+//! # Layers, lowest first (a module imports only from the lines above its own;
+//! `tests/it/layers.rs` checks it)
+//! 1. `config`, `clock`, `i18n`, `redact`: leaves.
+//! 2. `db` (pool, `db_run!`, `Tx`, locks, shared state), then `error`, `cpu`.
+//! 3. `access` (permissions, the route rule, `can()`, role cache), `audit`
+//!    (events written through a `Tx`), `change` (`By`, `ChangeError`),
+//!    `user_record` (the `users` row and its derived columns).
+//! 4. `security` (credentials, secrets, sessions), `mail` (the outbox),
+//!    `tasks` (the durable task runner): no HTTP, no area.
+//! 5. `state`, then `web` (layout, guard, CSRF, extractors, forms, formats).
+//! 6. Areas, peers that never import each other: `auth`, `account`, `admin`,
+//!    `users`, plus `health` and `seed`.
+//! 7. `routes` and `task_kinds` (the tables gathering every area's routes
+//!    and task handlers), then `cli` and this file.
 //!
 //! # Adding an area
-//! A new area `foo` adds, without touching another area's files:
-//! `src/foo/mod.rs` with `pub fn routes()` (one line per route:
-//! `get("/admin/foo", Staff(FooRead), handlers::list)`), listed once in
-//! `routes::table`; thin handlers (extract, check, call, render); reads in a
-//! store module; writes taking `&mut Tx` and recording an `audit::Action`
-//! (declared in `audit`); askama structs next to `templates/foo/`; keys in
-//! `locales/{en,fr}.txt`; permissions in `access`; migrations as a twin pair
-//! in `migrations/{sqlite,postgres}/`; `tests/it/foo.rs` plus its rows in
-//! the access matrix.
+//! A new area `foo` adds these files and touches no other area's:
+//! - `src/foo/mod.rs`: `pub fn routes()`, one line per route
+//!   (`get("/admin/foo", Staff(FooRead), handlers::list)`);
+//! - `src/foo/handlers.rs` (or `handlers/`, one file per screen): extract
+//!   (`web::action::Call`), check, call, render;
+//! - `src/foo/store.rs`: reads; `src/foo/changes.rs`: writes taking
+//!   `&mut Tx` and a `change::By`, each recording an `audit::Action`;
+//! - `src/foo/views.rs`: the askama structs of `templates/foo/*.html`;
+//! - `src/foo/tasks.rs` if it has long work (handlers for `tasks::Kind`);
+//! - `tests/it/foo.rs`.
+//!
+//! And one line in each shared list: `routes::table`, `task_kinds` (if it
+//! has tasks), `access::Permission`, `audit::Action`, `locales/{en,fr}.txt`,
+//! the access matrix's expectations, a migration pair in
+//! `migrations/{sqlite,postgres}/`, and `LAYERS` in `tests/it/layers.rs`.
 
 // Outside tests, failures are handled, never unwrapped.
 #![cfg_attr(
@@ -44,6 +57,7 @@ pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod change;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -55,6 +69,7 @@ pub mod i18n;
 pub mod mail;
 pub mod redact;
 pub mod routes;
+pub mod security;
 pub mod seed;
 pub mod state;
 pub mod user_record;
@@ -78,11 +93,11 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::auth::rate_limit::RateLimiter;
-use crate::auth::session_store::DbSessionStore;
 use crate::clock::Clock;
 use crate::config::{Backend, Config, ConfigError, bad};
 use crate::db::Pool;
+use crate::security::rate_limit::RateLimiter;
+use crate::security::session_store::DbSessionStore;
 use crate::state::AppState;
 
 /// The session cookie's name: `__Host-` binds it to this exact origin under https.
@@ -148,8 +163,8 @@ pub fn app(state: AppState) -> Router {
     });
     routes::router(&state)
         .fallback(web::errors::not_found)
-        .layer(from_fn_with_state(state.clone(), auth::csrf::protect))
-        .layer(from_fn_with_state(state.clone(), auth::current::load))
+        .layer(from_fn_with_state(state.clone(), web::csrf::protect))
+        .layer(from_fn_with_state(state.clone(), web::current::load))
         .layer(sessions)
         .layer(from_fn(web::lang::negotiate))
         .layer(from_fn(web::sanitize::strip_controls))
@@ -280,9 +295,9 @@ async fn flush_denials(state: &AppState) {
 /// Starts the service with `clock` (tests pass one they can move).
 pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> {
     check_data_dir(&config)?;
-    let secrets = auth::secret_key::load(&config)?;
+    let secrets = security::secret_key::load(&config)?;
     let (pool, applied) = open_database(&config).await?;
-    auth::secret_key::check(&pool, &secrets).await?;
+    security::secret_key::check(&pool, &secrets).await?;
     if applied > 0 {
         tracing::info!(applied, "migrations applied");
     }
@@ -298,7 +313,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     // Force the lazily built password data now, not during the first sign-in.
-    let _ = &*auth::password::DUMMY_HASH;
+    let _ = &*security::password::DUMMY_HASH;
     let attempts = config.login_attempts_per_minute;
     let state = AppState {
         pool: pool.clone(),
@@ -422,7 +437,7 @@ async fn housekeeping(s: &AppState) {
         Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
         Err(e) => tracing::warn!(error = %e, "session purge failed"),
     }
-    match users::purge::purge_deleted(&s.pool, &s.clock).await {
+    match users::tasks::purge::purge_deleted(&s.pool, &s.clock).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(purged = n, "deleted users purged"),
         Err(e) => tracing::warn!(error = %e, "user purge failed"),

@@ -1,59 +1,17 @@
 //! Every route, its method and the access it requires. Each area declares
 //! its own as data (`routes()` in its `mod.rs`, one line per route with the
-//! [`get`] and [`post`] helpers); [`table`] concatenates them into the one
+//! `get` and `post` helpers of [`crate::web::route`]); [`table`] concatenates them into the one
 //! list the router and the access-matrix test are both built from, so a
 //! route cannot exist without a declared access. The admin-area rule is
 //! part of the declaration (`Access::Staff`), not a match on the path.
 
 use axum::Router;
-use axum::http::Method;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodFilter, MethodRouter, on};
 
-pub use crate::access::Permission::*;
-use crate::auth::guard;
-pub use crate::auth::guard::Access::{self, Enrolling, Perm, Public, SignedIn, Staff};
 use crate::state::AppState;
+use crate::web::guard;
+use crate::web::route::*;
 use crate::{account, admin, auth, health, users, web};
-
-pub struct Route {
-    pub method: Method,
-    pub path: &'static str,
-    pub access: Access,
-    handler: MethodRouter<AppState>,
-}
-
-fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
-where
-    H: axum::handler::Handler<T, AppState>,
-    T: 'static,
-{
-    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
-    Route {
-        method,
-        path,
-        access,
-        handler: on(filter, handler),
-    }
-}
-
-/// A `GET` route.
-pub fn get<H, T>(path: &'static str, access: Access, handler: H) -> Route
-where
-    H: axum::handler::Handler<T, AppState>,
-    T: 'static,
-{
-    route(Method::GET, path, access, handler)
-}
-
-/// A `POST` route.
-pub fn post<H, T>(path: &'static str, access: Access, handler: H) -> Route
-where
-    H: axum::handler::Handler<T, AppState>,
-    T: 'static,
-{
-    route(Method::POST, path, access, handler)
-}
 
 /// Every route of the service.
 pub fn table() -> Vec<Route> {

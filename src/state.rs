@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use crate::access::role_cache::RoleCache;
 use crate::audit::anonymous::AnonymousDenials;
-use crate::auth::crypto::SecretBox;
-use crate::auth::rate_limit::RateLimiter;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::cpu::CpuPool;
 use crate::db::Pool;
+use crate::security::crypto::SecretBox;
+use crate::security::rate_limit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -31,6 +31,6 @@ impl AppState {
         user_id: i64,
     ) -> Result<Option<crate::access::Actor>, diesel::result::Error> {
         let grants = self.roles.grants(db, self.clock.now()).await?;
-        crate::auth::store::load_actor(db, &grants, user_id).await
+        crate::security::store::load_actor(db, &grants, user_id).await
     }
 }

@@ -11,6 +11,8 @@
 //! - `/admin/*` needs a platform role (enforced by the route guard).
 
 pub mod role_cache;
+pub mod rule;
+pub use rule::{Access, Decision, decide};
 pub mod roles;
 
 use std::collections::{HashMap, HashSet};

@@ -11,12 +11,12 @@ use time::PrimitiveDateTime;
 use tower_sessions::Session;
 
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::current::SignedIn;
-use crate::auth::guard::redirect;
-use crate::auth::session_store::id_hash;
 use crate::db::schema::sessions;
 use crate::error::AppError;
+use crate::security::session_store::id_hash;
 use crate::state::AppState;
+use crate::web::current::SignedIn;
+use crate::web::guard::redirect;
 use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::{html, with_toast};
@@ -39,7 +39,7 @@ struct SessionsPage {
 }
 
 fn fmt(t: PrimitiveDateTime) -> String {
-    format!("{} {:02}:{:02} UTC", t.date(), t.hour(), t.minute())
+    format!("{} UTC", crate::web::format::date_time(t))
 }
 
 async fn list(

@@ -8,10 +8,10 @@ use diesel_async::RunQueryDsl;
 
 use crate::access::{Permission, can};
 use crate::admin::audit_log::{EventView, latest};
-use crate::auth::current::SignedIn;
 use crate::db::schema::{audit_events, sessions, users};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::current::SignedIn;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 

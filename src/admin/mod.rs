@@ -5,8 +5,8 @@ pub mod dashboard;
 
 /// The admin area's home and the audit trail (staff only).
 #[rustfmt::skip]
-pub fn routes() -> Vec<crate::routes::Route> {
-    use crate::routes::*;
+pub fn routes() -> Vec<crate::web::route::Route> {
+    use crate::web::route::*;
     vec![
         get("/admin", Staff(AdminAccess), dashboard::page),
         get("/admin/audit", Staff(AuditRead), audit_log::page),

@@ -11,12 +11,12 @@ use tower_sessions::Session;
 
 use crate::access::Actor;
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::current::SignedIn;
-use crate::auth::session_store::keys;
-use crate::auth::store::{self, LoginEvent};
-use crate::auth::{recovery, totp};
 use crate::error::AppError;
+use crate::security::session_store::keys;
+use crate::security::store::{self, LoginEvent};
+use crate::security::{recovery, totp};
 use crate::state::AppState;
+use crate::web::current::SignedIn;
 use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;

@@ -1,25 +1,16 @@
-//! Authentication and the access guard.
+//! The sign-in screens: password, second factor and its enrollment, the
+//! setup and reset links, sign-out. The credentials themselves are
+//! [`crate::security`]'s; the guard is [`crate::web::guard`].
 
-pub mod crypto;
-pub mod csrf;
-pub mod current;
 pub mod enroll;
-pub mod guard;
 pub mod login;
-pub mod password;
-pub mod rate_limit;
-pub mod recovery;
 pub mod reset;
-pub mod secret_key;
-pub mod session_store;
 pub mod setup;
-pub mod store;
-pub mod totp;
 
 /// Sign-in, second factor, setup and reset links, sign-out.
 #[rustfmt::skip]
-pub fn routes() -> Vec<crate::routes::Route> {
-    use crate::routes::*;
+pub fn routes() -> Vec<crate::web::route::Route> {
+    use crate::web::route::*;
     vec![
         get("/login", Public, login::login_page),
         post("/login", Public, login::login_submit),

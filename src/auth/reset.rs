@@ -13,14 +13,14 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::guard::redirect;
-use crate::auth::password;
 use crate::auth::setup::invalid;
-use crate::auth::store;
 use crate::db::schema::{sessions, users};
 use crate::db::types::TokenPurpose;
 use crate::error::AppError;
+use crate::security::password;
+use crate::security::store;
 use crate::state::AppState;
+use crate::web::guard::redirect;
 use crate::web::layout::{FLASH, PageCtx};
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;

@@ -11,29 +11,29 @@ use axum::response::{IntoResponse, Response};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Deserialize;
-use time::Duration;
 use tower_sessions::Session;
 
 use crate::access::ADMIN_ROLE;
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::crypto::SecretBox;
-use crate::auth::crypto::{random_token, sha256_hex};
-use crate::auth::guard::{ENROLL_PATH, redirect};
-use crate::auth::store::{self, TokenRow};
-use crate::auth::{login, password};
+use crate::auth::login;
 use crate::clock::Clock;
 use crate::db::locks::{self, Lock};
 use crate::db::schema::users;
 use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::db::{Db, Pool};
 use crate::error::AppError;
+use crate::security::crypto::SecretBox;
+use crate::security::crypto::{random_token, sha256_hex};
+use crate::security::password;
+use crate::security::store::{self, TokenRow};
 use crate::state::AppState;
 use crate::user_record::model::{Derived, NewUser, is_valid_email, normalize_email};
+use crate::web::guard::{ENROLL_PATH, redirect};
 use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;
 
-pub const LINK_VALID_FOR: Duration = Duration::hours(1);
+use crate::security::store::LINK_VALID_FOR;
 
 #[derive(Template)]
 #[template(path = "auth/setup.html")]

@@ -7,12 +7,12 @@
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::crypto::SecretBox;
-use crate::auth::{password, store as auth_store, totp};
 use crate::clock::Clock;
 use crate::db::{Db, Pool};
-use crate::web::meta::RequestMeta;
+use crate::security::crypto::SecretBox;
+use crate::security::{password, store as auth_store, totp};
 
 mod names;
 use names::FIRST;
@@ -219,7 +219,7 @@ async fn create_bench_admin(
     use crate::db::schema::users;
     use diesel_async::RunQueryDsl;
     let email = format!("bench-admin-{}@sowat.test", clock.now().unix_timestamp());
-    let pass = crate::auth::crypto::random_token();
+    let pass = crate::security::crypto::random_token();
     let hash = password::hash(&pass)?;
     let now = clock.now_primitive();
     let secret = totp::generate_secret();

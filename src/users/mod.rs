@@ -1,30 +1,23 @@
 //! Users: the list, the global search, the user page and every change made
-//! to a user.
+//! to a user. `handlers/` (one file per screen), `store/` (reads),
+//! `changes/` (writes with their audit events), `views.rs` (template
+//! structs), `tasks/` (long work on the task runner).
 
-pub mod actions;
-pub mod bulk;
 pub mod changes;
-pub mod create;
-pub mod csv;
-pub mod erase_audit;
-pub mod export;
-pub mod list;
-pub mod list_page;
-pub mod page;
-pub mod purge;
-pub mod search;
-pub mod search_sql;
+pub mod handlers;
 pub mod store;
+pub mod tasks;
 pub mod views;
 
 /// Users: list, search, page, changes (staff only).
 #[rustfmt::skip]
-pub fn routes() -> Vec<crate::routes::Route> {
-    use crate::routes::*;
+pub fn routes() -> Vec<crate::web::route::Route> {
+    use crate::web::route::*;
+    use handlers::*;
     vec![
         get("/admin/search", Staff(UsersRead), search::search),
-        get("/admin/users", Staff(UsersRead), list_page::page),
-        get("/admin/users/count", Staff(UsersRead), list_page::count),
+        get("/admin/users", Staff(UsersRead), list::page),
+        get("/admin/users/count", Staff(UsersRead), list::count),
         get("/admin/users/new", Staff(UsersWrite), create::form),
         post("/admin/users", Staff(UsersWrite), create::submit),
         post("/admin/users/bulk/status", Staff(UsersWrite), bulk::status),

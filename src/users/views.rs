@@ -1,19 +1,21 @@
-//! Shared view helpers for the users screens.
+//! What the users templates are given: one struct per template (pages,
+//! page sections, fragments), the row and choice types they show, and the
+//! labels of stored values.
 
-use time::PrimitiveDateTime;
+use askama::Template;
+
+use crate::web::format::{date_time, opt_date_time};
+
+use crate::user_record::model::User;
+use crate::users::store::list::ListParams;
+use crate::web::form::FormState;
+use crate::web::layout::PageCtx;
+use crate::web::section::Section;
 
 use crate::access::{Actor, Permission, can};
 use crate::db::types::{UserStatus, UserType};
 use crate::i18n::Lang;
 use crate::user_record::model::Listed;
-
-pub fn date_time(t: PrimitiveDateTime) -> String {
-    format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute())
-}
-
-pub fn opt_date_time(t: Option<PrimitiveDateTime>) -> String {
-    t.map(date_time).unwrap_or_default()
-}
 
 pub fn status_label(lang: Lang, s: UserStatus) -> &'static str {
     lang.t(match s {
@@ -121,4 +123,202 @@ pub fn type_choices(lang: Lang, current: &str) -> Vec<Choice> {
             selected: current == t.as_str(),
         })
         .collect()
+}
+
+#[derive(Template)]
+#[template(path = "users/page.html")]
+pub struct UserPage {
+    pub ctx: PageCtx,
+    pub title: String,
+    pub deleted: bool,
+    pub erased: bool,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Template)]
+#[template(path = "users/_profile.html")]
+pub struct ProfileSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub types: Vec<Choice>,
+    pub status_text: &'static str,
+    pub type_text: &'static str,
+    pub created: String,
+    pub last_login: String,
+    pub status_changed: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_status.html")]
+pub struct StatusSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub statuses: Vec<Choice>,
+    pub status_text: &'static str,
+}
+
+pub struct RoleLine {
+    pub key: String,
+    pub label: String,
+    pub held: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/_roles.html")]
+pub struct RolesSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub roles: Vec<RoleLine>,
+    pub is_self: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/_security.html")]
+pub struct SecuritySection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub notice: Option<String>,
+}
+
+pub struct LoginLine {
+    pub at: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub client_id: String,
+    pub event: String,
+    pub success: bool,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_logins.html")]
+pub struct LoginsSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub lines: Vec<LoginLine>,
+}
+
+pub struct NoteLine {
+    pub author: String,
+    pub at: String,
+    pub body: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_notes.html")]
+pub struct NotesSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+    pub notes: Vec<NoteLine>,
+}
+
+pub struct AuditLine {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub outcome: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/_audit.html")]
+pub struct AuditSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub lines: Vec<AuditLine>,
+}
+
+#[derive(Template)]
+#[template(path = "users/_danger.html")]
+pub struct DangerSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub can: Abilities,
+    pub form: FormState,
+}
+
+pub struct SortLink {
+    pub label: &'static str,
+    pub href: String,
+    pub active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/list.html", blocks = ["results"])]
+pub struct ListPage {
+    pub ctx: PageCtx,
+    pub params: ListParams,
+    pub rows: Vec<UserRow>,
+    pub next_href: Option<String>,
+    pub count_href: String,
+    pub statuses: Vec<Choice>,
+    pub types: Vec<Choice>,
+    pub roles: Vec<Choice>,
+    pub sizes: Vec<Choice>,
+    pub sorts: Vec<SortLink>,
+    pub can: Abilities,
+    pub filter_fields: Vec<(&'static str, String)>,
+    /// How the rows of a text search are ranked (an i18n key), if any are shown.
+    pub ranking: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "users/new.html")]
+pub struct NewPage {
+    pub ctx: PageCtx,
+    pub error: Option<String>,
+    pub field: Option<&'static str>,
+    pub email: String,
+    pub name: String,
+    pub company: String,
+    pub types: Vec<Choice>,
+    pub roles: Vec<Choice>,
+    pub can_roles: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users/created.html")]
+pub struct CreatedPage {
+    pub ctx: PageCtx,
+    pub id: i64,
+    pub email: String,
+    pub link: String,
+}
+
+#[derive(Template)]
+#[template(path = "users/bulk_confirm.html")]
+pub struct ConfirmPage {
+    pub ctx: PageCtx,
+    pub action_url: &'static str,
+    pub question: String,
+    pub needs_reason: bool,
+    pub fields: Vec<(String, String)>,
+    pub back: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "users/search_results.html")]
+pub struct Results {
+    pub ctx: PageCtx,
+    pub rows: Vec<UserRow>,
+    pub more_href: String,
+}
+
+/// The list's match count, fetched after the rows (escaped by askama).
+#[derive(Template)]
+#[template(
+    source = r#"<span id="user-count" data-count="{{ n }}">{{ text }}</span>"#,
+    ext = "html"
+)]
+pub struct CountBadge {
+    pub n: i64,
+    pub text: String,
 }

@@ -11,12 +11,12 @@ use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::current::CurrentUser;
-use crate::auth::guard::{redirect, safe_next};
 use crate::db::schema::users;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
+use crate::web::current::CurrentUser;
+use crate::web::guard::{redirect, safe_next};
 use crate::web::meta::RequestMeta;
 
 pub async fn negotiate(mut req: Request, next: Next) -> Response {

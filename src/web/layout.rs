@@ -7,11 +7,11 @@ use axum::http::request::Parts;
 use tower_sessions::Session;
 
 use crate::access::{Actor, Permission, can};
-use crate::auth::csrf;
-use crate::auth::current::CurrentUser;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::web::assets;
+use crate::web::csrf;
+use crate::web::current::CurrentUser;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

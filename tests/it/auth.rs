@@ -2,7 +2,7 @@
 //! lockout, rate limit, account status.
 
 use reqwest::StatusCode;
-use sowat_admin::auth::totp;
+use sowat_admin::security::totp;
 
 use crate::harness::{Kind, Options, PASSWORD, TestApp, location, select_attr, select_text};
 

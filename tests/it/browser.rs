@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sowat_admin::auth::totp;
+use sowat_admin::security::totp;
 
 use crate::harness::{PASSWORD, TestApp};
 

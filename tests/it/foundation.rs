@@ -406,7 +406,7 @@ async fn a_second_instance_with_another_secret_key_refuses_to_start() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotating_the_secret_key_reseals_every_totp_secret() {
     use base64::Engine;
-    use sowat_admin::auth::crypto::SecretBox;
+    use sowat_admin::security::crypto::SecretBox;
     let app = TestApp::spawn().await;
     let user = app
         .create_user("sealed@example.test", &["support"], true)
@@ -418,10 +418,10 @@ async fn rotating_the_secret_key_reseals_every_totp_secret() {
         .unwrap()
         .with_previous(Some(old_key.trim()))
         .unwrap();
-    sowat_admin::auth::secret_key::check(&state.pool, &rotating)
+    sowat_admin::security::secret_key::check(&state.pool, &rotating)
         .await
         .expect("the previous key is accepted during a rotation");
-    let resealed = sowat_admin::auth::secret_key::rotate(&state.pool, &rotating, &app.clock)
+    let resealed = sowat_admin::security::secret_key::rotate(&state.pool, &rotating, &app.clock)
         .await
         .expect("rotation");
     assert!(
@@ -446,12 +446,12 @@ async fn rotating_the_secret_key_reseals_every_totp_secret() {
         user.totp_secret.clone().unwrap()
     );
     drop(db);
-    sowat_admin::auth::secret_key::check(&state.pool, &new_only)
+    sowat_admin::security::secret_key::check(&state.pool, &new_only)
         .await
         .expect("new key on record");
     let old_only = SecretBox::load(Some(old_key.trim()), &state.config.data_dir).unwrap();
     assert!(
-        sowat_admin::auth::secret_key::check(&state.pool, &old_only)
+        sowat_admin::security::secret_key::check(&state.pool, &old_only)
             .await
             .is_err(),
         "the old key is refused after the rotation"

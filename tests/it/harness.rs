@@ -8,11 +8,11 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use reqwest::{Client, Response, StatusCode, redirect};
 use scraper::{Html, Selector};
-use sowat_admin::auth::{password, store, totp};
 use sowat_admin::clock::Clock;
 use sowat_admin::config::{Backend, Config};
 use sowat_admin::db::schema::{users, workspace_members, workspaces};
 use sowat_admin::db::types::{UserStatus, UserType, WorkspaceRole};
+use sowat_admin::security::{password, store, totp};
 use sowat_admin::user_record::model::NewUser;
 use sowat_admin::{Running, db_run, start};
 

@@ -9,6 +9,7 @@ mod cancellation;
 mod foundation;
 mod harness;
 mod hostile;
+mod layers;
 mod links_exports;
 mod races;
 mod search;

@@ -249,7 +249,7 @@ async fn under_https_the_cookie_is_host_prefixed_and_secure() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_sessions_are_purged() {
-    use sowat_admin::auth::session_store::DbSessionStore;
+    use sowat_admin::security::session_store::DbSessionStore;
     let app = TestApp::spawn().await;
     let (_idle, _) = app.client_as(Kind::Support).await;
     let (fresh, _) = app.client_as(Kind::Analyst).await;

@@ -626,14 +626,14 @@ async fn soft_delete_restore_and_purge() {
     let state = &app.running().state;
     app.clock.advance(time::Duration::days(29));
     assert_eq!(
-        sowat_admin::users::purge::purge_deleted(&state.pool, &app.clock)
+        sowat_admin::users::tasks::purge::purge_deleted(&state.pool, &app.clock)
             .await
             .unwrap(),
         0
     );
     app.clock.advance(time::Duration::days(2));
     assert_eq!(
-        sowat_admin::users::purge::purge_deleted(&state.pool, &app.clock)
+        sowat_admin::users::tasks::purge::purge_deleted(&state.pool, &app.clock)
             .await
             .unwrap(),
         1

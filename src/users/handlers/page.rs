@@ -4,172 +4,23 @@
 //! and an action re-renders just its section for htmx.
 
 use crate::web::meta::IdPath;
-use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
 use crate::access::Actor;
-use crate::auth::current::SignedIn;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::user_record::model::User;
 use crate::users::store;
-use crate::users::views::{
-    Abilities, Choice, date_time, opt_date_time, status_choices, status_label, type_choices,
-    type_label,
-};
+use crate::users::views::*;
+use crate::users::views::{Abilities, status_choices, status_label, type_choices, type_label};
+use crate::web::current::SignedIn;
+use crate::web::form::FormState;
+use crate::web::format::{date_time, opt_date_time};
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
-
-/// A rendered section of the user page.
-pub struct Section {
-    pub id: &'static str,
-    pub html: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/page.html")]
-struct UserPage {
-    ctx: PageCtx,
-    title: String,
-    deleted: bool,
-    erased: bool,
-    sections: Vec<Section>,
-}
-
-/// Values and errors of a form shown again after a refusal.
-#[derive(Clone, Debug, Default)]
-pub struct FormState {
-    pub error: Option<String>,
-    pub field: Option<&'static str>,
-    pub values: Vec<(&'static str, String)>,
-}
-
-impl FormState {
-    pub fn value(&self, key: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Template)]
-#[template(path = "users/_profile.html")]
-pub struct ProfileSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub u: &'a User,
-    pub can: Abilities,
-    pub form: FormState,
-    pub types: Vec<Choice>,
-    pub status_text: &'static str,
-    pub type_text: &'static str,
-    pub created: String,
-    pub last_login: String,
-    pub status_changed: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/_status.html")]
-pub struct StatusSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub u: &'a User,
-    pub can: Abilities,
-    pub form: FormState,
-    pub statuses: Vec<Choice>,
-    pub status_text: &'static str,
-}
-
-pub struct RoleLine {
-    pub key: String,
-    pub label: String,
-    pub held: bool,
-}
-
-#[derive(Template)]
-#[template(path = "users/_roles.html")]
-pub struct RolesSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub u: &'a User,
-    pub can: Abilities,
-    pub form: FormState,
-    pub roles: Vec<RoleLine>,
-    pub is_self: bool,
-}
-
-#[derive(Template)]
-#[template(path = "users/_security.html")]
-pub struct SecuritySection<'a> {
-    pub ctx: &'a PageCtx,
-    pub u: &'a User,
-    pub can: Abilities,
-    pub notice: Option<String>,
-}
-
-pub struct LoginLine {
-    pub at: String,
-    pub ip: String,
-    pub user_agent: String,
-    pub client_id: String,
-    pub event: String,
-    pub success: bool,
-    pub reason: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/_logins.html")]
-pub struct LoginsSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub lines: Vec<LoginLine>,
-}
-
-pub struct NoteLine {
-    pub author: String,
-    pub at: String,
-    pub body: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/_notes.html")]
-pub struct NotesSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub u: &'a User,
-    pub can: Abilities,
-    pub form: FormState,
-    pub notes: Vec<NoteLine>,
-}
-
-pub struct AuditLine {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub outcome: String,
-    pub details: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/_audit.html")]
-pub struct AuditSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub lines: Vec<AuditLine>,
-}
-
-#[derive(Template)]
-#[template(path = "users/_danger.html")]
-pub struct DangerSection<'a> {
-    pub ctx: &'a PageCtx,
-    pub u: &'a User,
-    pub can: Abilities,
-    pub form: FormState,
-}
-
-fn render<T: Template>(id: &'static str, t: &T) -> Result<Section, AppError> {
-    Ok(Section {
-        id,
-        html: t.render().map_err(AppError::internal)?,
-    })
-}
+use crate::web::section::Section;
 
 /// Which section an action re-renders, with the form state to show in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +46,7 @@ pub async fn section(
     let lang = ctx.lang;
     let can = Abilities::of(actor);
     match part {
-        Part::Profile => render(
+        Part::Profile => Section::render(
             "section-profile",
             &ProfileSection {
                 ctx,
@@ -213,7 +64,7 @@ pub async fn section(
                 status_changed: opt_date_time(u.status_changed_at),
             },
         ),
-        Part::Status => render(
+        Part::Status => Section::render(
             "section-status",
             &StatusSection {
                 ctx,
@@ -235,7 +86,7 @@ pub async fn section(
                     key: r.key,
                 })
                 .collect();
-            render(
+            Section::render(
                 "section-roles",
                 &RolesSection {
                     ctx,
@@ -247,7 +98,7 @@ pub async fn section(
                 },
             )
         }
-        Part::Security => render(
+        Part::Security => Section::render(
             "section-security",
             &SecuritySection {
                 ctx,
@@ -266,7 +117,7 @@ pub async fn section(
                     body: n.body,
                 })
                 .collect();
-            render(
+            Section::render(
                 "section-notes",
                 &NotesSection {
                     ctx,
@@ -277,7 +128,7 @@ pub async fn section(
                 },
             )
         }
-        Part::Danger => render("section-danger", &DangerSection { ctx, u, can, form }),
+        Part::Danger => Section::render("section-danger", &DangerSection { ctx, u, can, form }),
     }
 }
 
@@ -295,7 +146,7 @@ async fn logins(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppErro
             reason: l.reason.unwrap_or_default(),
         })
         .collect();
-    render("section-logins", &LoginsSection { ctx, lines })
+    Section::render("section-logins", &LoginsSection { ctx, lines })
 }
 
 async fn audit(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppError> {
@@ -310,7 +161,7 @@ async fn audit(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppError
             details: a.details,
         })
         .collect();
-    render("section-audit", &AuditSection { ctx, lines })
+    Section::render("section-audit", &AuditSection { ctx, lines })
 }
 
 /// The whole page, with `form` shown in the section `part` when given.

@@ -17,11 +17,11 @@ use axum::response::{IntoResponse, Response};
 use tower_sessions::Session;
 
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::crypto::{constant_time_eq, random_token};
-use crate::auth::current::CurrentUser;
-use crate::auth::session_store::keys;
 use crate::error::AppError;
+use crate::security::crypto::{constant_time_eq, random_token};
+use crate::security::session_store::keys;
 use crate::state::AppState;
+use crate::web::current::CurrentUser;
 use crate::web::meta::RequestMeta;
 
 pub const HEADER: &str = "x-csrf-token";
@@ -119,7 +119,7 @@ pub async fn protect(
     // Machine callers, and static files and probes (no form ever comes
     // from them: no token, no cookie).
     if EXEMPT_PREFIXES.iter().any(|p| path.starts_with(p))
-        || (is_safe(req.method()) && crate::auth::current::anonymous_path(path))
+        || (is_safe(req.method()) && crate::web::current::anonymous_path(path))
     {
         return next.run(req).await;
     }

@@ -444,6 +444,9 @@ async fn find_token(db: &mut Db, hash: &str, now: PrimitiveDateTime) -> QResult<
         .optional())
 }
 
+/// How long a setup, invitation or reset link works.
+pub const LINK_VALID_FOR: time::Duration = time::Duration::hours(1);
+
 /// The token as it arrives in a link, if it is usable now for one of
 /// `purposes` (the one check behind every one-time link page).
 pub async fn usable_token(
@@ -456,7 +459,7 @@ pub async fn usable_token(
     if token.len() > 100 {
         return Ok(None);
     }
-    let row = find_token(db, &crate::auth::crypto::sha256_hex(token), now).await?;
+    let row = find_token(db, &crate::security::crypto::sha256_hex(token), now).await?;
     Ok(row.filter(|r| purposes.contains(&r.purpose)))
 }
 

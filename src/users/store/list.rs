@@ -23,7 +23,7 @@ use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
 use crate::user_record::model::{Listed, is_valid_email};
 use crate::user_record::search_keys;
-use crate::users::search_sql::Condition;
+use crate::users::store::search_sql::Condition;
 
 pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
 pub const DEFAULT_PAGE_SIZE: i64 = 50;

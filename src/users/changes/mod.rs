@@ -2,15 +2,15 @@
 //! transaction and writes its audit event (with before/after) through the
 //! same connection, so the change and its trace commit together.
 
+pub mod erase_audit;
+
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use time::PrimitiveDateTime;
 
 use crate::access::ADMIN_ROLE;
-use crate::audit::{self, ActorRef, Event};
-use crate::auth::crypto::{random_token, sha256_hex};
-use crate::auth::store as auth_store;
+use crate::audit::Event;
 use crate::db::schema::{
     comments, login_events, one_time_tokens, recovery_codes, roles, sessions, user_roles, users,
 };
@@ -19,35 +19,12 @@ use crate::db::{Conn, Db, Tx};
 use crate::db_run;
 use crate::i18n::Lang;
 use crate::mail::{self, Mail};
+use crate::security::crypto::{random_token, sha256_hex};
+use crate::security::store as auth_store;
 use crate::user_record::model::{Derived, NewUser, User, is_valid_email, normalize_email};
 use crate::users::store;
-use crate::web::meta::RequestMeta;
 
-/// Who changes what, when, from where.
-#[derive(Clone)]
-pub struct By {
-    pub actor: ActorRef,
-    pub meta: RequestMeta,
-    pub now: PrimitiveDateTime,
-}
-
-/// Why a change was refused; the key is an i18n message.
-#[derive(Debug, thiserror::Error)]
-pub enum ChangeError {
-    #[error("invalid: {0}")]
-    Invalid(&'static str),
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] diesel::result::Error),
-}
-
-pub type ChangeResult<T> = Result<T, ChangeError>;
-
-async fn record(db: &mut Tx<'_>, by: &By, event: Event) -> ChangeResult<()> {
-    audit::record(db, by.now, &by.actor, &by.meta, event).await?;
-    Ok(())
-}
+use crate::change::{By, ChangeError, ChangeResult};
 
 async fn load(db: &mut Db, id: i64) -> ChangeResult<User> {
     store::get(db, id).await?.ok_or(ChangeError::NotFound)
@@ -179,9 +156,8 @@ pub async fn update_profile(
         .execute(c)
         .await)
     .map_err(email_race)?;
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::UserUpdated)
             .target("user", id)
             .details(json!({ "before": before, "after": after })),
@@ -225,9 +201,8 @@ pub async fn set_status(
     };
     let revoked = auth_store::revoke_links(db, id, None, by.now).await?;
     let details = json!({ "before": { "status": user.status }, "after": { "status": status }, "reason": reason, "sessions_ended": ended, "links_revoked": revoked });
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::UserStatusChanged)
             .target("user", id)
             .details(details),
@@ -285,9 +260,8 @@ pub async fn set_role(
     } else {
         crate::audit::Action::RoleRemoved
     };
-    record(
+    by.record(
         db,
-        by,
         Event::new(action)
             .target("user", id)
             .details(json!({ "role": role_key, "before": before, "after": after })),
@@ -313,9 +287,8 @@ pub async fn add_note(db: &mut Tx<'_>, by: &By, id: i64, body: &str) -> ChangeRe
         ))
         .execute(c)
         .await)?;
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::NoteAdded)
             .target("user", id)
             .details(json!({ "length": body.chars().count() })),
@@ -342,9 +315,8 @@ pub async fn reset_totp(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     .await)?;
     let ended = end_sessions(db, id).await?;
     let details = json!({ "before": { "totp_enabled": user.totp_enabled }, "after": { "totp_enabled": false }, "sessions_ended": ended });
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::TotpReset)
             .target("user", id)
             .details(details),
@@ -370,7 +342,7 @@ pub async fn issue_link(
         purpose,
         Some(id),
         by.now,
-        by.now + crate::auth::setup::LINK_VALID_FOR,
+        by.now + crate::security::store::LINK_VALID_FOR,
     )
     .await?;
     let (path, subject_key, action) = match purpose {
@@ -401,9 +373,8 @@ pub async fn issue_link(
         body,
     };
     mail::queue(db, by.now, mail).await?;
-    record(
+    by.record(
         db,
-        by,
         Event::new(action)
             .target("user", id)
             .details(json!({ "expires_in_minutes": 60 })),
@@ -438,9 +409,8 @@ pub async fn create(db: &mut Tx<'_>, by: &By, input: &NewUserInput) -> ChangeRes
         .await)
     .map_err(email_race)?;
     let after = json!({ "email": new.email, "name": new.name, "company": new.company, "type": new.user_type, "status": new.status });
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::UserCreated)
             .target("user", id)
             .details(json!({ "after": after })),
@@ -465,9 +435,8 @@ pub async fn soft_delete(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> 
         .await)?;
     let ended = end_sessions(db, id).await?;
     let revoked = auth_store::revoke_links(db, id, None, by.now).await?;
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::UserDeleted)
             .target("user", id)
             .details(
@@ -489,9 +458,8 @@ pub async fn restore(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
         ))
         .execute(c)
         .await)?;
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::UserRestored).target("user", id),
     )
     .await
@@ -514,9 +482,8 @@ pub async fn erase(db: &mut Tx<'_>, by: &By, id: i64, typed_email: &str) -> Chan
     }
     guard_last_admin(db, id).await?;
     erase_data(db, &user, by.now).await?;
-    record(
+    by.record(
         db,
-        by,
         Event::new(crate::audit::Action::UserErased)
             .target("user", id)
             .details(json!({ "pseudonym": pseudonym(id) })),
@@ -581,6 +548,6 @@ pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) ->
     ))
     .execute(c)
     .await)?;
-    crate::users::erase_audit::scrub(db, user, &alias).await?;
+    erase_audit::scrub(db, user, &alias).await?;
     Ok(())
 }

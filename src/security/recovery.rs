@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use crate::auth::crypto::sha256_hex;
+use crate::security::crypto::sha256_hex;
 
 pub const COUNT: usize = 10;
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";

@@ -6,12 +6,12 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::auth::crypto::SecretBox;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, bad};
 use crate::db::schema::{one_time_tokens, users};
 use crate::db::{Pool, shared_state};
 use crate::db_run;
+use crate::security::crypto::SecretBox;
 
 const KEY_ID: &str = "secret_key_id";
 
@@ -91,7 +91,7 @@ pub async fn rotate(pool: &Pool, secrets: &SecretBox, clock: &Clock) -> Result<u
             shared_state::set(tx, KEY_ID, &key_id).await?;
             let ev = crate::audit::Event::new(crate::audit::Action::SecretKeyRotated)
                 .details(serde_json::json!({ "key_id": key_id, "values_resealed": totp.len() + links.len() }));
-            let meta = crate::web::meta::RequestMeta { client_id: "cli".into(), ..Default::default() };
+            let meta = crate::audit::RequestMeta { client_id: "cli".into(), ..Default::default() };
             crate::audit::record(tx, now, &crate::audit::ActorRef::system(), &meta, ev).await
         })
     })

@@ -12,69 +12,14 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::access::{Actor, Permission, can};
+use crate::access::{Access, Actor, Decision, decide};
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::current::CurrentUser;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::current::CurrentUser;
 use crate::web::meta::RequestMeta;
 
-/// What a route requires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone, signed in or not.
-    Public,
-    /// Signed in, even before the mandatory TOTP enrollment (enrollment, sign-out).
-    Enrolling,
-    /// Signed in and enrolled where required.
-    SignedIn,
-    /// Signed in with this permission.
-    Perm(Permission),
-    /// Staff only: a platform role *and* this permission (the admin area).
-    /// A property of the declared route, so it holds wherever the route is
-    /// mounted.
-    Staff(Permission),
-}
-
-impl Access {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Access::Public => "public",
-            Access::Enrolling => "signed-in (enrolling)",
-            Access::SignedIn => "signed-in",
-            Access::Perm(p) | Access::Staff(p) => p.key(),
-        }
-    }
-}
-
 pub const ENROLL_PATH: &str = "/account/totp";
-
-/// What the guard decides for a request.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    SignIn,
-    Enroll,
-    Deny,
-}
-
-pub fn decide(access: Access, actor: Option<&Actor>) -> Decision {
-    let Some(actor) = actor else {
-        return if access == Access::Public {
-            Decision::Allow
-        } else {
-            Decision::SignIn
-        };
-    };
-    match access {
-        Access::Public | Access::Enrolling => Decision::Allow,
-        _ if actor.must_enroll_totp() => Decision::Enroll,
-        Access::SignedIn => Decision::Allow,
-        Access::Perm(p) if can(actor, p, None) => Decision::Allow,
-        Access::Staff(p) if actor.has_platform_role() && can(actor, p, None) => Decision::Allow,
-        Access::Perm(_) | Access::Staff(_) => Decision::Deny,
-    }
-}
 
 /// A redirect that works for plain requests and htmx swaps alike.
 pub fn redirect(to: &str, htmx: bool) -> Response {

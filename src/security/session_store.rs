@@ -46,7 +46,7 @@ impl std::fmt::Debug for DbSessionStore {
 }
 
 pub fn id_hash(id: &Id) -> String {
-    crate::auth::crypto::sha256_hex(&id.to_string())
+    crate::security::crypto::sha256_hex(&id.to_string())
 }
 
 fn unix_to_primitive(unix: i64) -> Option<PrimitiveDateTime> {

@@ -10,8 +10,8 @@ use tower_sessions::session::Error as SessionError;
 use tower_sessions::session_store::Error as StoreError;
 
 use crate::access::Actor;
-use crate::auth::session_store::keys;
 use crate::error::AppError;
+use crate::security::session_store::keys;
 use crate::state::AppState;
 
 /// The signed-in user of this request, if any.

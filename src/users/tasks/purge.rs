@@ -5,13 +5,14 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::Duration;
 
+use crate::audit::RequestMeta;
 use crate::audit::{self, ActorRef, Event};
+use crate::change::ChangeError;
 use crate::clock::Clock;
 use crate::db::schema::users;
 use crate::db::{DbError, Pool};
 use crate::user_record::model::User;
-use crate::users::changes::{self, ChangeError};
-use crate::web::meta::RequestMeta;
+use crate::users::changes;
 
 pub const RESTORABLE_FOR: Duration = Duration::days(30);
 

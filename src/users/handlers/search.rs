@@ -1,17 +1,16 @@
 //! The global search box in the header: users by email, name, company or id,
 //! as you type. Other areas add their kinds of result here later.
 
-use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use crate::auth::guard::redirect;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::users::store;
-use crate::users::views::UserRow;
+use crate::users::views::{Results, UserRow};
+use crate::web::guard::redirect;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 
@@ -21,14 +20,6 @@ const SHOWN: i64 = 8;
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
-}
-
-#[derive(Template)]
-#[template(path = "users/search_results.html")]
-struct Results {
-    ctx: PageCtx,
-    rows: Vec<UserRow>,
-    more_href: String,
 }
 
 pub async fn search(

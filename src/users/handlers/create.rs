@@ -1,43 +1,19 @@
 //! Creating a user by hand: a pending account with its roles, and an
 //! invitation link (shown here and mailed) to choose a password.
 
-use askama::Template;
 use axum::Form;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::access::{Permission, can};
+use crate::change::ChangeError;
 use crate::db::types::{TokenPurpose, UserType};
 use crate::error::AppError;
-use crate::users::actions::Call;
-use crate::users::changes::{self, ChangeError, NewUserInput, ProfileInput};
-use crate::users::views::{Choice, type_choices};
+use crate::users::changes::{self, NewUserInput, ProfileInput};
+use crate::users::views::{Choice, CreatedPage, NewPage, type_choices};
+use crate::web::action::Call;
 use crate::web::form::{all, field};
-use crate::web::layout::PageCtx;
 use crate::web::render::html;
-
-#[derive(Template)]
-#[template(path = "users/new.html")]
-struct NewPage {
-    ctx: PageCtx,
-    error: Option<String>,
-    field: Option<&'static str>,
-    email: String,
-    name: String,
-    company: String,
-    types: Vec<Choice>,
-    roles: Vec<Choice>,
-    can_roles: bool,
-}
-
-#[derive(Template)]
-#[template(path = "users/created.html")]
-struct CreatedPage {
-    ctx: PageCtx,
-    id: i64,
-    email: String,
-    link: String,
-}
 
 async fn role_choices(call: &Call, selected: &[String]) -> Result<Vec<Choice>, AppError> {
     let mut db = call.state.pool.get().await?;

@@ -1,4 +1,4 @@
-//! CSV of users, safe to open in any spreadsheet whatever its locale:
+//! CSV safe to open in any spreadsheet whatever its locale:
 //!
 //! - French Excel splits on `;`, others on `,` or tab: a cell holding any
 //!   of them is quoted, so no reader splits it;
@@ -8,30 +8,23 @@
 //!   in case a reader ignores the quotes;
 //! - the file starts with a UTF-8 byte order mark so Excel reads accents.
 
-use crate::user_record::model::User;
-use crate::users::views::opt_date_time;
-
-const COLUMNS: [&str; 9] = [
-    "id",
-    "email",
-    "name",
-    "company",
-    "status",
-    "type",
-    "roles",
-    "created_at",
-    "last_login_at",
-];
-
 /// Byte order mark: Excel reads the file as UTF-8 only with it.
 const BOM: &str = "\u{feff}";
 
 const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 const BREAKS: [char; 5] = [',', ';', '\t', '\n', '\r'];
 
-pub fn header() -> String {
+/// The file's first line: the byte order mark and the column names.
+pub fn header(columns: &[&str]) -> String {
     let mut s = String::from(BOM);
-    s.push_str(&COLUMNS.join(","));
+    s.push_str(&columns.join(","));
+    s.push_str("\r\n");
+    s
+}
+
+/// One line of already escaped cells.
+pub fn line(cells: &[String]) -> String {
+    let mut s = cells.join(",");
     s.push_str("\r\n");
     s
 }
@@ -51,32 +44,6 @@ pub fn cell(value: &str) -> String {
     } else {
         out
     }
-}
-
-/// Rows for `users`; `roles` is (user id, key, ..) as loaded for the list.
-pub fn rows(users: &[User], roles: &[(i64, String, String, String)]) -> String {
-    let mut out = String::new();
-    for u in users {
-        let keys: Vec<&str> = roles
-            .iter()
-            .filter(|r| r.0 == u.id)
-            .map(|r| r.1.as_str())
-            .collect();
-        let cells = [
-            u.id.to_string(),
-            cell(&u.email),
-            cell(&u.name),
-            cell(&u.company),
-            u.status.as_str().to_owned(),
-            u.user_type.as_str().to_owned(),
-            keys.join(" "),
-            opt_date_time(Some(u.created_at)),
-            opt_date_time(u.last_login_at),
-        ];
-        out.push_str(&cells.join(","));
-        out.push_str("\r\n");
-    }
-    out
 }
 
 #[cfg(test)]

@@ -2,41 +2,32 @@
 //! suspend, reactivate, export CSV. A confirmation states the count first;
 //! each affected user gets an audit event of their own.
 
-use askama::Template;
 use axum::Form;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::audit::{self, Event};
-use crate::auth::guard::redirect;
+use crate::change::ChangeError;
 use crate::db::types::UserStatus;
 use crate::error::AppError;
-use crate::users::actions::Call;
-use crate::users::changes::{self, ChangeError};
-use crate::users::list::{self, ListParams};
-use crate::users::list_page::group;
-use crate::users::{csv, store};
+use crate::users::changes;
+use crate::users::store;
+use crate::users::store::list::{self, ListParams};
+use crate::users::tasks::csv_export;
+use crate::users::views::ConfirmPage;
+use crate::web::action::Call;
+use crate::web::csv;
 use crate::web::form::{all, field};
-use crate::web::layout::{FLASH, PageCtx};
+use crate::web::format::group;
+use crate::web::guard::redirect;
+use crate::web::layout::FLASH;
 use crate::web::render::html;
 
 /// More than this in one go must be narrowed by a filter first.
 pub const MAX_BULK: usize = 100_000;
 /// Users changed per transaction.
 const BATCH: usize = 500;
-
-#[derive(Template)]
-#[template(path = "users/bulk_confirm.html")]
-struct ConfirmPage {
-    ctx: PageCtx,
-    action_url: &'static str,
-    question: String,
-    needs_reason: bool,
-    fields: Vec<(String, String)>,
-    back: String,
-    error: Option<String>,
-}
 
 struct Request {
     fields: Vec<(String, String)>,
@@ -228,7 +219,7 @@ pub async fn export(
         Ok(ids) => ids,
         Err(page) => return Ok(page),
     };
-    let mut out = csv::header();
+    let mut out = csv::header(&csv_export::COLUMNS);
     let mut db = call.state.pool.get().await?;
     for chunk in ids.chunks(BATCH) {
         let by = call.by();
@@ -244,7 +235,7 @@ pub async fn export(
                             .details(json!({ "rows": chunk.len() }));
                         audit::record(db, by.now, &by.actor, &by.meta, ev).await?;
                     }
-                    Ok::<_, diesel::result::Error>(csv::rows(&users, &roles))
+                    Ok::<_, diesel::result::Error>(csv_export::rows(&users, &roles))
                 })
             })
             .await?;

@@ -7,86 +7,17 @@ use axum::Form;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use tower_sessions::Session;
 
-use crate::access::Actor;
-use crate::audit::ActorRef;
-use crate::auth::current::SignedIn;
-use crate::auth::guard::redirect;
 use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::users::changes::{self, By, ChangeError, ProfileInput};
-use crate::users::page::{self, FormState, Part};
+use crate::users::changes::{self, ProfileInput};
+use crate::users::handlers::page::{self, Part};
 use crate::users::store;
+use crate::web::action::{Call, run};
+use crate::web::form::FormState;
+use crate::web::guard::redirect;
 use crate::web::layout::{FLASH, PageCtx};
-use crate::web::meta::RequestMeta;
 use crate::web::render::with_toast;
-
-/// What every action handler receives.
-pub struct Call {
-    pub state: AppState,
-    pub ctx: PageCtx,
-    pub actor: Actor,
-    pub meta: RequestMeta,
-    pub htmx: bool,
-    pub session: Session,
-}
-
-impl Call {
-    pub fn by(&self) -> By {
-        By {
-            actor: ActorRef::of(&self.actor),
-            meta: self.meta.clone(),
-            now: self.state.clock.now_primitive(),
-        }
-    }
-}
-
-impl axum::extract::FromRequestParts<AppState> for Call {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let ctx = PageCtx::from_request_parts(parts, state).await?;
-        let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
-        let meta = RequestMeta::from_parts(parts, state.config.trusted_proxies);
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|_| AppError::internal("session layer missing"))?;
-        Ok(Call {
-            state: state.clone(),
-            ctx,
-            actor,
-            meta,
-            htmx: parts.headers.contains_key("hx-request"),
-            session,
-        })
-    }
-}
-
-/// Runs `change` in one transaction; a refusal becomes the form state to show again.
-pub async fn run<T, F>(call: &Call, change: F) -> Result<Result<T, FormState>, AppError>
-where
-    F: for<'c, 'd> FnOnce(
-        &'c mut crate::db::Tx<'d>,
-        By,
-    ) -> crate::db::BoxFuture<'c, Result<T, ChangeError>>,
-{
-    let by = call.by();
-    let mut db = call.state.pool.get().await?;
-    match db.transaction(|db| change(db, by)).await {
-        Ok(changed) => Ok(Ok(changed)),
-        Err(ChangeError::Invalid(key)) => Ok(Err(FormState {
-            error: Some(call.ctx.tr(key).to_owned()),
-            ..FormState::default()
-        })),
-        Err(ChangeError::NotFound) => Err(AppError::NotFound),
-        Err(ChangeError::Db(e)) => Err(e.into()),
-    }
-}
 
 /// The answer to an action: the section again (htmx) or the page.
 pub async fn answer(
@@ -142,11 +73,7 @@ fn refused(
     key: &'static str,
     values: Vec<(&'static str, String)>,
 ) -> FormState {
-    FormState {
-        error: Some(ctx.tr(key).to_owned()),
-        field,
-        values,
-    }
+    FormState::refused(ctx, field, key).with_values(values)
 }
 
 fn done(ctx: &PageCtx, changed: bool, key: &'static str) -> Option<String> {
@@ -401,7 +328,7 @@ pub async fn export(call: Call, IdPath(id): IdPath) -> Result<Response, AppError
     let head = db
         .transaction(|db| {
             Box::pin(async move {
-                let head = crate::users::export::head(db, id, now).await?;
+                let head = crate::users::tasks::gdpr_export::head(db, id, now).await?;
                 if head.is_some() {
                     let ev = crate::audit::Event::new(crate::audit::Action::UserExported)
                         .target("user", id);
@@ -412,7 +339,8 @@ pub async fn export(call: Call, IdPath(id): IdPath) -> Result<Response, AppError
         })
         .await?
         .ok_or(AppError::NotFound)?;
-    let body = axum::body::Body::from_stream(crate::users::export::stream(db, id, head));
+    let body =
+        axum::body::Body::from_stream(crate::users::tasks::gdpr_export::stream(db, id, head));
     Ok((
         [
             (

@@ -22,11 +22,7 @@ use crate::users::store;
 /// Rows read per query while streaming.
 const BATCH: i64 = 1_000;
 
-fn ts(t: PrimitiveDateTime) -> String {
-    t.assume_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use crate::web::format::rfc3339 as ts;
 
 fn ots(t: Option<PrimitiveDateTime>) -> Value {
     t.map(ts).map(Value::String).unwrap_or(Value::Null)

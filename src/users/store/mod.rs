@@ -1,4 +1,8 @@
-//! Reads for the user page.
+//! Reads: the user page's histories and lookups; the list query in
+//! [`list`].
+
+pub mod list;
+pub mod search_sql;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -13,7 +17,7 @@ use crate::user_record::model::User;
 type QResult<T> = Result<T, diesel::result::Error>;
 
 /// A user by id, deleted or not (the same query sign-in uses).
-pub use crate::auth::store::user_by_id as get;
+pub use crate::security::store::user_by_id as get;
 
 #[derive(Clone, Debug, Queryable)]
 pub struct LoginRow {
@@ -116,14 +120,14 @@ pub async fn quick_search(
     q: &str,
     limit: i64,
 ) -> QResult<Vec<crate::user_record::model::Listed>> {
-    let params = crate::users::list::ListParams {
+    let params = crate::users::store::list::ListParams {
         q: q.to_owned(),
         size: "25".into(),
         ..Default::default()
     };
     let mut filter = params.filter();
     filter.size = limit;
-    crate::users::list::page(db, &filter)
+    crate::users::store::list::page(db, &filter)
         .await
         .map(|(users, _)| users)
 }

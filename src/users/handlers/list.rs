@@ -3,44 +3,21 @@
 
 use std::collections::HashMap;
 
-use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum_htmx::HxRequest;
 
-use crate::auth::current::SignedIn;
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
-use crate::users::list::{self, COUNT_CAP, ListParams, PAGE_SIZES};
-use crate::users::views::{Abilities, Choice, UserRow, status_choices, type_choices};
+use crate::users::store::list::{self, COUNT_CAP, ListParams, PAGE_SIZES};
+use crate::users::views::{
+    Abilities, Choice, CountBadge, ListPage, SortLink, UserRow, status_choices, type_choices,
+};
+use crate::web::current::SignedIn;
+use crate::web::format::group;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
-
-pub struct SortLink {
-    pub label: &'static str,
-    pub href: String,
-    pub active: bool,
-}
-
-#[derive(Template)]
-#[template(path = "users/list.html", blocks = ["results"])]
-pub struct ListPage {
-    pub ctx: PageCtx,
-    pub params: ListParams,
-    pub rows: Vec<UserRow>,
-    pub next_href: Option<String>,
-    pub count_href: String,
-    pub statuses: Vec<Choice>,
-    pub types: Vec<Choice>,
-    pub roles: Vec<Choice>,
-    pub sizes: Vec<Choice>,
-    pub sorts: Vec<SortLink>,
-    pub can: Abilities,
-    pub filter_fields: Vec<(&'static str, String)>,
-    /// How the rows of a text search are ranked (an i18n key), if any are shown.
-    pub ranking: Option<&'static str>,
-}
 
 fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
     let current = list::Sort::parse(&params.sort);
@@ -154,29 +131,5 @@ pub async fn count(
     } else {
         lang.tf("users.count", &[("n", &group(n))])
     };
-    Ok(Html(format!(
-        "<span id=\"user-count\" data-count=\"{n}\">{}</span>",
-        askama_escape(&text)
-    ))
-    .into_response())
-}
-
-/// 12345 → "12,345".
-pub fn group(n: i64) -> String {
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
-fn askama_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    html(&CountBadge { n, text })
 }

@@ -1,0 +1,60 @@
+//! What a route requires ([`Access`]) and what the guard decides for an
+//! actor ([`decide`]): the access rule itself, with no HTTP in it. The web
+//! guard applies it to each request.
+
+use crate::access::{Actor, Permission, can};
+
+/// What a route requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not.
+    Public,
+    /// Signed in, even before the mandatory TOTP enrollment (enrollment, sign-out).
+    Enrolling,
+    /// Signed in and enrolled where required.
+    SignedIn,
+    /// Signed in with this permission.
+    Perm(Permission),
+    /// Staff only: a platform role *and* this permission (the admin area).
+    /// A property of the declared route, so it holds wherever the route is
+    /// mounted.
+    Staff(Permission),
+}
+
+impl Access {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Access::Public => "public",
+            Access::Enrolling => "signed-in (enrolling)",
+            Access::SignedIn => "signed-in",
+            Access::Perm(p) | Access::Staff(p) => p.key(),
+        }
+    }
+}
+
+/// What the guard decides for a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    SignIn,
+    Enroll,
+    Deny,
+}
+
+pub fn decide(access: Access, actor: Option<&Actor>) -> Decision {
+    let Some(actor) = actor else {
+        return if access == Access::Public {
+            Decision::Allow
+        } else {
+            Decision::SignIn
+        };
+    };
+    match access {
+        Access::Public | Access::Enrolling => Decision::Allow,
+        _ if actor.must_enroll_totp() => Decision::Enroll,
+        Access::SignedIn => Decision::Allow,
+        Access::Perm(p) if can(actor, p, None) => Decision::Allow,
+        Access::Staff(p) if actor.has_platform_role() && can(actor, p, None) => Decision::Allow,
+        Access::Perm(_) | Access::Staff(_) => Decision::Deny,
+    }
+}

@@ -1,0 +1,77 @@
+//! What a handler that changes something receives ([`Call`]: the signed-in
+//! actor, the page context, where the request came from, the session), and
+//! the one way it runs its change: [`run`], one transaction in which the
+//! change writes its audit event; a refusal comes back as the form to show
+//! again.
+
+use tower_sessions::Session;
+
+use crate::access::Actor;
+use crate::audit::{ActorRef, RequestMeta};
+use crate::change::{By, ChangeError};
+use crate::db::{BoxFuture, Tx};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::current::SignedIn;
+use crate::web::form::FormState;
+use crate::web::layout::PageCtx;
+
+/// What every action handler receives.
+pub struct Call {
+    pub state: AppState,
+    pub ctx: PageCtx,
+    pub actor: Actor,
+    pub meta: RequestMeta,
+    pub htmx: bool,
+    pub session: Session,
+}
+
+impl Call {
+    /// The author of the change, stamped with the clock's time now.
+    pub fn by(&self) -> By {
+        By {
+            actor: ActorRef::of(&self.actor),
+            meta: self.meta.clone(),
+            now: self.state.clock.now_primitive(),
+        }
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Call {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = PageCtx::from_request_parts(parts, state).await?;
+        let SignedIn(actor) = SignedIn::from_request_parts(parts, state).await?;
+        let meta = RequestMeta::from_parts(parts, state.config.trusted_proxies);
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|_| AppError::internal("session layer missing"))?;
+        Ok(Call {
+            state: state.clone(),
+            ctx,
+            actor,
+            meta,
+            htmx: parts.headers.contains_key("hx-request"),
+            session,
+        })
+    }
+}
+
+/// Runs `change` in one transaction; a refusal becomes the form state to show again.
+pub async fn run<T, F>(call: &Call, change: F) -> Result<Result<T, FormState>, AppError>
+where
+    F: for<'c, 'd> FnOnce(&'c mut Tx<'d>, By) -> BoxFuture<'c, Result<T, ChangeError>>,
+{
+    let by = call.by();
+    let mut db = call.state.pool.get().await?;
+    match db.transaction(|db| change(db, by)).await {
+        Ok(changed) => Ok(Ok(changed)),
+        Err(ChangeError::Invalid(key)) => Ok(Err(FormState::refused(&call.ctx, None, key))),
+        Err(ChangeError::NotFound) => Err(AppError::NotFound),
+        Err(ChangeError::Db(e)) => Err(e.into()),
+    }
+}

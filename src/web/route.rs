@@ -1,0 +1,50 @@
+//! A route as data: method, path, the access it requires, handler. Areas
+//! declare theirs with [`get`] and [`post`] (one line each, after `use
+//! crate::web::route::*;`, which also brings the permissions and access
+//! kinds into scope); `crate::routes` assembles them.
+
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, on};
+
+pub use crate::access::Access::{self, Enrolling, Perm, Public, SignedIn, Staff};
+pub use crate::access::Permission::*;
+use crate::state::AppState;
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub(crate) handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    Route {
+        method,
+        path,
+        access,
+        handler: on(filter, handler),
+    }
+}
+
+/// A `GET` route.
+pub fn get<H, T>(path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::GET, path, access, handler)
+}
+
+/// A `POST` route.
+pub fn post<H, T>(path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::POST, path, access, handler)
+}
