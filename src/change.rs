@@ -36,6 +36,40 @@ impl By {
     }
 }
 
+impl By {
+    /// The author as a task's payload carries it (the time is the step's).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": self.actor.kind.as_str(),
+            "id": self.actor.id,
+            "label": self.actor.label,
+            "ip": self.meta.ip_string(),
+            "user_agent": self.meta.user_agent,
+            "request_id": self.meta.request_id,
+            "client_id": self.meta.client_id,
+        })
+    }
+
+    /// The author stored by [`By::to_json`], acting at `now`.
+    pub fn from_json(value: &serde_json::Value, now: PrimitiveDateTime) -> Option<By> {
+        let text = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        Some(By {
+            actor: ActorRef {
+                kind: crate::db::types::ActorType::parse(&text("kind")?)?,
+                id: value.get("id").and_then(|v| v.as_i64()),
+                label: text("label").unwrap_or_default(),
+            },
+            meta: RequestMeta {
+                ip: text("ip").and_then(|ip| ip.parse().ok()),
+                user_agent: text("user_agent"),
+                request_id: text("request_id"),
+                client_id: text("client_id").unwrap_or_default(),
+            },
+            now,
+        })
+    }
+}
+
 /// Why a change was refused; the key is an i18n message.
 #[derive(Debug, thiserror::Error)]
 pub enum ChangeError {

@@ -116,6 +116,26 @@ pub struct Settings {
     )]
     pub housekeeping_seconds: u64,
 
+    /// Workers running the backoffice's tasks on this instance.
+    #[arg(long, env = "SOWAT_TASK_WORKERS", default_value_t = 2, global = true)]
+    pub task_workers: usize,
+
+    /// Outgoing mail server, e.g. `smtp://user:pass@mail.example.com:587`
+    /// (STARTTLS required), `smtps://…:465` (TLS), or
+    /// `smtp://127.0.0.1:2525?tls=none` for a local relay. Unset: mail is
+    /// written to the log only (development).
+    #[arg(long, env = "SOWAT_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of outgoing mail.
+    #[arg(
+        long,
+        env = "SOWAT_MAIL_FROM",
+        default_value = "sowat admin <no-reply@sowat.io>",
+        global = true
+    )]
+    pub mail_from: String,
+
     /// A name for this instance, sent as `X-Sowat-Instance` (behind a load balancer).
     #[arg(long, env = "SOWAT_INSTANCE_NAME", global = true)]
     pub instance_name: Option<String>,
@@ -157,6 +177,19 @@ pub struct Config {
     pub login_attempts_per_minute: u32,
     pub housekeeping: std::time::Duration,
     pub instance_name: Option<String>,
+    pub task_workers: usize,
+    pub smtp: Option<SmtpUrl>,
+    pub mail_from: String,
+}
+
+/// The mail server's URL, which may hold a password: kept out of `Debug`.
+#[derive(Clone)]
+pub struct SmtpUrl(pub String);
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmtpUrl(…)")
+    }
 }
 
 /// A setting that cannot be used; the message names it.
@@ -234,6 +267,31 @@ impl Settings {
         if !(1..=24 * 30).contains(&self.session_max_hours) {
             return Err(bad("SOWAT_SESSION_MAX_HOURS", "must be between 1 and 720"));
         }
+        if !(1..=16).contains(&self.task_workers) {
+            return Err(bad("SOWAT_TASK_WORKERS", "must be between 1 and 16"));
+        }
+        let smtp = match self.smtp_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let parsed = Url::parse(url).ok().filter(|u| {
+                    matches!(u.scheme(), "smtp" | "smtps")
+                        && u.host_str().is_some_and(|h| !h.is_empty())
+                });
+                if parsed.is_none() {
+                    return Err(bad(
+                        "SOWAT_SMTP_URL",
+                        "is not a mail server URL such as smtp://user:pass@mail.example.com:587",
+                    ));
+                }
+                Some(SmtpUrl(url.to_owned()))
+            }
+        };
+        if !self.mail_from.contains('@') {
+            return Err(bad(
+                "SOWAT_MAIL_FROM",
+                "must hold an address such as no-reply@sowat.io",
+            ));
+        }
         Ok(Config {
             backend,
             pool_size: self.pool_size,
@@ -254,6 +312,9 @@ impl Settings {
                 self.housekeeping_seconds.clamp(1, 86_400),
             ),
             instance_name: self.instance_name.clone().filter(|n| !n.is_empty()),
+            task_workers: self.task_workers,
+            smtp,
+            mail_from: self.mail_from.clone(),
         })
     }
 }

@@ -72,6 +72,9 @@ pub mod routes;
 pub mod security;
 pub mod seed;
 pub mod state;
+pub mod task_kinds;
+pub mod task_pages;
+pub mod tasks;
 pub mod user_record;
 pub mod users;
 pub mod web;
@@ -256,14 +259,33 @@ pub struct Running {
     pub setup_link: Option<String>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish, then returns.
+    /// Stops accepting, lets in-flight requests finish, hands running
+    /// tasks back to the queue, then returns.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        for worker in self.workers {
+            let _ = worker.await;
+        }
         flush_denials(&self.state).await;
+    }
+
+    /// Stops at once, as a crash would: workers are dropped mid-step (the
+    /// open transaction rolls back) and keep their leases until they
+    /// expire. For tests of what survives a crash.
+    pub async fn crash(self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
+        self.task.abort();
+        let _ = self.shutdown.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
     }
 
     /// Waits until the server ends (after a shutdown signal).
@@ -272,6 +294,9 @@ impl Running {
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        for worker in self.workers {
+            let _ = worker.await;
+        }
         flush_denials(&self.state).await;
         ended
     }
@@ -324,7 +349,9 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         roles: Arc::new(access::role_cache::RoleCache::default()),
         cpu: Arc::new(cpu::CpuPool::for_this_machine()),
         anon_denials: Arc::new(audit::anonymous::AnonymousDenials::default()),
+        tasks: tasks::Waker::default(),
     };
+    let mailer = Arc::new(mail::sender::Mailer::from_config(&state.config)?);
     let link_base = state.config.clone();
     let setup_link =
         auth::setup::first_admin_link(&pool, &clock, &state.secrets, |p| link_base.link(p))
@@ -332,6 +359,18 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
             .map_err(|e| StartError::Other(format!("cannot create the setup link: {e}")))?;
     let (shutdown, mut stop) = watch::channel(false);
     spawn_background(&state, &stop);
+    let runner = Arc::new(tasks::runner::Runner {
+        pool: state.pool.clone(),
+        clock: state.clock.clone(),
+        handlers: task_kinds::handlers(&state, mailer),
+        instance: format!(
+            "{}-{}",
+            state.config.instance_name.as_deref().unwrap_or("sowat"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
+        waker: state.tasks.clone(),
+    });
+    let workers = tasks::runner::spawn(runner, state.config.task_workers, &stop);
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, service)
@@ -347,6 +386,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         setup_link,
         shutdown,
         task,
+        workers,
     })
 }
 
@@ -376,9 +416,9 @@ where
 }
 
 /// Background work: summed denials written each 15 s, the role version
-/// followed each second, and the purges (expired sessions, old sign-in
-/// counters, users deleted more than 30 days ago) run by one instance at a
-/// time.
+/// followed each second, and the scheduler enqueueing the periodic tasks
+/// (purges of expired sessions, old sign-in counters and task outputs,
+/// users deleted more than 30 days ago), which any instance's workers run.
 fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
     let s = state.clone();
     repeat(Duration::from_secs(15), stop.clone(), move || {
@@ -405,42 +445,36 @@ fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
     let s = state.clone();
     repeat(state.config.housekeeping, stop.clone(), move || {
         let s = s.clone();
-        async move { housekeeping(&s).await }
+        async move { schedule(&s).await }
     });
 }
 
-async fn housekeeping(s: &AppState) {
-    // One instance purges; the others skip this round.
+/// Enqueues this period's scheduled tasks (purges, clean-up); one
+/// instance at a time, and the slot key makes a repeat a no-op anyway.
+async fn schedule(s: &AppState) {
     let lock = match db::locks::try_acquire(&s.pool, db::locks::Lock::Housekeeping).await {
         Ok(Some(lock)) => lock,
         Ok(None) => return,
         Err(e) => {
-            tracing::warn!(error = %e, "housekeeping skipped: no database");
+            tracing::warn!(error = %e, "scheduling skipped: no database");
             return;
         }
     };
-    let store = DbSessionStore::new(
-        s.pool.clone(),
-        s.clock.clone(),
-        s.config.session_idle,
-        s.config.session_max,
-    );
-    if let Err(e) = s
-        .login_limiter
-        .purge_old(&s.pool, s.clock.now().unix_timestamp())
-        .await
-    {
-        tracing::warn!(error = %e, "rate counter purge failed");
-    }
-    match store.purge_expired().await {
+    let added = match s.pool.get().await {
+        Ok(mut db) => {
+            tasks::schedule::enqueue_due(&mut db, s.clock.now_primitive(), s.config.housekeeping)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    match added {
         Ok(0) => {}
-        Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
-        Err(e) => tracing::warn!(error = %e, "session purge failed"),
-    }
-    match users::tasks::purge::purge_deleted(&s.pool, &s.clock).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(purged = n, "deleted users purged"),
-        Err(e) => tracing::warn!(error = %e, "user purge failed"),
+        Ok(n) => {
+            tracing::debug!(tasks = n, "scheduled tasks enqueued");
+            s.tasks.wake();
+        }
+        Err(e) => tracing::warn!(error = %e, "scheduling failed"),
     }
     lock.release().await;
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub roles: Arc<RoleCache>,
     pub cpu: Arc<CpuPool>,
     pub anon_denials: Arc<AnonymousDenials>,
+    /// Wakes this instance's task workers after a commit that enqueued work.
+    pub tasks: crate::tasks::Waker,
 }
 
 impl AppState {

@@ -106,6 +106,8 @@ actions! {
     UserExported => "user.exported",
     UsersExportedCsv => "user.exported_csv",
     LocaleChanged => "user.locale_changed",
+    TaskStarted => "task.started",
+    TaskCancelled => "task.cancelled",
 }
 
 #[derive(Clone, Debug)]

@@ -371,7 +371,8 @@ pub fn prepare_sqlite_path(path: &std::path::Path) -> Result<(), String> {
     // Opening synchronously surfaces "read-only directory" and similar at start.
     let mut conn = <SqliteConnection as diesel::Connection>::establish(&path.to_string_lossy())
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    conn.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS _sowat_probe (x INTEGER); DROP TABLE _sowat_probe;")
+    // Another process may be writing: wait for the lock as every connection does.
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; CREATE TABLE IF NOT EXISTS _sowat_probe (x INTEGER); DROP TABLE _sowat_probe;")
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }

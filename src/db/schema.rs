@@ -188,12 +188,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    tasks (id) {
+        id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        run_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        checkpoint -> Nullable<Text>,
+        done -> BigInt,
+        total -> Nullable<BigInt>,
+        errors -> BigInt,
+        step -> Text,
+        last_error -> Nullable<Text>,
+        result -> Nullable<Text>,
+        cancel_requested -> Bool,
+        created_by -> Nullable<BigInt>,
+        dedupe_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    task_outputs (task_id, seq) {
+        task_id -> BigInt,
+        seq -> Integer,
+        body -> Text,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(role_permissions -> roles (role_id));
 diesel::joinable!(workspace_members -> workspaces (workspace_id));
 diesel::joinable!(workspace_members -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(task_outputs -> tasks (task_id));
+diesel::joinable!(tasks -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -209,6 +246,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     comments,
     outbox,
+    tasks,
+    task_outputs,
     shared_state,
     rate_counters,
 );

@@ -32,6 +32,6 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/admin/users/{id}/delete", Staff(UsersDelete), actions::delete),
         post("/admin/users/{id}/restore", Staff(UsersDelete), actions::restore),
         post("/admin/users/{id}/erase", Staff(UsersDelete), actions::erase),
-        get("/admin/users/{id}/export", Staff(ExportsRun), actions::export),
+        post("/admin/users/{id}/export", Staff(ExportsRun), actions::export),
     ]
 }

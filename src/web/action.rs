@@ -7,11 +7,12 @@
 use tower_sessions::Session;
 
 use crate::access::Actor;
-use crate::audit::{ActorRef, RequestMeta};
+use crate::audit::{Action, ActorRef, Event, RequestMeta};
 use crate::change::{By, ChangeError};
 use crate::db::{BoxFuture, Tx};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::tasks::{self, NewTask};
 use crate::web::current::SignedIn;
 use crate::web::form::FormState;
 use crate::web::layout::PageCtx;
@@ -59,6 +60,45 @@ impl axum::extract::FromRequestParts<AppState> for Call {
             session,
         })
     }
+}
+
+/// Starts `task` for the caller: the task and its start event (with
+/// `details`: what it acts on, how many), plus `also` if the area has an
+/// event of its own, commit in one transaction; then this instance's
+/// workers are woken. Returns the task's id.
+pub async fn start_task(
+    call: &Call,
+    task: NewTask,
+    details: serde_json::Value,
+    also: Option<Event>,
+) -> Result<i64, AppError> {
+    let by = call.by();
+    let mut db = call.state.pool.get().await?;
+    let task = task.by(call.actor.user_id);
+    let kind = task.kind;
+    let id = db
+        .transaction(|tx| {
+            Box::pin(async move {
+                let id = tasks::store::enqueue(tx, task, by.now).await?;
+                let mut details = details;
+                details["kind"] = serde_json::json!(kind.key());
+                let started = Event::new(Action::TaskStarted)
+                    .target("task", id)
+                    .details(details);
+                by.record(tx, started).await?;
+                if let Some(event) = also {
+                    by.record(tx, event).await?;
+                }
+                Ok::<_, ChangeError>(id)
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            ChangeError::Db(e) => AppError::from(e),
+            other => AppError::internal(other),
+        })?;
+    call.state.tasks.wake();
+    Ok(id)
 }
 
 /// Runs `change` in one transaction; a refusal becomes the form state to show again.

@@ -83,10 +83,11 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 4] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 5] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
+        ("/admin/tasks", "nav.tasks", Some(Permission::AdminAccess)),
         ("/account/sessions", "nav.sessions", None),
     ];
     entries

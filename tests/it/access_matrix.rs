@@ -101,7 +101,17 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             [A, D, D, D, D, D, L, E],
         ),
         (
-            ("GET", "/admin/users/{id}/export"),
+            ("POST", "/admin/users/{id}/export"),
+            [A, D, D, A, D, D, L, E],
+        ),
+        (("GET", "/admin/tasks"), [A, A, A, A, D, D, L, E]),
+        (("GET", "/admin/tasks/{id}"), [A, A, A, A, D, D, L, E]),
+        (
+            ("POST", "/admin/tasks/{id}/cancel"),
+            [A, A, A, A, D, D, L, E],
+        ),
+        (
+            ("GET", "/admin/tasks/{id}/download"),
             [A, D, D, A, D, D, L, E],
         ),
     ])

@@ -63,6 +63,7 @@ pub struct TestUser {
 
 pub struct TestApp {
     pub running: Option<Running>,
+    config: Config,
     pub base: String,
     pub clock: Clock,
     dir: PathBuf,
@@ -74,6 +75,8 @@ pub struct Options {
     /// Configure an https public URL (cookies and headers only: the test
     /// server itself still speaks plain http).
     pub https: bool,
+    /// `SOWAT_SMTP_URL` (mail goes to the log when unset).
+    pub smtp: Option<String>,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
         Options {
             login_attempts_per_minute: 10_000,
             https: false,
+            smtp: None,
         }
     }
 }
@@ -136,10 +140,16 @@ impl TestApp {
             login_attempts_per_minute: options.login_attempts_per_minute,
             housekeeping: std::time::Duration::from_secs(300),
             instance_name: None,
+            task_workers: 2,
+            smtp: options.smtp.clone().map(sowat_admin::config::SmtpUrl),
+            mail_from: "sowat admin <no-reply@sowat.io>".into(),
         };
         let clock = Clock::system();
-        let running = start(config, clock.clone()).await.expect("the app starts");
+        let running = start(config.clone(), clock.clone())
+            .await
+            .expect("the app starts");
         TestApp {
+            config,
             base: format!("http://{}", running.addr),
             running: Some(running),
             clock,
@@ -393,6 +403,76 @@ impl TestApp {
             .await)
         .expect("audit query")
     }
+}
+
+impl TestApp {
+    /// Kills the server as a crash would (tasks keep their leases, the step
+    /// in flight rolls back), then starts a new one on the same database,
+    /// data directory and clock, on another port.
+    pub async fn crash_and_restart(&mut self) {
+        let running = self.running.take().expect("running");
+        running.crash().await;
+        let mut config = self.config.clone();
+        let port = free_port();
+        config.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+        let _ = config.public_url.set_port(Some(port));
+        let running = start(config.clone(), self.clock.clone())
+            .await
+            .expect("the app restarts");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+        self.config = config;
+    }
+
+    /// Waits (up to a minute) until task `id` is over, and returns it.
+    pub async fn wait_for_task(&self, id: i64) -> sowat_admin::tasks::store::Task {
+        for _ in 0..600 {
+            let mut db = self.db().await;
+            let t = sowat_admin::tasks::store::get(&mut db, id)
+                .await
+                .expect("read task")
+                .expect("task exists");
+            if t.state().is_over() {
+                return t;
+            }
+            drop(db);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("task {id} did not end within a minute");
+    }
+
+    /// Waits until every task enqueued so far (the scheduled ones of the
+    /// start included) is over, so a test that claims by hand gets its own.
+    pub async fn wait_for_idle_tasks(&self) {
+        for _ in 0..600 {
+            let mut db = self.db().await;
+            let open = sowat_admin::tasks::store::recent(&mut db, None, 1000)
+                .await
+                .expect("tasks")
+                .iter()
+                .any(|t| !t.state().is_over());
+            if !open {
+                return;
+            }
+            drop(db);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("tasks still open after a minute");
+    }
+
+    /// Downloads what task `id` produced, as `client`.
+    pub async fn download(&self, client: &Client, id: i64) -> Response {
+        self.get(client, &format!("/admin/tasks/{id}/download"))
+            .await
+    }
+}
+
+/// The task a redirect leads to (`/admin/tasks/{id}`).
+pub fn task_of(res: &Response) -> i64 {
+    let to = location(res);
+    to.strip_prefix("/admin/tasks/")
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("not a task page: {to}"))
 }
 
 impl Drop for TestApp {

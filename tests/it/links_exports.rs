@@ -8,7 +8,7 @@ use sowat_admin::db::schema::{outbox, users};
 use sowat_admin::db::types::UserStatus;
 use sowat_admin::db_run;
 
-use crate::harness::{Kind, TestApp};
+use crate::harness::{Kind, TestApp, task_of};
 
 /// The link in the newest mail to `email`, as a path.
 async fn mailed_link(app: &TestApp, email: &str) -> String {
@@ -198,7 +198,12 @@ async fn the_gdpr_export_holds_every_sign_in_and_event() {
     );
     sowat_admin::db_run!(&mut db, |c| c.batch_execute(&sql).await).expect("history");
     drop(db);
-    let res = app.get(&admin, &format!("/admin/users/{id}/export")).await;
+    let res = app
+        .post_form(&admin, &format!("/admin/users/{id}/export"), &[])
+        .await;
+    let task = app.wait_for_task(task_of(&res)).await;
+    assert_eq!(task.state, "succeeded", "{:?}", task.last_error);
+    let res = app.download(&admin, task.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     let doc: serde_json::Value = res.json().await.expect("one JSON document");
     assert_eq!(doc["user"]["email"], "history@example.test");

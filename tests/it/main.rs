@@ -15,4 +15,5 @@ mod races;
 mod search;
 mod security;
 mod sessions;
+mod tasks;
 mod users;

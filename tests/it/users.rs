@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use sowat_admin::db::schema::{audit_events, login_events, outbox, sessions, users};
 use sowat_admin::db_run;
 
-use crate::harness::{Kind, PASSWORD, TestApp, TestUser, location, select_attr, select_text};
+use crate::harness::{
+    Kind, PASSWORD, TestApp, TestUser, location, select_attr, select_text, task_of,
+};
 
 async fn emails_listed(app: &TestApp, c: &reqwest::Client, query: &str) -> Vec<String> {
     let res = app.get(c, &format!("/admin/users?{query}")).await;
@@ -781,8 +783,13 @@ async fn gdpr_export_contains_everything() {
     )
     .await;
     let res = app
-        .get(&c, &format!("/admin/users/{}/export", user.id))
+        .post_form(&c, &format!("/admin/users/{}/export", user.id), &[])
         .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let task = task_of(&res);
+    let t = app.wait_for_task(task).await;
+    assert_eq!(t.state, "succeeded", "{:?}", t.last_error);
+    let res = app.download(&c, task).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(
         res.headers()["content-disposition"]
@@ -853,6 +860,11 @@ async fn bulk_suspend_and_export_with_confirmation() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let task = app.wait_for_task(task_of(&res)).await;
+    assert_eq!(
+        (task.state.as_str(), task.done, task.total),
+        ("succeeded", 4, Some(4))
+    );
     assert_eq!(emails_listed(&app, &c, "status=SUSPENDED").await.len(), 4);
     for id in &ids {
         assert_eq!(

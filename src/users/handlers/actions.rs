@@ -8,16 +8,19 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::audit::{Action, Event};
 use crate::db::types::{TokenPurpose, UserStatus, UserType};
 use crate::error::AppError;
+use crate::tasks::{Kind, NewTask};
 use crate::users::changes::{self, ProfileInput};
 use crate::users::handlers::page::{self, Part};
 use crate::users::store;
-use crate::web::action::{Call, run};
+use crate::web::action::{Call, run, start_task};
 use crate::web::form::FormState;
 use crate::web::guard::redirect;
 use crate::web::layout::{FLASH, PageCtx};
 use crate::web::render::with_toast;
+use serde_json::json;
 
 /// The answer to an action: the section again (htmx) or the page.
 pub async fn answer(
@@ -319,40 +322,15 @@ pub async fn erase(
     answer(call, id, Part::Danger, outcome).await
 }
 
-/// GET /admin/users/{id}/export: the GDPR access document as a download
-/// (audited before the first byte leaves), streamed so nothing is cut.
+/// POST /admin/users/{id}/export: starts the GDPR access document (a
+/// task, audited with the start), then shows its progress and download.
 pub async fn export(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
-    let by = call.by();
     let mut db = call.state.pool.get().await?;
-    let now = by.now;
-    let head = db
-        .transaction(|db| {
-            Box::pin(async move {
-                let head = crate::users::tasks::gdpr_export::head(db, id, now).await?;
-                if head.is_some() {
-                    let ev = crate::audit::Event::new(crate::audit::Action::UserExported)
-                        .target("user", id);
-                    crate::audit::record(db, by.now, &by.actor, &by.meta, ev).await?;
-                }
-                Ok::<_, diesel::result::Error>(head)
-            })
-        })
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let body =
-        axum::body::Body::from_stream(crate::users::tasks::gdpr_export::stream(db, id, head));
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/json".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"user-{id}.json\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    store::get(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    drop(db);
+    let now = call.state.clock.now_primitive();
+    let task = NewTask::new(Kind::UserGdprExport, json!({ "user_id": id }), now);
+    let exported = Event::new(Action::UserExported).target("user", id);
+    let task_id = start_task(&call, task, json!({ "user_id": id }), Some(exported)).await?;
+    Ok(redirect(&format!("/admin/tasks/{task_id}"), call.htmx))
 }

@@ -1,6 +1,8 @@
 //! Bulk actions on the selected rows or on every user matching the filter:
 //! suspend, reactivate, export CSV. A confirmation states the count first;
-//! each affected user gets an audit event of their own.
+//! each affected user gets an audit event of their own. The selected rows
+//! (at most a page) are changed within the request; "all matching" starts
+//! a task (`users::tasks::bulk`) and shows its progress.
 
 use axum::Form;
 use axum::http::{StatusCode, header};
@@ -11,12 +13,14 @@ use crate::audit::{self, Event};
 use crate::change::ChangeError;
 use crate::db::types::UserStatus;
 use crate::error::AppError;
+use crate::tasks::{Kind, NewTask};
 use crate::users::changes;
 use crate::users::store;
-use crate::users::store::list::{self, ListParams};
+use crate::users::store::list::{self, COUNT_CAP, ListParams};
+use crate::users::tasks::bulk::{Selection, status_payload};
 use crate::users::tasks::csv_export;
 use crate::users::views::ConfirmPage;
-use crate::web::action::Call;
+use crate::web::action::{Call, start_task};
 use crate::web::csv;
 use crate::web::form::{all, field};
 use crate::web::format::group;
@@ -24,8 +28,8 @@ use crate::web::guard::redirect;
 use crate::web::layout::FLASH;
 use crate::web::render::html;
 
-/// More than this in one go must be narrowed by a filter first.
-pub const MAX_BULK: usize = 100_000;
+/// More selected rows than this must go through "all matching" (a task).
+pub const MAX_SELECTED: usize = 1_000;
 /// Users changed per transaction.
 const BATCH: usize = 500;
 
@@ -44,7 +48,7 @@ fn parse(fields: Vec<(String, String)>) -> Request {
     let params = ListParams::filter_from(get);
     let ids = all(&fields, "ids")
         .filter_map(|v| v.parse().ok())
-        .take(MAX_BULK + 1)
+        .take(MAX_SELECTED + 1)
         .collect();
     Request {
         all: get("all") == "1",
@@ -57,29 +61,6 @@ fn parse(fields: Vec<(String, String)>) -> Request {
     }
 }
 
-/// The ids the request designates.
-async fn selection(call: &Call, req: &Request) -> Result<Vec<i64>, AppError> {
-    if !req.all {
-        return Ok(req.ids.clone());
-    }
-    let filter = req.params.filter();
-    let mut db = call.state.pool.get().await?;
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = list::matching_ids(&mut db, &filter, after, 5_000).await?;
-        let Some(last) = batch.last().copied() else {
-            break;
-        };
-        out.extend(batch);
-        after = last;
-        if out.len() > MAX_BULK {
-            break;
-        }
-    }
-    Ok(out)
-}
-
 fn back_to_list(req: &Request) -> String {
     format!("/admin/users?{}", req.params.query_without_cursor())
 }
@@ -87,11 +68,17 @@ fn back_to_list(req: &Request) -> String {
 fn confirm(
     call: &Call,
     req: &Request,
-    count: usize,
+    count: i64,
     action_url: &'static str,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let n = group(count as i64);
+    let n = if count > COUNT_CAP {
+        call.ctx
+            .lang
+            .tf("bulk.more_than", &[("n", &group(COUNT_CAP))])
+    } else {
+        group(count)
+    };
     let key = match req.action.as_str() {
         "suspend" => "bulk.confirm_suspend",
         "reactivate" => "bulk.confirm_reactivate",
@@ -116,31 +103,71 @@ fn confirm(
     html(&page)
 }
 
-async fn refuse_empty(call: &Call, req: &Request) -> Result<Response, AppError> {
-    call.session
-        .insert(FLASH, call.ctx.tr("bulk.nothing_selected"))
-        .await?;
-    Ok(redirect(&back_to_list(req), false))
+/// How many users the request designates (counted up to [`COUNT_CAP`] + 1
+/// for "all matching").
+async fn count(call: &Call, req: &Request) -> Result<i64, AppError> {
+    if !req.all {
+        return Ok(req.ids.len() as i64);
+    }
+    let mut db = call.state.pool.get().await?;
+    Ok(list::capped_count(&mut db, &req.params.filter()).await?)
 }
 
-/// The ids to act on once the count was confirmed; otherwise the page to
-/// show instead (nothing selected, or the confirmation).
+/// The page to show instead of acting, if any: nothing selected, too many
+/// rows, or the confirmation (with `error` when the reason is missing).
 async fn gate(
     call: &Call,
     req: &Request,
     url: &'static str,
-) -> Result<Result<Vec<i64>, Response>, AppError> {
-    let ids = selection(call, req).await?;
-    if ids.is_empty() {
-        return refuse_empty(call, req).await.map(Err);
+    needs_reason: bool,
+) -> Result<Option<Response>, AppError> {
+    let n = count(call, req).await?;
+    if n == 0 {
+        call.session
+            .insert(FLASH, call.ctx.tr("bulk.nothing_selected"))
+            .await?;
+        return Ok(Some(redirect(&back_to_list(req), false)));
     }
-    if ids.len() > MAX_BULK {
+    if req.ids.len() > MAX_SELECTED {
         return Err(AppError::BadRequest(call.ctx.tr("bulk.too_many").into()));
     }
     if !req.confirmed {
-        return confirm(call, req, ids.len(), url, None).map(Err);
+        return confirm(call, req, n, url, None).map(Some);
     }
-    Ok(Ok(ids))
+    if needs_reason && req.reason.trim().is_empty() {
+        let error = Some(call.ctx.tr("users.reason_required").to_owned());
+        return confirm(call, req, n, url, error)
+            .map(|r| Some((StatusCode::UNPROCESSABLE_ENTITY, r).into_response()));
+    }
+    Ok(None)
+}
+
+/// Starts the task acting on every matching user, then shows its progress.
+async fn start_all(
+    call: &Call,
+    req: &Request,
+    kind: Kind,
+    extra: Option<(UserStatus, &str)>,
+) -> Result<Response, AppError> {
+    let mut db = call.state.pool.get().await?;
+    let up_to = store::max_id(&mut db).await?;
+    drop(db);
+    let filter = req.params.filter_pairs();
+    let shown: serde_json::Map<String, serde_json::Value> = filter
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
+    let mut payload = Selection::payload(filter, up_to, &call.by());
+    let mut details = json!({ "filter": shown, "up_to": up_to });
+    if let Some((target, reason)) = extra {
+        payload = status_payload(payload, target, reason);
+        details["status"] = json!(target.as_str());
+        details["reason"] = json!(reason);
+    }
+    let now = call.state.clock.now_primitive();
+    let id = start_task(call, NewTask::new(kind, payload, now), details, None).await?;
+    Ok(redirect(&format!("/admin/tasks/{id}"), false))
 }
 
 /// POST /admin/users/bulk/status
@@ -158,18 +185,16 @@ pub async fn status(
             ));
         }
     };
-    let ids = match gate(&call, &req, "/admin/users/bulk/status").await? {
-        Ok(ids) => ids,
-        Err(page) => return Ok(page),
-    };
-    if req.reason.trim().is_empty() {
-        let error = Some(call.ctx.tr("users.reason_required").to_owned());
-        return confirm(&call, &req, ids.len(), "/admin/users/bulk/status", error)
-            .map(|r| (StatusCode::UNPROCESSABLE_ENTITY, r).into_response());
+    if let Some(page) = gate(&call, &req, "/admin/users/bulk/status", true).await? {
+        return Ok(page);
+    }
+    if req.all {
+        let reason = req.reason.trim();
+        return start_all(&call, &req, Kind::UsersBulkStatus, Some((target, reason))).await;
     }
     let (mut changed, mut skipped) = (0usize, 0usize);
     let mut db = call.state.pool.get().await?;
-    for chunk in ids.chunks(BATCH) {
+    for chunk in req.ids.chunks(BATCH) {
         let by = call.by();
         let reason = req.reason.clone();
         let chunk = chunk.to_vec();
@@ -215,13 +240,15 @@ pub async fn export(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let req = parse(fields);
-    let ids = match gate(&call, &req, "/admin/users/bulk/export").await? {
-        Ok(ids) => ids,
-        Err(page) => return Ok(page),
-    };
+    if let Some(page) = gate(&call, &req, "/admin/users/bulk/export", false).await? {
+        return Ok(page);
+    }
+    if req.all {
+        return start_all(&call, &req, Kind::UsersCsvExport, None).await;
+    }
     let mut out = csv::header(&csv_export::COLUMNS);
     let mut db = call.state.pool.get().await?;
-    for chunk in ids.chunks(BATCH) {
+    for chunk in req.ids.chunks(BATCH) {
         let by = call.by();
         let chunk = chunk.to_vec();
         let rows = db

@@ -141,3 +141,13 @@ pub async fn many(db: &mut Db, ids: &[i64]) -> QResult<Vec<User>> {
         .load(c)
         .await)
 }
+
+/// The highest user id (0 when there are none): a task started now acts on
+/// users up to it, not on those created while it runs.
+pub async fn max_id(db: &mut Db) -> QResult<i64> {
+    let max: Option<i64> = db_run!(db, |c| users::table
+        .select(diesel::dsl::max(users::id))
+        .first(c)
+        .await)?;
+    Ok(max.unwrap_or(0))
+}

@@ -1,14 +1,15 @@
 //! GDPR access export: everything held on one user as one JSON document
-//! (secrets excluded: password hash, TOTP secret, token hashes). The
-//! document is streamed: sign-ins, notes and audit events are read in
-//! keyset batches, so a user with a million events gets all of them in
-//! constant memory.
+//! (secrets excluded: password hash, TOTP secret, token hashes), built by a
+//! task: sign-ins, notes and audit events are read in keyset batches and
+//! written as the task's outputs, so a user with a million events gets all
+//! of them in constant memory, and the download does not hold a database
+//! connection for as long as the client takes to read it.
 
-use axum::body::Bytes;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use futures_util::Stream;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use time::PrimitiveDateTime;
 
 use crate::db::Db;
@@ -17,6 +18,8 @@ use crate::db::schema::{
 };
 use crate::db::types::{Outcome, WorkspaceRole};
 use crate::db_run;
+use crate::tasks::runner::{Done, Handler, Run, TaskError};
+use crate::tasks::store::Advance;
 use crate::users::store;
 
 /// Rows read per query while streaming.
@@ -197,87 +200,111 @@ impl List {
     }
 }
 
-/// Where the stream is.
-enum Step {
-    Open {
-        list: usize,
-        before: i64,
-        first: bool,
-    },
-    Done,
+#[derive(Deserialize)]
+struct Payload {
+    user_id: i64,
 }
 
-/// The whole document as a byte stream: `head` (without its closing brace),
-/// then each list batch by batch, then the closing brace. A database error
-/// midway ends the stream with an error (the download is cut, not silently
-/// short).
-pub fn stream(
-    db: Db,
-    user_id: i64,
-    head: Value,
-) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    let mut opening = head.to_string();
-    // `head` is an object: drop its `}` so the lists can follow.
-    opening.pop();
-    let start = futures_util::stream::iter([Ok(Bytes::from(opening))]);
-    let rest = futures_util::stream::unfold(
-        (
-            db,
-            Step::Open {
-                list: 0,
-                before: i64::MAX,
-                first: true,
-            },
-        ),
-        move |(mut db, step)| async move {
-            let Step::Open {
-                list,
-                before,
-                first,
-            } = step
-            else {
-                return None;
-            };
-            let Some(kind) = List::ALL.get(list).copied() else {
-                return Some((Ok(Bytes::from_static(b"}")), (db, Step::Done)));
-            };
-            let mut chunk = String::new();
-            if first {
-                chunk.push_str(&format!(",\"{}\":[", kind.key()));
-            }
-            let rows = match kind.batch(&mut db, user_id, before).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::error!(error = %e, user_id, "GDPR export cut short");
-                    return Some((
-                        Err(std::io::Error::other("export interrupted")),
-                        (db, Step::Done),
-                    ));
+/// Where the document is: which list, and the last id written in it.
+#[derive(Default, Serialize, Deserialize)]
+struct Checkpoint {
+    started: bool,
+    list: usize,
+    before: Option<i64>,
+}
+
+/// The task handler: `head` (without its closing brace), then each list
+/// batch by batch, then the closing brace, each piece an output of the
+/// task committed with the checkpoint saying what comes next.
+pub fn handler() -> Handler {
+    Arc::new(|run| Box::pin(export_task(run)))
+}
+
+async fn export_task(mut run: Run) -> Result<Done, TaskError> {
+    let Payload { user_id } = run.payload()?;
+    let generated_at = run.task.created_at;
+    let mut cp: Checkpoint = run.checkpoint();
+    if !cp.started {
+        run.step(move |tx| {
+            Box::pin(async move {
+                let Some(head) = head(tx, user_id, generated_at).await? else {
+                    return Err(TaskError::Fail("task.error.user_gone".into()));
+                };
+                let mut opening = head.to_string();
+                // `head` is an object: drop its `}` so the lists can follow.
+                opening.pop();
+                let next = Checkpoint {
+                    started: true,
+                    list: 0,
+                    before: None,
+                };
+                Ok(((), advance(next, opening, 0)))
+            })
+        })
+        .await?;
+        cp = run.checkpoint();
+    }
+    while let Some(kind) = List::ALL.get(cp.list).copied() {
+        let first = cp.before.is_none();
+        let before = cp.before.unwrap_or(i64::MAX);
+        let list = cp.list;
+        run.step(move |tx| {
+            Box::pin(async move {
+                let rows = kind.batch(tx, user_id, before).await?;
+                let mut chunk = String::new();
+                if first {
+                    chunk.push_str(&format!(",\"{}\":[", kind.key()));
                 }
-            };
-            for (i, (_, value)) in rows.iter().enumerate() {
-                if i > 0 || !first {
-                    chunk.push(',');
-                }
-                chunk.push_str(&value.to_string());
-            }
-            let next = match rows.last() {
-                Some((id, _)) if rows.len() as i64 == BATCH => Step::Open {
-                    list,
-                    before: *id,
-                    first: false,
-                },
-                _ => {
-                    chunk.push(']');
-                    Step::Open {
-                        list: list + 1,
-                        before: i64::MAX,
-                        first: true,
+                for (i, (_, value)) in rows.iter().enumerate() {
+                    if i > 0 || !first {
+                        chunk.push(',');
                     }
+                    chunk.push_str(&value.to_string());
                 }
-            };
-            Some((Ok(Bytes::from(chunk)), (db, next)))
-        },
-    );
-    futures_util::StreamExt::chain(start, rest)
+                let next = match rows.last() {
+                    Some((id, _)) if rows.len() as i64 == BATCH => Checkpoint {
+                        started: true,
+                        list,
+                        before: Some(*id),
+                    },
+                    _ => {
+                        chunk.push(']');
+                        Checkpoint {
+                            started: true,
+                            list: list + 1,
+                            before: None,
+                        }
+                    }
+                };
+                let n = rows.len() as i64;
+                Ok(((), advance(next, chunk, n)))
+            })
+        })
+        .await?;
+        cp = run.checkpoint();
+    }
+    if cp.list == List::ALL.len() {
+        run.step(|_| {
+            Box::pin(async move {
+                let end = Checkpoint {
+                    started: true,
+                    list: List::ALL.len() + 1,
+                    before: None,
+                };
+                Ok(((), advance(end, "}".into(), 0)))
+            })
+        })
+        .await?;
+    }
+    Ok(Done::default())
+}
+
+fn advance(next: Checkpoint, output: String, rows: i64) -> Advance {
+    Advance {
+        checkpoint: serde_json::to_string(&next).ok(),
+        done: rows,
+        step: Some("task.step.exporting"),
+        outputs: vec![output],
+        ..Advance::default()
+    }
 }

@@ -2,6 +2,7 @@
 //! bulk status changes and CSV exports of every matching user, the GDPR
 //! export, the purge of users deleted long ago.
 
+pub mod bulk;
 pub mod csv_export;
 pub mod gdpr_export;
 pub mod purge;

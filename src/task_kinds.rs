@@ -1,0 +1,55 @@
+//! Every task kind's handler, gathered in one table (as `routes` gathers
+//! routes): the runner knows no area, each area knows only its own kinds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::mail::sender::{self, Mailer};
+use crate::security::session_store::DbSessionStore;
+use crate::state::AppState;
+use crate::tasks::runner::{Done, Handler, Run, TaskError};
+use crate::tasks::{Kind, store};
+use crate::users;
+
+/// The handler of every kind (a kind without one fails the test below).
+pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler> {
+    let s = state.clone();
+    let housekeeping: Handler = Arc::new(move |run| {
+        let s = s.clone();
+        Box::pin(async move { housekeeping(&s, run).await })
+    });
+    HashMap::from([
+        (Kind::UsersBulkStatus, users::tasks::bulk::status_handler()),
+        (Kind::UsersCsvExport, users::tasks::bulk::csv_handler()),
+        (Kind::UserGdprExport, users::tasks::gdpr_export::handler()),
+        (Kind::PurgeDeletedUsers, users::tasks::purge::handler()),
+        (Kind::Housekeeping, housekeeping),
+        (Kind::DeliverMail, sender::deliver(mailer)),
+    ])
+}
+
+/// Expired sessions, old sign-in counters, expired task outputs and old
+/// tasks: each purge is idempotent, so a re-run is harmless.
+async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
+    let now = run.now();
+    s.login_limiter
+        .purge_old(&s.pool, run.clock.now().unix_timestamp())
+        .await?;
+    let sessions = DbSessionStore::new(
+        s.pool.clone(),
+        s.clock.clone(),
+        s.config.session_idle,
+        s.config.session_max,
+    )
+    .purge_expired()
+    .await
+    .map_err(|e| TaskError::Retry(e.to_string()))?;
+    let mut db = s.pool.get().await?;
+    let tasks = store::clean_up(&mut db, now).await?;
+    if sessions + tasks > 0 {
+        tracing::info!(sessions, tasks, "housekeeping purged");
+    }
+    Ok(Done {
+        result: Some(serde_json::json!({ "sessions": sessions, "tasks": tasks })),
+    })
+}

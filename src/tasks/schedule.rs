@@ -1,0 +1,30 @@
+//! Scheduled work: every period, the kinds in [`Kind::SCHEDULED`] are
+//! enqueued once for the current slot. The slot key makes a second
+//! enqueue (another instance, a restart) a no-op; the caller also runs
+//! this on one instance at a time.
+
+use std::time::Duration;
+
+use serde_json::json;
+use time::PrimitiveDateTime;
+
+use super::{Kind, NewTask, store};
+use crate::db::Db;
+
+/// Enqueues this slot's scheduled tasks; returns how many were new.
+pub async fn enqueue_due(
+    db: &mut Db,
+    now: PrimitiveDateTime,
+    period: Duration,
+) -> Result<usize, diesel::result::Error> {
+    let slot = now.assume_utc().unix_timestamp() / period.as_secs().max(1) as i64;
+    let mut added = 0;
+    for &kind in Kind::SCHEDULED {
+        let mut task = NewTask::new(kind, json!({}), now);
+        task.dedupe_key = Some(format!("{}@{slot}", kind.key()));
+        if store::enqueue_once(db, task, now).await? {
+            added += 1;
+        }
+    }
+    Ok(added)
+}
