@@ -82,3 +82,18 @@ pub enum ChangeError {
 }
 
 pub type ChangeResult<T> = Result<T, ChangeError>;
+
+/// A refusal reaching a handler that has no form to show it in: not found
+/// stays 404, a database failure is the usual 500/503, and an unexpected
+/// refusal is a 500 logged with its key.
+impl From<ChangeError> for crate::error::AppError {
+    fn from(e: ChangeError) -> Self {
+        match e {
+            ChangeError::NotFound => crate::error::AppError::NotFound,
+            ChangeError::Db(e) => e.into(),
+            ChangeError::Invalid(key) => {
+                crate::error::AppError::internal(format!("refused: {key}"))
+            }
+        }
+    }
+}

@@ -194,11 +194,7 @@ pub async fn cancel(call: Call, IdPath(id): IdPath) -> Result<Response, AppError
                 Ok::<_, ChangeError>(left)
             })
         })
-        .await
-        .map_err(|e| match e {
-            ChangeError::Db(e) => AppError::from(e),
-            other => AppError::internal(other),
-        })?;
+        .await?;
     let key = match left {
         Some(TaskState::Running) => "task.cancelling",
         Some(_) => "task.cancelled",

@@ -106,6 +106,20 @@ pub async fn enqueue_once(db: &mut Db, new: NewTask, now: PrimitiveDateTime) -> 
     Ok(added > 0)
 }
 
+/// Due at `now`: queued and its time has come, or running on an expired
+/// lease (its worker died).
+#[diesel::dsl::auto_type]
+fn due_at(now: PrimitiveDateTime) -> _ {
+    let queued: &'static str = "queued";
+    let running: &'static str = "running";
+    tasks::state
+        .eq(queued)
+        .and(tasks::run_at.le(now))
+        .or(tasks::state
+            .eq(running)
+            .and(tasks::lease_until.lt(now).assume_not_null()))
+}
+
 /// Claims the next due task for `owner` until `now + lease`: a queued task
 /// whose time has come, or a running one whose lease expired (its worker
 /// died). PostgreSQL skips rows another worker is claiming; SQLite's
@@ -116,16 +130,10 @@ pub async fn claim(
     now: PrimitiveDateTime,
     lease: Duration,
 ) -> QResult<Option<Task>> {
-    let due = tasks::state
-        .eq(State::Queued.as_str())
-        .and(tasks::run_at.le(now))
-        .or(tasks::state
-            .eq(State::Running.as_str())
-            .and(tasks::lease_until.lt(now).assume_not_null()));
     // A plain read first: idle workers poll every second, and on SQLite an
     // immediate transaction takes the one write lock even to find nothing.
     let any: Option<i64> = db_run!(db, |c| tasks::table
-        .filter(due)
+        .filter(due_at(now))
         .select(tasks::id)
         .first(c)
         .await
@@ -136,12 +144,7 @@ pub async fn claim(
     let owner = owner.to_owned();
     db.transaction(|tx| {
         Box::pin(async move {
-            let due = tasks::state
-                .eq(State::Queued.as_str())
-                .and(tasks::run_at.le(now))
-                .or(tasks::state
-                    .eq(State::Running.as_str())
-                    .and(tasks::lease_until.lt(now).assume_not_null()));
+            let due = due_at(now);
             // Written out per engine: `as_select` is typed by its backend.
             macro_rules! next_due {
                 () => {

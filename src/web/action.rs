@@ -92,11 +92,7 @@ pub async fn start_task(
                 Ok::<_, ChangeError>(id)
             })
         })
-        .await
-        .map_err(|e| match e {
-            ChangeError::Db(e) => AppError::from(e),
-            other => AppError::internal(other),
-        })?;
+        .await?;
     call.state.tasks.wake();
     Ok(id)
 }

@@ -30,6 +30,27 @@ async fn count_status(app: &TestApp, status: UserStatus) -> i64 {
     .expect("count")
 }
 
+/// Enqueues a task of `kind` due at `at` (later than the instance's clock,
+/// so only the test claims it), started by `by`.
+async fn enqueue_at(
+    app: &TestApp,
+    kind: Kind,
+    by: Option<i64>,
+    at: time::PrimitiveDateTime,
+) -> i64 {
+    let now = app.clock.now_primitive();
+    let mut db = app.db().await;
+    db.transaction(|tx| {
+        Box::pin(async move {
+            let mut task = NewTask::new(kind, json!({}), at);
+            task.created_by = by;
+            store::enqueue(tx, task, now).await
+        })
+    })
+    .await
+    .expect("enqueue")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_suspend_of_20000_users_survives_a_crash_and_changes_each_once() {
     let mut app = TestApp::spawn().await;
@@ -154,16 +175,7 @@ async fn a_task_whose_worker_died_is_run_again_by_another() {
     let mut db = pool.get().await.expect("db");
     // Due in an hour, so this instance's workers leave it alone for now.
     let later = now + time::Duration::hours(1);
-    let id = db
-        .transaction(|tx| {
-            Box::pin(async move {
-                let mut task = NewTask::new(Kind::Housekeeping, json!({}), later);
-                task.run_at = later;
-                store::enqueue(tx, task, now).await
-            })
-        })
-        .await
-        .expect("enqueue");
+    let id = enqueue_at(&app, Kind::Housekeeping, None, later).await;
     // A worker elsewhere claims it, then dies without a word.
     let claimed = store::claim(&mut db, "dead-worker", later, LEASE)
         .await
@@ -219,17 +231,7 @@ async fn cancelling_stops_a_queued_task_at_once_and_a_running_one_at_its_next_st
     let mut db = app.db().await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let uid = user.id;
-        ids.push(
-            db.transaction(|tx| {
-                Box::pin(async move {
-                    let task = NewTask::new(Kind::UsersCsvExport, json!({}), later).by(uid);
-                    store::enqueue(tx, task, now).await
-                })
-            })
-            .await
-            .expect("enqueue"),
-        );
+        ids.push(enqueue_at(&app, Kind::UsersCsvExport, Some(user.id), later).await);
     }
     // Someone else's task is not even visible to a tester.
     assert_eq!(
@@ -479,22 +481,10 @@ async fn concurrent_claimers_take_each_task_exactly_once() {
     let now = app.clock.now_primitive();
     // Due later than this instance's clock, so only the claimers below see them.
     let later = now + time::Duration::hours(2);
-    let mut db = pool.get().await.expect("db");
     let mut ours = std::collections::HashSet::new();
     for _ in 0..30 {
-        let id = db
-            .transaction(|tx| {
-                Box::pin(async move {
-                    let mut task = NewTask::new(Kind::Housekeeping, json!({}), later);
-                    task.run_at = later;
-                    store::enqueue(tx, task, now).await
-                })
-            })
-            .await
-            .expect("enqueue");
-        ours.insert(id);
+        ours.insert(enqueue_at(&app, Kind::Housekeeping, None, later).await);
     }
-    drop(db);
     let claimers = (0..3).map(|i| {
         let pool = pool.clone();
         tokio::spawn(async move {
