@@ -225,7 +225,11 @@ pub async fn download(
     }
     drop(db);
     let name = match t.kind() {
-        Some(Kind::UserGdprExport) => format!("user-export-{id}.{ext}"),
+        Some(Kind::UserGdprExport) => {
+            let payload: serde_json::Value = serde_json::from_str(&t.payload).unwrap_or_default();
+            let user = payload["user_id"].as_i64().unwrap_or_default();
+            format!("user-{user}-{}.{ext}", t.created_at.date())
+        }
         _ => format!("users-{}.{ext}", t.created_at.date()),
     };
     let pool = state.pool.clone();

@@ -28,6 +28,43 @@ pub struct TaskView {
     pub started_by: String,
     pub attempts: i32,
     pub cancel_requested: bool,
+    /// What it acts on, from its payload: (label, value).
+    pub about: Vec<(&'static str, String)>,
+    /// The user it is about, if one (a link).
+    pub user_id: Option<i64>,
+}
+
+/// The facts of a payload worth showing (the filter, the new status, the
+/// reason), never the author's details.
+fn about(payload: &str, lang: Lang) -> Vec<(&'static str, String)> {
+    let v: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+    let mut out = Vec::new();
+    if let Some(filter) = v["filter"].as_object() {
+        let shown: Vec<String> = filter
+            .iter()
+            .filter_map(|(k, v)| {
+                v.as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!("{k}: {s}"))
+            })
+            .collect();
+        let text = if shown.is_empty() {
+            lang.t("task.about.everyone").to_owned()
+        } else {
+            shown.join(" · ")
+        };
+        out.push((lang.t("task.about.filter"), text));
+    }
+    if let Some(target) = v["target"].as_str() {
+        out.push((
+            lang.t("task.about.status"),
+            lang.t(&format!("status.{target}")).to_owned(),
+        ));
+    }
+    if let Some(reason) = v["reason"].as_str() {
+        out.push((lang.t("task.about.reason"), reason.to_owned()));
+    }
+    out
 }
 
 impl TaskView {
@@ -87,6 +124,10 @@ impl TaskView {
             started_by,
             attempts: t.attempts,
             cancel_requested: t.cancel_requested,
+            about: about(&t.payload, lang),
+            user_id: serde_json::from_str::<serde_json::Value>(&t.payload)
+                .ok()
+                .and_then(|v| v["user_id"].as_i64()),
         }
     }
 }

@@ -244,5 +244,29 @@ async fn browser_setup_enroll_sign_out_sign_in() {
     d.click("button[type=submit].primary").await;
     d.wait_for_path(&app.base, "/admin").await;
     assert!(d.text(".whoami .who").await.contains("Ada Admin"));
+
+    // A bulk suspend of every matching user runs as a task whose progress
+    // the page follows live (htmx polling under the strict CSP).
+    let state = app.running().state.clone();
+    sowat_admin::seed::users(&state.pool, &app.clock, 1_500, None)
+        .await
+        .unwrap();
+    d.goto(&app.url("/admin/users?status=SUSPENDED")).await;
+    d.click("input[name=all]").await;
+    d.click("button[name=action][value=reactivate]").await;
+    assert!(d.text("#bulk-question").await.starts_with("Reactivate"));
+    d.type_into("input[name=reason]", "Paid at last").await;
+    d.click("button[type=submit].primary").await;
+    for _ in 0..300 {
+        if d.current_url().await.contains("/admin/tasks/") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    d.find("#task-progress progress").await;
+    d.find("#task-progress[data-state=succeeded]").await;
+    assert!(d.text("#task-progress .notice").await.contains("Finished"));
+    d.goto(&app.url("/admin/tasks")).await;
+    assert!(d.text("#task-table tbody").await.contains("Status change"));
     d.quit().await;
 }

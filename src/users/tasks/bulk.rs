@@ -22,8 +22,12 @@ use crate::users::store::{self, list};
 use crate::users::tasks::csv_export;
 use crate::web::csv;
 
-/// Users per step: short enough that SQLite's write lock is held briefly.
-pub const CHUNK: i64 = 200;
+/// Users per step. On SQLite a step holds the one write lock, and every
+/// request that writes (a session touch) waits for it: small steps keep that
+/// wait short. PostgreSQL locks rows, so steps can be larger.
+fn chunk(db: &Db) -> i64 {
+    if db.is_sqlite() { 100 } else { 500 }
+}
 
 /// What both bulk tasks carry.
 #[derive(Deserialize)]
@@ -63,7 +67,8 @@ async fn next_ids(
     filter: &list::Filter,
     after: i64,
 ) -> Result<Vec<i64>, TaskError> {
-    let mut ids = list::matching_ids(db, filter, after, CHUNK).await?;
+    let size = chunk(db);
+    let mut ids = list::matching_ids(db, filter, after, size).await?;
     ids.retain(|id| *id <= sel.up_to);
     Ok(ids)
 }
