@@ -182,9 +182,10 @@ async fn migrate(config: &Config) -> Result<(), StartError> {
 
 async fn create_admin(config: &Config, email: &str) -> Result<(), StartError> {
     let (pool, _) = open_database(config).await?;
-    let link = crate::auth::setup::invite_admin(&pool, &Clock::system(), email, |p| config.link(p))
-        .await
-        .map_err(StartError::Other)?;
+    let link =
+        crate::auth::changes::invite_admin(&pool, &Clock::system(), email, |p| config.link(p))
+            .await
+            .map_err(StartError::Other)?;
     println!("Send this one-time link to {email} (valid one hour):\n\n    {link}\n");
     Ok(())
 }

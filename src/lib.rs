@@ -14,7 +14,10 @@
 //!    `tasks` (the durable task runner): no HTTP, no area.
 //! 5. `state`, then `web` (layout, guard, CSRF, extractors, forms, formats).
 //! 6. Areas, peers that never import each other: `auth`, `account`, `admin`,
-//!    `users`, plus `health` and `seed`.
+//!    `users`, `task_pages`, plus `health` and `seed`. Each has the same
+//!    files: `mod.rs` (routes), `handlers` (a file, or a folder with a file
+//!    per screen), `store.rs` (reads), `changes` (writes), `views.rs`
+//!    (template structs), `tasks/` (long work), as far as it needs them.
 //! 7. `routes` and `task_kinds` (the tables gathering every area's routes
 //!    and task handlers), then `cli` and this file.
 //!
@@ -354,7 +357,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
     let mailer = Arc::new(mail::sender::Mailer::from_config(&state.config)?);
     let link_base = state.config.clone();
     let setup_link =
-        auth::setup::first_admin_link(&pool, &clock, &state.secrets, |p| link_base.link(p))
+        auth::changes::first_admin_link(&pool, &clock, &state.secrets, |p| link_base.link(p))
             .await
             .map_err(|e| StartError::Other(format!("cannot create the setup link: {e}")))?;
     let (shutdown, mut stop) = watch::channel(false);

@@ -1,14 +1,16 @@
-//! The admin home and the audit trail screen.
+//! The admin home and the audit trail screen. `handlers.rs`, `store.rs`
+//! (reads), `views.rs`.
 
-pub mod audit_log;
-pub mod dashboard;
+pub mod handlers;
+pub mod store;
+pub mod views;
 
 /// The admin area's home and the audit trail (staff only).
 #[rustfmt::skip]
 pub fn routes() -> Vec<crate::web::route::Route> {
     use crate::web::route::*;
     vec![
-        get("/admin", Staff(AdminAccess), dashboard::page),
-        get("/admin/audit", Staff(AuditRead), audit_log::page),
+        get("/admin", Staff(AdminAccess), handlers::dashboard),
+        get("/admin/audit", Staff(AuditRead), handlers::audit),
     ]
 }

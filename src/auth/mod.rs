@@ -2,15 +2,15 @@
 //! setup and reset links, sign-out. The credentials themselves are
 //! [`crate::security`]'s; the guard is [`crate::web::guard`].
 
-pub mod enroll;
-pub mod login;
-pub mod reset;
-pub mod setup;
+pub mod changes;
+pub mod handlers;
+pub mod views;
 
 /// Sign-in, second factor, setup and reset links, sign-out.
 #[rustfmt::skip]
 pub fn routes() -> Vec<crate::web::route::Route> {
     use crate::web::route::*;
+    use handlers::*;
     vec![
         get("/login", Public, login::login_page),
         post("/login", Public, login::login_submit),

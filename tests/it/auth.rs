@@ -121,7 +121,7 @@ async fn first_admin_setup_then_enrollment_then_sign_in() {
     assert_eq!(location(&res), "/admin");
     assert_eq!(app.get(&c, "/admin").await.status(), StatusCode::OK);
     // No new link once an admin exists.
-    let again = sowat_admin::auth::setup::first_admin_link(
+    let again = sowat_admin::auth::changes::first_admin_link(
         &app.running().state.pool,
         &app.clock,
         &app.running().state.secrets,

@@ -1,7 +1,6 @@
 //! TOTP enrollment: a secret shown as a QR code and as text, active only once
 //! a first code verifies; then 10 recovery codes are shown once.
 
-use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +10,7 @@ use tower_sessions::Session;
 
 use crate::access::Actor;
 use crate::audit::{self, ActorRef, Event};
+use crate::auth::views::*;
 use crate::error::AppError;
 use crate::security::session_store::keys;
 use crate::security::store::{self, LoginEvent};
@@ -20,30 +20,6 @@ use crate::web::current::SignedIn;
 use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;
-
-#[derive(Template)]
-#[template(path = "auth/enroll.html")]
-struct EnrollPage {
-    ctx: PageCtx,
-    mandatory: bool,
-    qr_base64: String,
-    secret_base32: String,
-    error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "auth/enrolled.html")]
-struct EnrolledPage {
-    ctx: PageCtx,
-    remaining_text: String,
-}
-
-#[derive(Template)]
-#[template(path = "auth/recovery_codes.html")]
-struct RecoveryCodesPage {
-    ctx: PageCtx,
-    codes: Vec<String>,
-}
 
 /// The secret being enrolled, kept encrypted in the session until verified.
 async fn pending_secret(state: &AppState, session: &Session) -> Result<Vec<u8>, AppError> {

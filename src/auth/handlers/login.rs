@@ -5,7 +5,6 @@
 //! argon2 work. Per account: 5 failures within 15 minutes lock it for 15
 //! minutes. Per IP: more than 20 attempts a minute get 429.
 
-use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -15,6 +14,7 @@ use time::Duration;
 use tower_sessions::Session;
 
 use crate::audit::{self, ActorRef, Event};
+use crate::auth::views::*;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -34,23 +34,6 @@ pub const LOCK_AFTER: i32 = 5;
 pub const LOCK_WINDOW: Duration = Duration::minutes(15);
 /// Between the password and the second factor.
 const PENDING_FOR: Duration = Duration::minutes(5);
-
-#[derive(Template)]
-#[template(path = "auth/login.html")]
-struct LoginPage {
-    ctx: PageCtx,
-    error: Option<String>,
-    email: String,
-    next: String,
-}
-
-#[derive(Template)]
-#[template(path = "auth/totp.html")]
-struct TotpPage {
-    ctx: PageCtx,
-    error: Option<String>,
-    next: String,
-}
 
 #[derive(Deserialize)]
 pub struct NextQuery {

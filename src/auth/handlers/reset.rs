@@ -2,7 +2,6 @@
 //! administrator. The link works once, for one hour; every session of the
 //! user ends, and they sign in again.
 
-use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +12,8 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::audit::{self, ActorRef, Event};
-use crate::auth::setup::invalid;
+use crate::auth::handlers::setup::invalid;
+use crate::auth::views::ResetPage;
 use crate::db::schema::{sessions, users};
 use crate::db::types::TokenPurpose;
 use crate::error::AppError;
@@ -24,15 +24,6 @@ use crate::web::guard::redirect;
 use crate::web::layout::{FLASH, PageCtx};
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;
-
-#[derive(Template)]
-#[template(path = "auth/reset.html")]
-struct ResetPage {
-    ctx: PageCtx,
-    token: String,
-    email: String,
-    error: Option<String>,
-}
 
 async fn valid(state: &AppState, token: &str) -> Result<Option<(i64, i64, String)>, AppError> {
     let mut db = state.pool.get().await?;
