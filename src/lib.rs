@@ -393,14 +393,16 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
     })
 }
 
-/// Runs `job` every `period` until the server stops.
-fn repeat<F, Fut>(period: Duration, mut stop: watch::Receiver<bool>, mut job: F)
+/// Runs `job` every `period` until the server stops (the first time at
+/// once, or after one period when `at_start` is false).
+fn repeat<F, Fut>(period: Duration, at_start: bool, mut stop: watch::Receiver<bool>, mut job: F)
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
+        let first = tokio::time::Instant::now() + if at_start { Duration::ZERO } else { period };
+        let mut tick = tokio::time::interval_at(first, period);
         loop {
             // The watch's guard is dropped inside the branch, before any await.
             let stopped = tokio::select! {
@@ -424,7 +426,7 @@ where
 /// users deleted more than 30 days ago), which any instance's workers run.
 fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
     let s = state.clone();
-    repeat(Duration::from_secs(15), stop.clone(), move || {
+    repeat(Duration::from_secs(15), true, stop.clone(), move || {
         let s = s.clone();
         async move {
             if let Err(e) = s.anon_denials.flush(&s.pool, &s.clock, false).await {
@@ -433,7 +435,7 @@ fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
         }
     });
     let s = state.clone();
-    repeat(Duration::from_secs(1), stop.clone(), move || {
+    repeat(Duration::from_secs(1), true, stop.clone(), move || {
         let s = s.clone();
         async move {
             let followed = match s.pool.get().await {
@@ -446,7 +448,9 @@ fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
         }
     });
     let s = state.clone();
-    repeat(state.config.housekeeping, stop.clone(), move || {
+    // Not at start: instances starting together (or a test) are not all
+    // purging at once while they open the database.
+    repeat(state.config.housekeeping, false, stop.clone(), move || {
         let s = s.clone();
         async move { schedule(&s).await }
     });

@@ -151,7 +151,10 @@ pub async fn users(
     while done < count {
         let n = batch.min(count - done);
         let (from, to) = (start + done, start + done + n - 1);
-        db.execute_batch("BEGIN").await.map_err(|e| e.to_string())?;
+        // SQLite: take the write lock now (waiting for it), rather than
+        // failing midway if the running service is writing.
+        let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
         let rows = people.batch(from, to);
         let sql = users_sql(sqlite);
         crate::db_run!(&mut db, |c| diesel::sql_query(&sql)
