@@ -51,6 +51,29 @@ async fn enqueue_at(
     .expect("enqueue")
 }
 
+/// Records `done` more for task `id` as worker `owner` would; whether it
+/// was accepted.
+async fn progress_as(
+    app: &TestApp,
+    id: i64,
+    owner: &'static str,
+    done: i64,
+    at: time::PrimitiveDateTime,
+) -> bool {
+    let mut db = app.db().await;
+    db.transaction(|tx| {
+        Box::pin(async move {
+            let step = Advance {
+                done,
+                ..Advance::default()
+            };
+            store::advance(tx, id, owner, &step, at + LEASE).await
+        })
+    })
+    .await
+    .expect("advance")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bulk_suspend_of_20000_users_survives_a_crash_and_changes_each_once() {
     let mut app = TestApp::spawn().await;
@@ -197,25 +220,7 @@ async fn a_task_whose_worker_died_is_run_again_by_another() {
     assert_eq!((t.state.as_str(), t.attempts), ("succeeded", 2));
     assert_ne!(t.lease_owner.as_deref(), Some("dead-worker"));
     // The dead worker's late writes change nothing.
-    let mut db = pool.get().await.expect("db");
-    let moved = db
-        .transaction(|tx| {
-            Box::pin(async move {
-                store::advance(
-                    tx,
-                    id,
-                    "dead-worker",
-                    &Advance {
-                        done: 5,
-                        ..Advance::default()
-                    },
-                    later,
-                )
-                .await
-            })
-        })
-        .await
-        .expect("advance");
+    let moved = progress_as(&app, id, "dead-worker", 5, later).await;
     assert!(!moved, "a lost lease cannot record progress");
 }
 
@@ -260,24 +265,7 @@ async fn cancelling_stops_a_queued_task_at_once_and_a_running_one_at_its_next_st
     app.post_form(&admin, &format!("/admin/tasks/{}/cancel", ids[1]), &[])
         .await;
     let id = ids[1];
-    let moved = db
-        .transaction(|tx| {
-            Box::pin(async move {
-                store::advance(
-                    tx,
-                    id,
-                    "worker-x",
-                    &Advance {
-                        done: 1,
-                        ..Advance::default()
-                    },
-                    later,
-                )
-                .await
-            })
-        })
-        .await
-        .expect("advance");
+    let moved = progress_as(&app, id, "worker-x", 1, later).await;
     assert!(!moved);
     // The download of a task that produced nothing is not there.
     assert_eq!(
