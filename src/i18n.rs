@@ -48,6 +48,17 @@ impl Lang {
             .unwrap_or_default()
     }
 
+    /// The text for `key` if there is one: for labels of stored values that
+    /// may come from elsewhere (an event name, a client id), shown as they
+    /// are when unknown.
+    pub fn get(self, key: &str) -> Option<&'static str> {
+        let table = match self {
+            Lang::En => &*EN,
+            Lang::Fr => &*FR,
+        };
+        table.get(key).or_else(|| EN.get(key)).copied()
+    }
+
     /// The text for `key`; a missing key shows the key (and a test fails).
     pub fn t(self, key: &str) -> &'static str {
         let table = match self {
@@ -61,6 +72,18 @@ impl Lang {
                 "\u{2047}"
             }
         }
+    }
+
+    /// The plural form of `key` for `count` (`key.one` or `key.other`),
+    /// placeholders filled in. French treats 0 and 1 as singular ("0
+    /// utilisateur"), English only 1.
+    pub fn tn(self, key: &str, count: i64, args: &[(&str, &str)]) -> String {
+        let one = match self {
+            Lang::En => count == 1,
+            Lang::Fr => count == 0 || count == 1,
+        };
+        let form = if one { "one" } else { "other" };
+        self.tf(&format!("{key}.{form}"), args)
     }
 
     /// The text for `key` with `{name}` placeholders filled in.
@@ -137,6 +160,19 @@ pub fn missing_keys() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plural_forms_follow_each_language() {
+        let n = |lang: Lang, count: i64| {
+            lang.tn("bulk.confirm_suspend", count, &[("n", &count.to_string())])
+        };
+        assert_eq!(n(Lang::En, 1), "Suspend 1 user?");
+        assert_eq!(n(Lang::En, 0), "Suspend 0 users?");
+        assert_eq!(n(Lang::En, 2), "Suspend 2 users?");
+        assert_eq!(n(Lang::Fr, 1), "Suspendre 1 utilisateur ?");
+        assert_eq!(n(Lang::Fr, 0), "Suspendre 0 utilisateur ?");
+        assert_eq!(n(Lang::Fr, 2), "Suspendre 2 utilisateurs ?");
+    }
 
     #[test]
     fn message_files_have_the_same_keys() {

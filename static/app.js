@@ -25,14 +25,27 @@
     var popup = document.getElementById("search-results");
     if (popup) popup.innerHTML = "";
   }
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
   document.addEventListener("keydown", function (e) {
+    var box = document.getElementById("global-search");
+    var input = box && box.querySelector("input");
     if (e.key === "Escape") {
+      // Back to the box from the results, so the next keystroke searches.
+      if (input && box.contains(document.activeElement)) input.focus();
       closeSearch();
+      return;
+    }
+    // "/" anywhere outside a field jumps to the header search.
+    if (e.key === "/" && input && !typing(document.activeElement) && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      input.focus();
+      input.select();
+      e.preventDefault();
       return;
     }
     // Arrow keys walk from the search box through the results.
     if (e.key !== "ArrowDown" && e.key !== "ArrowUp") return;
-    var box = document.getElementById("global-search");
     if (!box || !box.contains(document.activeElement)) return;
     var items = Array.prototype.slice.call(box.querySelectorAll("#search-results a"));
     if (!items.length) return;

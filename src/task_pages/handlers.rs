@@ -224,14 +224,21 @@ pub async fn download(
         return Err(AppError::NotFound);
     }
     drop(db);
-    let name = match t.kind() {
-        Some(Kind::UserGdprExport) => {
-            let payload: serde_json::Value = serde_json::from_str(&t.payload).unwrap_or_default();
-            let user = payload["user_id"].as_i64().unwrap_or_default();
-            format!("user-{user}-{}.{ext}", t.created_at.date())
-        }
-        _ => format!("users-{}.{ext}", t.created_at.date()),
-    };
+    // The area names its file in the task's result (`{"file": …}`); the
+    // name only ever holds letters, digits, dots and dashes.
+    let result: serde_json::Value = t
+        .result
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let name = result["file"]
+        .as_str()
+        .filter(|n| {
+            n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("task-{id}.{ext}"));
     let pool = state.pool.clone();
     let chunks = futures_util::stream::try_unfold(0i32, move |after| {
         let pool = pool.clone();

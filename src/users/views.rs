@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::web::format::{date_time, opt_date_time};
+use crate::web::format::date_time;
 
 use crate::user_record::model::User;
 use crate::users::store::list::ListParams;
@@ -59,7 +59,10 @@ impl UserRow {
             user_type: type_label(lang, u.user_type),
             roles,
             created: date_time(u.created_at),
-            last_login: opt_date_time(u.last_login_at),
+            last_login: u
+                .last_login_at
+                .map(date_time)
+                .unwrap_or_else(|| lang.t("users.never").to_owned()),
         }
     }
 }
@@ -190,6 +193,8 @@ pub struct SecuritySection<'a> {
 pub struct LoginLine {
     pub at: String,
     pub ip: String,
+    /// "Chrome 131 · Linux"; the full string is shown on hover.
+    pub device: String,
     pub user_agent: String,
     pub client_id: String,
     pub event: String,

@@ -43,6 +43,47 @@ pub fn duration(seconds: i64) -> String {
     }
 }
 
+/// "Chrome 131 on Linux" from a user agent string; the start of the string
+/// when it is not a browser this knows.
+pub fn user_agent(ua: &str) -> String {
+    let version = |marker: &str| {
+        ua.split(marker).nth(1).map(|rest| {
+            rest.split(['.', ' ', ';', ')'])
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+    };
+    let browser = if let Some(v) = version("Edg/") {
+        Some(format!("Edge {v}"))
+    } else if let Some(v) = version("Firefox/") {
+        Some(format!("Firefox {v}"))
+    } else if let Some(v) = version("Chrome/").or_else(|| version("Chromium/")) {
+        Some(format!("Chrome {v}"))
+    } else if ua.contains("Safari/") {
+        Some(version("Version/").map_or("Safari".to_owned(), |v| format!("Safari {v}")))
+    } else {
+        None
+    };
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| ua.contains(marker))
+    .map(|(_, name)| name);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} · {o}"),
+        (Some(b), None) => b,
+        _ => ua.chars().take(40).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +95,20 @@ mod tests {
         assert_eq!(group(1000), "1,000");
         assert_eq!(group(-1234567), "-1,234,567");
         assert_eq!(group(i64::MIN), "-9,223,372,036,854,775,808");
+    }
+
+    #[test]
+    fn user_agents_read_as_browser_and_system() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        assert_eq!(user_agent(chrome), "Chrome 131 · Linux");
+        let safari = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(user_agent(safari), "Safari 17 · iOS");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.2849.68";
+        assert_eq!(user_agent(edge), "Edge 130 · Windows");
+        let firefox =
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0";
+        assert_eq!(user_agent(firefox), "Firefox 128 · macOS");
+        assert_eq!(user_agent("curl/8.5.0"), "curl/8.5.0");
     }
 
     #[test]

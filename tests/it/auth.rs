@@ -226,7 +226,7 @@ async fn recovery_code_works_once() {
         .await;
     assert_eq!(location(&res), "/admin");
     let page = app.get(&c, "/admin").await.text().await.unwrap();
-    assert_eq!(select_text(&page, "#flash"), vec!["Recovery codes left: 9"]);
+    assert_eq!(select_text(&page, "#flash"), vec!["9 recovery codes left"]);
     let used = app.audit("auth.recovery_code_used").await;
     assert_eq!(used.len(), 1);
     assert!(used[0].2.contains("\"codes_left\":9"));

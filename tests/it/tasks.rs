@@ -303,6 +303,11 @@ async fn the_csv_export_of_every_matching_user_is_a_download_once_done() {
     let res = app.download(&admin, t.id).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let day = app.clock.now_primitive().date();
+    assert_eq!(
+        res.headers()["content-disposition"],
+        format!("attachment; filename=\"users-{day}.csv\"").as_str()
+    );
     let text = res.text().await.expect("csv");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(

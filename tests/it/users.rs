@@ -716,6 +716,13 @@ async fn erase_leaves_no_personal_data() {
     );
     assert!(u.deleted_at.is_some() && u.erased_at.is_some());
     assert_eq!(u.status_reason.as_deref(), Some("erased"));
+    assert!(
+        sowat_admin::users::store::role_keys_of(&mut db, user.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an erased user keeps no platform role"
+    );
     let traces: Vec<(Option<String>, Option<String>)> = db_run!(&mut db, |c| login_events::table
         .filter(login_events::user_id.eq(user.id))
         .select((login_events::ip, login_events::user_agent))

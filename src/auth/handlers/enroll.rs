@@ -70,7 +70,9 @@ pub async fn page(
     if actor.totp_enabled {
         let mut db = state.pool.get().await?;
         let left = store::remaining_recovery_codes(&mut db, actor.user_id).await?;
-        let remaining_text = ctx.lang.tf("recovery.left", &[("n", &left.to_string())]);
+        let remaining_text = ctx
+            .lang
+            .tn("recovery.left", left as i64, &[("n", &left.to_string())]);
         return html(&EnrolledPage {
             ctx,
             remaining_text,

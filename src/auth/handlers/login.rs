@@ -436,7 +436,10 @@ pub async fn totp_submit(
             })
             .await?;
         if let Some(left) = left {
-            notice = Some(ctx.lang.tf("recovery.left", &[("n", &left.to_string())]));
+            notice = Some(
+                ctx.lang
+                    .tn("recovery.left", left, &[("n", &left.to_string())]),
+            );
         }
         left.map(|_| Factor::RecoveryCode)
     } else {

@@ -522,6 +522,12 @@ pub async fn erase_data(db: &mut Tx<'_>, user: &User, now: PrimitiveDateTime) ->
     )
     .execute(c)
     .await)?;
+    // An erased account grants nothing: no platform role is kept.
+    db_run!(db, |c| diesel::delete(
+        user_roles::table.filter(user_roles::user_id.eq(id))
+    )
+    .execute(c)
+    .await)?;
     db_run!(db, |c| diesel::delete(
         recovery_codes::table.filter(recovery_codes::user_id.eq(id))
     )

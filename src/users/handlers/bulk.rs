@@ -84,7 +84,7 @@ fn confirm(
         "reactivate" => "bulk.confirm_reactivate",
         _ => "bulk.confirm_export",
     };
-    let question = call.ctx.lang.tf(key, &[("n", &n)]);
+    let question = call.ctx.lang.tn(key, count, &[("n", &n)]);
     let fields = req
         .fields
         .iter()
@@ -223,8 +223,9 @@ pub async fn status(
     } else {
         "bulk.done_reactivate"
     };
-    let message = call.ctx.lang.tf(
+    let message = call.ctx.lang.tn(
         key,
+        changed as i64,
         &[
             ("n", &group(changed as i64)),
             ("skipped", &group(skipped as i64)),
@@ -268,12 +269,14 @@ pub async fn export(
             .await?;
         out.push_str(&rows);
     }
+    let day = call.state.clock.now_primitive().date();
+    let name = csv_export::file_name(&req.params.status, day);
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"users.csv\"",
+                format!("attachment; filename=\"{name}\""),
             ),
         ],
         out,

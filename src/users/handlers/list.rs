@@ -129,7 +129,7 @@ pub async fn count(
     let text = if n > COUNT_CAP {
         lang.tf("users.count_more", &[("n", &group(COUNT_CAP))])
     } else {
-        lang.tf("users.count", &[("n", &group(n))])
+        lang.tn("users.count", n, &[("n", &group(n))])
     };
     html(&CountBadge { n, text })
 }

@@ -17,7 +17,7 @@ use crate::users::views::*;
 use crate::users::views::{Abilities, status_choices, status_label, type_choices, type_label};
 use crate::web::current::SignedIn;
 use crate::web::form::FormState;
-use crate::web::format::{date_time, opt_date_time};
+use crate::web::format::{date_time, opt_date_time, user_agent};
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 use crate::web::section::Section;
@@ -60,7 +60,10 @@ pub async fn section(
                 status_text: status_label(lang, u.status),
                 type_text: type_label(lang, u.user_type),
                 created: date_time(u.created_at),
-                last_login: opt_date_time(u.last_login_at),
+                last_login: u
+                    .last_login_at
+                    .map(date_time)
+                    .unwrap_or_else(|| lang.t("users.never").to_owned()),
                 status_changed: opt_date_time(u.status_changed_at),
             },
         ),
@@ -136,14 +139,27 @@ async fn logins(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppErro
     let lines = store::login_history(db, u.id, 50)
         .await?
         .into_iter()
-        .map(|l| LoginLine {
-            at: date_time(l.at),
-            ip: l.ip.unwrap_or_default(),
-            user_agent: l.user_agent.unwrap_or_default(),
-            client_id: l.client_id,
-            event: l.event,
-            success: l.success,
-            reason: l.reason.unwrap_or_default(),
+        .map(|l| {
+            let label = |prefix: &str, value: String| {
+                ctx.lang
+                    .get(&format!("{prefix}.{value}"))
+                    .map(str::to_owned)
+                    .unwrap_or(value)
+            };
+            let ua = l.user_agent.unwrap_or_default();
+            LoginLine {
+                at: date_time(l.at),
+                ip: l.ip.unwrap_or_default(),
+                device: user_agent(&ua),
+                user_agent: ua,
+                client_id: label("client", l.client_id),
+                event: label("login_event", l.event),
+                success: l.success,
+                reason: l
+                    .reason
+                    .map(|r| label("login_reason", r))
+                    .unwrap_or_default(),
+            }
         })
         .collect();
     Section::render("section-logins", &LoginsSection { ctx, lines })

@@ -238,5 +238,9 @@ async fn csv_task(mut run: Run) -> Result<Done, TaskError> {
         })
         .await?;
     }
-    Ok(Done { result: None })
+    let status = sel.filter.get("status").map(String::as_str).unwrap_or("");
+    let file = csv_export::file_name(status, run.task.created_at.date());
+    Ok(Done {
+        result: Some(json!({ "file": file })),
+    })
 }

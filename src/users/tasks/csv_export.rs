@@ -16,6 +16,21 @@ pub const COLUMNS: [&str; 9] = [
     "last_login_at",
 ];
 
+/// The file's name after the view it exports and the day:
+/// `users-suspended-2026-12-03.csv`, `users-2026-12-03.csv` without a status.
+pub fn file_name(status: &str, day: time::Date) -> String {
+    let view: String = status
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    if view.is_empty() {
+        format!("users-{day}.csv")
+    } else {
+        format!("users-{view}-{day}.csv")
+    }
+}
+
 /// Lines for `users`; `roles` is (user id, key, ..) as loaded for the list.
 pub fn rows(users: &[User], roles: &[(i64, String, String, String)]) -> String {
     let mut out = String::new();
@@ -38,4 +53,20 @@ pub fn rows(users: &[User], roles: &[(i64, String, String, String)]) -> String {
         ]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn files_are_named_after_the_view_and_day() {
+        let day = time::macros::date!(2026 - 12 - 02);
+        assert_eq!(
+            file_name("SUSPENDED", day),
+            "users-suspended-2026-12-02.csv"
+        );
+        assert_eq!(file_name("", day), "users-2026-12-02.csv");
+        assert_eq!(file_name("\"; rm", day), "users-rm-2026-12-02.csv");
+    }
 }

@@ -296,7 +296,10 @@ async fn export_task(mut run: Run) -> Result<Done, TaskError> {
         })
         .await?;
     }
-    Ok(Done::default())
+    let file = format!("user-{user_id}-{}.json", run.task.created_at.date());
+    Ok(Done {
+        result: Some(serde_json::json!({ "file": file })),
+    })
 }
 
 fn advance(next: Checkpoint, output: String, rows: i64) -> Advance {
