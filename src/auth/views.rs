@@ -8,6 +8,7 @@ use crate::web::layout::PageCtx;
 #[template(path = "auth/login.html")]
 pub struct LoginPage {
     pub ctx: PageCtx,
+    pub notice: Option<&'static str>,
     pub error: Option<String>,
     pub email: String,
     pub next: String,

@@ -188,6 +188,8 @@ pub struct SecuritySection<'a> {
     pub u: &'a User,
     pub can: Abilities,
     pub notice: Option<String>,
+    /// The page is the viewer's own: a reset signs them out.
+    pub is_self: bool,
 }
 
 pub struct LoginLine {

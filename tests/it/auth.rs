@@ -100,7 +100,27 @@ async fn first_admin_setup_then_enrollment_then_sign_in() {
     assert_eq!(app.audit("auth.setup_completed").await.len(), 1);
     // Sign out, then in again with password and TOTP.
     let res = app.post_form(&c, "/logout", &[]).await;
-    assert_eq!(location(&res), "/login");
+    assert_eq!(location(&res), "/login?notice=signed_out");
+    let page = app
+        .get(&c, "/login?notice=signed_out")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_text(&page, "#login-notice"),
+        vec!["You are signed out."]
+    );
+    let page = app
+        .get(&c, "/login?notice=<b>hi</b>")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        select_text(&page, "#login-notice").is_empty(),
+        "only known notices"
+    );
     assert_eq!(
         location(&app.get(&c, "/admin").await),
         "/login?next=%2Fadmin"

@@ -1001,3 +1001,39 @@ async fn mails_follow_the_recipients_language() {
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resetting_your_own_second_factor_sends_you_to_sign_in() {
+    let app = TestApp::spawn().await;
+    let (c, admin) = app.client_as(Kind::Admin).await;
+    let admin = admin.unwrap();
+    // Never enrolled: nothing to reset, so no button.
+    let plain = app.create_user("plain@example.test", &[], false).await;
+    let page = app
+        .get(&c, &format!("/admin/users/{}", plain.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_attr(&page, "form[action$='/reset-totp']", "action").is_none());
+    // Their own page warns, then the reset ends up on the sign-in page.
+    let page = app
+        .get(&c, &format!("/admin/users/{}", admin.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let confirm = select_attr(&page, "form[action$='/reset-totp']", "hx-confirm").unwrap();
+    assert!(confirm.contains("signed out"), "{confirm}");
+    let token = app.csrf(&c).await;
+    let res = c
+        .post(app.url(&format!("/admin/users/{}/reset-totp", admin.id)))
+        .header("hx-request", "true")
+        .form(&[("_csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["hx-redirect"], "/login?notice=totp_reset");
+    let page = app.get(&c, "/login?notice=totp_reset").await.text().await.unwrap();
+    assert!(select_text(&page, "#login-notice")[0].contains("second factor was reset"));
+}

@@ -38,6 +38,18 @@ const PENDING_FOR: Duration = Duration::minutes(5);
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Why the person lands here (`signed_out`, `totp_reset`): a known key
+    /// only, so the URL cannot put text on the page.
+    notice: Option<String>,
+}
+
+/// The sign-in page's notice for a `?notice=` key.
+fn notice_for(ctx: &PageCtx, key: Option<&str>) -> Option<&'static str> {
+    match key? {
+        "signed_out" => Some(ctx.tr("login.signed_out")),
+        "totp_reset" => Some(ctx.tr("login.totp_reset")),
+        _ => None,
+    }
 }
 
 pub async fn login_page(
@@ -49,6 +61,7 @@ pub async fn login_page(
         return Ok(redirect(&safe_next(q.next.as_deref()), false));
     }
     html(&LoginPage {
+        notice: notice_for(&ctx, q.notice.as_deref()),
         ctx,
         error: None,
         email: String::new(),
@@ -161,6 +174,7 @@ pub async fn login_submit(
     let failed = |ctx: PageCtx, email: String, next: String| {
         let error = Some(ctx.tr("login.failed").to_owned());
         html(&LoginPage {
+            notice: None,
             ctx,
             error,
             email,
@@ -227,6 +241,7 @@ pub async fn login_submit(
         .await?;
         let error = Some(ctx.tr("login.not_active").to_owned());
         return html(&LoginPage {
+            notice: None,
             ctx,
             error,
             email: email_shown,
@@ -503,5 +518,5 @@ pub async fn logout(
         .await?;
     }
     session.flush().await?;
-    Ok(redirect("/login", false))
+    Ok(redirect("/login?notice=signed_out", false))
 }

@@ -259,6 +259,10 @@ pub async fn reset_totp(call: Call, IdPath(id): IdPath) -> Result<Response, AppE
     })
     .await?
     .map(|_| done(&call.ctx, true, "users.totp_was_reset"));
+    if outcome.is_ok() && id == call.actor.user_id {
+        // Their own: every session of theirs just ended, this one too.
+        return Ok(redirect("/login?notice=totp_reset", call.htmx));
+    }
     answer(call, id, Part::Security, outcome).await
 }
 

@@ -108,6 +108,7 @@ pub async fn section(
                 u,
                 can,
                 notice,
+                is_self: actor.user_id == u.id,
             },
         ),
         Part::Notes => {
