@@ -50,6 +50,8 @@ pub struct RecoveryCodesPage {
 #[template(path = "auth/setup.html")]
 pub struct SetupPage {
     pub ctx: PageCtx,
+    pub title: &'static str,
+    pub intro: String,
     pub token: String,
     pub ask_email: bool,
     pub email: String,

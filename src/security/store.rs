@@ -161,6 +161,28 @@ pub async fn load_actor(
     }))
 }
 
+/// The platform roles granted to `user_id`, whatever the account's state
+/// (an invitation names them before the account is active).
+pub async fn platform_roles_of(db: &mut Db, user_id: i64) -> QResult<Vec<RoleRef>> {
+    let rows: Vec<(i64, String, String, String)> = db_run!(db, |c| user_roles::table
+        .inner_join(roles::table.on(roles::id.eq(user_roles::role_id)))
+        .filter(user_roles::user_id.eq(user_id))
+        .filter(roles::scope.eq(RoleScope::Platform.as_str()))
+        .order(roles::id)
+        .select((roles::id, roles::key, roles::name_en, roles::name_fr))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, key, name_en, name_fr)| RoleRef {
+            id,
+            key,
+            name_en,
+            name_fr,
+        })
+        .collect())
+}
+
 pub async fn role_id(db: &mut Db, key: &str) -> QResult<i64> {
     db_run!(db, |c| roles::table
         .filter(roles::key.eq(key))

@@ -568,12 +568,18 @@ async fn create_user_with_invitation() {
     let anon = app.client();
     let path = link.strip_prefix(&app.base).unwrap().to_owned();
     let get = app.get(&anon, &path).await;
+    let status = get.status();
+    let invitation = get.text().await.unwrap();
     assert_eq!(
-        get.status(),
-        StatusCode::OK,
-        "{path}: {}",
-        get.text().await.unwrap()
+        select_text(&invitation, "h1"),
+        vec!["Create your account"],
+        "not an administrator's"
     );
+    assert!(
+        select_text(&invitation, "#setup-intro")[0].contains("as Support"),
+        "names the role granted"
+    );
+    assert_eq!(status, StatusCode::OK, "{path}: {}", invitation);
     let res = app
         .post_form(
             &anon,
@@ -1034,6 +1040,11 @@ async fn resetting_your_own_second_factor_sends_you_to_sign_in() {
         .await
         .unwrap();
     assert_eq!(res.headers()["hx-redirect"], "/login?notice=totp_reset");
-    let page = app.get(&c, "/login?notice=totp_reset").await.text().await.unwrap();
+    let page = app
+        .get(&c, "/login?notice=totp_reset")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(select_text(&page, "#login-notice")[0].contains("second factor was reset"));
 }

@@ -47,6 +47,33 @@ async fn valid_token(
     Ok(store::usable_token(db, token, now, &SETUP).await?)
 }
 
+/// The page's title and introduction: an administrator's link says so; an
+/// invitation names the roles it grants (or none).
+async fn heading(
+    db: &mut Db,
+    ctx: &PageCtx,
+    row: &TokenRow,
+) -> Result<(&'static str, String), AppError> {
+    if row.purpose != TokenPurpose::Invite {
+        return Ok((ctx.tr("setup.title"), ctx.tr("setup.intro").to_owned()));
+    }
+    let roles = match row.user_id {
+        Some(id) => store::platform_roles_of(db, id)
+            .await?
+            .iter()
+            .map(|r| r.label(ctx.lang).to_owned())
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => String::new(),
+    };
+    let intro = if roles.is_empty() {
+        ctx.tr("setup.intro_invited").to_owned()
+    } else {
+        ctx.lang.tf("setup.intro_roles", &[("roles", &roles)])
+    };
+    Ok((ctx.tr("setup.title_invited"), intro))
+}
+
 pub async fn page(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -56,6 +83,7 @@ pub async fn page(
     let Some(row) = valid_token(&mut db, &token, state.clock.now_primitive()).await? else {
         return invalid(ctx);
     };
+    let (title, intro) = heading(&mut db, &ctx, &row).await?;
     let email = match row.user_id {
         Some(id) => store::user_by_id(&mut db, id)
             .await?
@@ -64,6 +92,8 @@ pub async fn page(
         None => String::new(),
     };
     html(&SetupPage {
+        title,
+        intro: intro.clone(),
         ctx,
         token,
         ask_email: row.user_id.is_none(),
@@ -98,6 +128,7 @@ pub async fn submit(
     let Some(row) = valid_token(&mut db, &token, now).await? else {
         return invalid(ctx);
     };
+    let (title, intro) = heading(&mut db, &ctx, &row).await?;
     let invited = match row.user_id {
         Some(id) => store::user_by_id(&mut db, id).await?,
         None => None,
@@ -127,6 +158,8 @@ pub async fn submit(
     if let Some(key) = error_key {
         let error = Some(ctx.tr(key).to_owned());
         let page = SetupPage {
+            title,
+            intro: intro.clone(),
             ctx,
             token,
             ask_email: row.user_id.is_none(),
@@ -227,6 +260,8 @@ pub async fn submit(
             // Another request took the address between the check and the insert.
             let error = Some(ctx.tr("setup.email_taken").to_owned());
             let page = SetupPage {
+                title,
+                intro: intro.clone(),
                 ctx,
                 token,
                 ask_email: row.user_id.is_none(),
