@@ -272,6 +272,8 @@ pub struct ListPage {
     pub sorts: Vec<SortLink>,
     pub can: Abilities,
     pub filter_fields: Vec<(&'static str, String)>,
+    /// What is wrong with the date filters (an i18n key).
+    pub date_problem: Option<&'static str>,
     /// How the rows of a text search are ranked (an i18n key), if any are shown.
     pub ranking: Option<&'static str>,
 }

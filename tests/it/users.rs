@@ -1048,3 +1048,25 @@ async fn resetting_your_own_second_factor_sends_you_to_sign_in() {
         .unwrap();
     assert!(select_text(&page, "#login-notice")[0].contains("second factor was reset"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_dates_in_the_url_are_pointed_out() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Support).await;
+    let problem = |query: &'static str| {
+        let (app, c) = (&app, &c);
+        async move {
+            let page = app
+                .get(c, &format!("/admin/users?{query}"))
+                .await
+                .text()
+                .await
+                .unwrap();
+            select_text(&page, "#date-problem")
+        }
+    };
+    assert!(problem("from=2026-01-01&to=2026-02-01").await.is_empty());
+    assert!(problem("from=2026-13-45").await[0].contains("not a date"));
+    assert!(problem("to=yesterday").await[0].contains("not a date"));
+    assert!(problem("from=2026-03-01&to=2026-02-01").await[0].contains("after"));
+}

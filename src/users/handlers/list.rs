@@ -107,6 +107,7 @@ pub async fn page(
         // Hidden fields, so bulk forms act on what is shown.
         filter_fields: params.filter_pairs(),
         ranking: list::ranking(&filter, !rows.is_empty()),
+        date_problem: params.date_problem(),
         ctx,
         params,
         rows,

@@ -112,6 +112,24 @@ fn parse_date(s: &str) -> Option<Date> {
 }
 
 impl ListParams {
+    /// What is wrong with the date filters, as an i18n key: a date that is
+    /// not one (ignored by the filter), or a range that ends before it starts.
+    pub fn date_problem(&self) -> Option<&'static str> {
+        let (from, to) = (self.from.trim(), self.to.trim());
+        let parsed_from = parse_date(from);
+        let parsed_to = parse_date(to);
+        if !from.is_empty() && parsed_from.is_none() {
+            return Some("users.bad_from");
+        }
+        if !to.is_empty() && parsed_to.is_none() {
+            return Some("users.bad_to");
+        }
+        match (parsed_from, parsed_to) {
+            (Some(f), Some(t)) if f > t => Some("users.dates_reversed"),
+            _ => None,
+        }
+    }
+
     pub fn filter(&self) -> Filter {
         let status = match self.status.as_str() {
             "DELETED" => StatusFilter::Deleted,
