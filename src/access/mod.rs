@@ -41,6 +41,7 @@ permissions! {
     UsersRead => "users.read",
     UsersWrite => "users.write",
     UsersDelete => "users.delete",
+    UsersPasswordReset => "users.password_reset",
     NotesWrite => "notes.write",
     BillingRead => "billing.read",
     BillingWrite => "billing.write",

@@ -28,7 +28,7 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/admin/users/{id}/roles", Staff(RolesManage), actions::roles),
         post("/admin/users/{id}/notes", Staff(NotesWrite), actions::note),
         post("/admin/users/{id}/reset-totp", Staff(UsersWrite), actions::reset_totp),
-        post("/admin/users/{id}/password-reset", Staff(UsersWrite), actions::password_reset),
+        post("/admin/users/{id}/password-reset", Staff(UsersPasswordReset), actions::password_reset),
         post("/admin/users/{id}/delete", Staff(UsersDelete), actions::delete),
         post("/admin/users/{id}/restore", Staff(UsersDelete), actions::restore),
         post("/admin/users/{id}/erase", Staff(UsersDelete), actions::erase),

@@ -76,6 +76,7 @@ pub struct Abilities {
     pub delete: bool,
     pub audit: bool,
     pub export: bool,
+    pub reset_password: bool,
 }
 
 impl Abilities {
@@ -87,6 +88,7 @@ impl Abilities {
             delete: can(actor, Permission::UsersDelete, None),
             audit: can(actor, Permission::AuditRead, None),
             export: can(actor, Permission::ExportsRun, None),
+            reset_password: can(actor, Permission::UsersPasswordReset, None),
         }
     }
 }

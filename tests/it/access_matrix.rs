@@ -86,7 +86,7 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         ),
         (
             ("POST", "/admin/users/{id}/password-reset"),
-            [A, D, D, D, D, D, L, E],
+            [A, A, D, D, D, D, L, E],
         ),
         (
             ("POST", "/admin/users/{id}/delete"),

@@ -1070,3 +1070,28 @@ async fn bad_dates_in_the_url_are_pointed_out() {
     assert!(problem("to=yesterday").await[0].contains("not a date"));
     assert!(problem("from=2026-03-01&to=2026-02-01").await[0].contains("after"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_sends_a_password_reset_link_but_cannot_reset_the_second_factor() {
+    let app = TestApp::spawn().await;
+    let (support, _) = app.client_as(Kind::Support).await;
+    let (_, customer) = app.client_as(Kind::Analyst).await;
+    let customer = customer.unwrap();
+    let page = app
+        .get(&support, &format!("/admin/users/{}", customer.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_attr(&page, "form[action$='/password-reset']", "action").is_some());
+    assert!(select_attr(&page, "form[action$='/reset-totp']", "action").is_none());
+    let res = app
+        .post_form(
+            &support,
+            &format!("/admin/users/{}/password-reset", customer.id),
+            &[],
+        )
+        .await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(app.audit("user.password_reset_sent").await.len(), 1);
+}
