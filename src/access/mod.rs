@@ -88,6 +88,18 @@ pub struct RoleRef {
     pub name_fr: String,
 }
 
+/// A role as the role tables hold it: id, key, English and French names.
+impl From<(i64, String, String, String)> for RoleRef {
+    fn from((id, key, name_en, name_fr): (i64, String, String, String)) -> Self {
+        RoleRef {
+            id,
+            key,
+            name_en,
+            name_fr,
+        }
+    }
+}
+
 impl RoleRef {
     /// The role's name in `lang`.
     pub fn label(&self, lang: crate::i18n::Lang) -> &str {

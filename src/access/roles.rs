@@ -66,13 +66,5 @@ pub async fn platform_roles(db: &mut Db) -> QResult<Vec<RoleRef>> {
         .select((roles::id, roles::key, roles::name_en, roles::name_fr))
         .load(c)
         .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, key, name_en, name_fr)| RoleRef {
-            id,
-            key,
-            name_en,
-            name_fr,
-        })
-        .collect())
+    Ok(rows.into_iter().map(RoleRef::from).collect())
 }

@@ -172,15 +172,7 @@ pub async fn platform_roles_of(db: &mut Db, user_id: i64) -> QResult<Vec<RoleRef
         .select((roles::id, roles::key, roles::name_en, roles::name_fr))
         .load(c)
         .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, key, name_en, name_fr)| RoleRef {
-            id,
-            key,
-            name_en,
-            name_fr,
-        })
-        .collect())
+    Ok(rows.into_iter().map(RoleRef::from).collect())
 }
 
 pub async fn role_id(db: &mut Db, key: &str) -> QResult<i64> {
