@@ -106,7 +106,7 @@ async fn a_bulk_suspend_of_20000_users_survives_a_crash_and_changes_each_once() 
 
     // Progress shows while it runs, and other pages answer meanwhile.
     let mut seen_midway = None;
-    for _ in 0..600 {
+    for _ in 0..3000 {
         let mut db = app.db().await;
         let t = store::get(&mut db, id).await.expect("read").expect("task");
         drop(db);
