@@ -228,7 +228,8 @@ async fn browser_setup_enroll_sign_out_sign_in() {
     assert!(d.text("h1").await.contains("Dashboard"));
 
     d.click("form[action='/logout'] button").await;
-    d.wait_for_path(&app.base, "/login").await;
+    d.wait_for_path(&app.base, "/login?notice=signed_out").await;
+    assert!(d.text("#login-notice").await.contains("signed out"));
     d.goto(&app.url("/admin")).await;
     d.wait_for_path(&app.base, "/login?next=%2Fadmin").await;
 
