@@ -66,7 +66,7 @@ def sign_in():
 
 
 def ids_and_emails(page):
-    return re.findall(r'<tr data-id="(\d+)">.*?<td class="email">([^<]+)</td>', page, re.S)
+    return re.findall(r'<tr data-id="(\d+)">.*?<td class="col-email"><span class="clip" title="[^"]*">([^<]+)</span>', page, re.S)
 
 
 def page_n(n, size=50):
@@ -75,10 +75,11 @@ def page_n(n, size=50):
     started = time.time()
     for i in range(1, n):
         _, _, page = call(path)
-        m = re.search(r'id="next-page" href="([^"]+)"', page)
+        m = re.search(r'id="next-page"[^>]* href="([^"]+)"', page)
         if not m:
             sys.exit(f"the list ends at page {i}")
-        path = m.group(1).replace("&amp;", "&")
+        # askama escapes & as &#38;: undo every entity, not just &amp;.
+        path = html.unescape(m.group(1))
     print(f"  (walked {n - 1} pages in {time.time() - started:.1f} s)")
     return path
 

@@ -67,4 +67,209 @@
   document.addEventListener("htmx:sendError", function () {
     toast("error", document.documentElement.lang === "fr" ? "Serveur injoignable." : "Server unreachable.");
   });
+
+  // ---- Confirmation dialog (replaces window.confirm) ----------------------
+  // An element with hx-confirm (or data-confirm on a plain form) asks through
+  // #confirm-dialog. Its data attributes add to the question:
+  //   data-confirm-title, data-confirm-button, data-confirm-danger,
+  //   data-confirm-warn (shown highlighted: "this is you", "last admin"),
+  //   data-confirm-type (text to type before the button unlocks) and
+  //   data-confirm-field (the form field that receives what was typed).
+  function attr(el, name) {
+    var holder = el.closest("[" + name + "]");
+    return holder ? holder.getAttribute(name) : null;
+  }
+  function ask(el, question, proceed) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") {
+      if (window.confirm(question)) proceed("");
+      return;
+    }
+    var title = document.getElementById("confirm-title");
+    var ok = document.getElementById("confirm-ok");
+    var warn = document.getElementById("confirm-warning");
+    var typed = document.getElementById("confirm-typed");
+    var input = typed.querySelector("input");
+    title.textContent = attr(el, "data-confirm-title") || title.getAttribute("data-default");
+    document.getElementById("confirm-message").textContent = question;
+    ok.textContent = attr(el, "data-confirm-button") || ok.getAttribute("data-default");
+    ok.classList.toggle("danger", attr(el, "data-confirm-danger") !== null);
+    var warning = attr(el, "data-confirm-warn");
+    warn.hidden = !warning;
+    warn.textContent = warning || "";
+    var expected = attr(el, "data-confirm-type");
+    typed.hidden = !expected;
+    input.value = "";
+    if (expected) {
+      var label = typed.querySelector("span");
+      label.textContent = label.getAttribute("data-template").replace("{text}", expected);
+    }
+    function matches() {
+      return !expected || input.value.trim().toLowerCase() === expected.trim().toLowerCase();
+    }
+    ok.disabled = !matches();
+    input.oninput = function () { ok.disabled = !matches(); };
+    dialog.onclose = function () {
+      if (dialog.returnValue === "ok" && matches()) proceed(input.value.trim());
+    };
+    dialog.returnValue = "";
+    dialog.showModal();
+    (expected ? input : ok).focus();
+  }
+  function fillTyped(el, value) {
+    var field = attr(el, "data-confirm-field");
+    var form = el.closest("form");
+    if (field && form && form.elements[field]) form.elements[field].value = value;
+  }
+  document.addEventListener("htmx:confirm", function (e) {
+    if (!e.detail.question) return;
+    e.preventDefault();
+    var el = e.detail.elt;
+    ask(el, e.detail.question, function (value) {
+      fillTyped(el, value);
+      e.detail.issueRequest(true);
+    });
+  });
+  // Plain forms (no htmx) that ask first.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-confirm") || form.dataset.confirmed) return;
+    e.preventDefault();
+    var submitter = e.submitter;
+    ask(form, form.getAttribute("data-confirm"), function (value) {
+      fillTyped(form, value);
+      form.dataset.confirmed = "1";
+      if (form.requestSubmit) form.requestSubmit(submitter || undefined); else form.submit();
+    });
+  });
+  // Dialogs the server sends (bulk confirmations) open as they arrive.
+  function openDialogs(root) {
+    root = root || document;
+    var list = Array.prototype.slice.call(root.querySelectorAll("dialog[data-open]"));
+    if (root.matches && root.matches("dialog[data-open]")) list.push(root);
+    list.forEach(function (d) {
+      d.removeAttribute("data-open");
+      if (!d.open && typeof d.showModal === "function") d.showModal();
+      var first = d.querySelector("[autofocus], input:not([type=hidden]), button");
+      if (first) first.focus();
+      d.addEventListener("close", function () { d.remove(); });
+    });
+  }
+  document.addEventListener("click", function (e) {
+    var closer = e.target.closest && e.target.closest("[data-close-dialog]");
+    if (closer) {
+      var d = closer.closest("dialog");
+      if (d) { e.preventDefault(); d.close(); }
+    }
+  });
+
+  // ---- Data tables --------------------------------------------------------
+  function boxes(form) {
+    return Array.prototype.slice.call(form.querySelectorAll("input[name=ids]"));
+  }
+  function plural(el, n) {
+    var one = el.getAttribute("data-one"), other = el.getAttribute("data-other");
+    // French and English agree for n >= 1: singular only for one.
+    return (n === 1 ? one : other).replace("{n}", n.toLocaleString(document.documentElement.lang));
+  }
+  // The selection bar shows only while rows are selected, with the count.
+  function syncSelection(form) {
+    var bar = form.querySelector("[data-selection-bar]");
+    if (!bar) return;
+    var all = boxes(form);
+    var chosen = all.filter(function (b) { return b.checked; }).length;
+    var matching = form.querySelector("[data-select-matching]");
+    bar.hidden = chosen === 0 && !(matching && matching.checked);
+    var count = bar.querySelector("[data-selected-count]");
+    if (count) count.textContent = plural(count, chosen);
+    var page = form.querySelector("[data-select-page]");
+    if (page) {
+      page.checked = all.length > 0 && chosen === all.length;
+      page.indeterminate = chosen > 0 && chosen < all.length;
+    }
+    form.classList.toggle("selecting", !bar.hidden);
+  }
+  function initTables(root) {
+    var forms = (root || document).querySelectorAll("form:has([data-selection-bar])");
+    Array.prototype.forEach.call(forms, syncSelection);
+  }
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    var form = t.closest && t.closest("form");
+    if (t.matches("[data-select-page]") && form) {
+      boxes(form).forEach(function (b) { b.checked = t.checked; });
+      if (!t.checked) {
+        var m = form.querySelector("[data-select-matching]");
+        if (m) m.checked = false;
+      }
+      syncSelection(form);
+    } else if ((t.name === "ids" || t.matches("[data-select-matching]")) && form) {
+      if (t.matches("[data-select-matching]") && t.checked) {
+        boxes(form).forEach(function (b) { b.checked = true; });
+      }
+      syncSelection(form);
+    } else if (t.matches("select[data-pref]")) {
+      savePref(t.getAttribute("data-pref"), [t.value]);
+    } else if (form && form.hasAttribute("data-columns-form")) {
+      var values = Array.prototype.map.call(
+        form.querySelectorAll("input[name=value]:checked"), function (b) { return b.value; });
+      savePref(form.elements.name.value, values).then(refreshResults);
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var clear = e.target.closest && e.target.closest("[data-clear-selection]");
+    if (!clear) return;
+    var form = clear.closest("form");
+    boxes(form).forEach(function (b) { b.checked = false; });
+    var m = form.querySelector("[data-select-matching]");
+    if (m) m.checked = false;
+    syncSelection(form);
+  });
+  // Preferences (columns shown, page size) are kept server-side, per person.
+  function csrfHeaders() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}"); } catch (err) { return {}; }
+  }
+  function savePref(name, values) {
+    var body = new URLSearchParams();
+    body.append("name", name);
+    if (!values.length) body.append("value", "");
+    values.forEach(function (v) { body.append("value", v); });
+    var headers = csrfHeaders();
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    headers["HX-Request"] = "true";
+    return fetch("/account/preferences", { method: "POST", headers: headers, body: body, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) toast("error", r.statusText); return r; });
+  }
+  function refreshResults() {
+    var target = document.querySelector("[data-results]");
+    if (target && window.htmx) htmx.ajax("GET", window.location.href, { target: target, swap: "innerHTML" });
+  }
+  // Only filled fields go into a list's URL (no "q=&status=&role=").
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.verb !== "get") return;
+    var params = e.detail.parameters;
+    var keys = params instanceof FormData ? Array.from(params.keys()) : Object.keys(params);
+    keys.forEach(function (k) {
+      var v = params instanceof FormData ? params.get(k) : params[k];
+      if (v === "" || v === null) {
+        if (params instanceof FormData) params.delete(k); else delete params[k];
+      }
+    });
+  });
+  // After "next" or "previous" the table's top comes into view.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var trigger = e.detail.requestConfig && e.detail.requestConfig.elt;
+    var id = trigger && trigger.getAttribute && trigger.getAttribute("data-scroll-to");
+    var table = id && document.getElementById(id);
+    if (table) table.scrollIntoView({ block: "start" });
+  });
+  document.addEventListener("htmx:load", function (e) {
+    openDialogs(e.detail.elt);
+    initTables(e.detail.elt.parentNode || document);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    initTables(document);
+    openDialogs(document);
+  });
 })();

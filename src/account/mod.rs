@@ -13,5 +13,6 @@ pub fn routes() -> Vec<crate::web::route::Route> {
     vec![
         get("/account/sessions", SignedIn, handlers::page),
         post("/account/sessions/{handle}/end", SignedIn, handlers::end),
+        post("/account/preferences", SignedIn, handlers::preferences),
     ]
 }

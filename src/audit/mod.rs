@@ -5,6 +5,7 @@
 
 pub mod anonymous;
 mod origin;
+pub mod query;
 
 pub use origin::RequestMeta;
 
@@ -106,6 +107,7 @@ actions! {
     UserExported => "user.exported",
     UsersExportedCsv => "user.exported_csv",
     LocaleChanged => "user.locale_changed",
+    PreferenceChanged => "user.preference_changed",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
 }

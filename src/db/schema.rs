@@ -223,6 +223,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_preferences (user_id, name) {
+        user_id -> BigInt,
+        name -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_preferences -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(role_permissions -> roles (role_id));
@@ -234,6 +244,7 @@ diesel::joinable!(tasks -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    user_preferences,
     roles,
     role_permissions,
     user_roles,

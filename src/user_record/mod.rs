@@ -6,4 +6,5 @@
 //! each other's internals.
 
 pub mod model;
+pub mod prefs;
 pub mod search_keys;

@@ -23,6 +23,7 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/admin/users/bulk/status", Staff(UsersWrite), bulk::status),
         post("/admin/users/bulk/export", Staff(ExportsRun), bulk::export),
         get("/admin/users/{id}", Staff(UsersRead), page::page),
+        get("/admin/users/{id}/history", Staff(AuditRead), page::older),
         post("/admin/users/{id}/profile", Staff(UsersWrite), actions::profile),
         post("/admin/users/{id}/status", Staff(UsersWrite), actions::status),
         post("/admin/users/{id}/roles", Staff(RolesManage), actions::roles),

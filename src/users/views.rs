@@ -8,9 +8,11 @@ use crate::web::format::date_time;
 
 use crate::user_record::model::User;
 use crate::users::store::list::ListParams;
+use crate::web::event_view::EventView;
 use crate::web::form::FormState;
 use crate::web::layout::PageCtx;
 use crate::web::section::Section;
+use crate::web::table::DataTable;
 
 use crate::access::{Actor, Permission, can};
 use crate::db::types::{UserStatus, UserType};
@@ -135,9 +137,28 @@ pub fn type_choices(lang: Lang, current: &str) -> Vec<Choice> {
 pub struct UserPage {
     pub ctx: PageCtx,
     pub title: String,
+    pub header: Section,
     pub deleted: bool,
     pub erased: bool,
     pub sections: Vec<Section>,
+}
+
+/// The page's header: who, their status and roles, the key facts, and
+/// the links to the sections. Swapped out of band after every change, so
+/// it never contradicts the section that changed.
+#[derive(Template)]
+#[template(path = "users/_header.html")]
+pub struct HeaderSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub u: &'a User,
+    pub title: String,
+    pub status_text: &'static str,
+    pub type_text: &'static str,
+    pub roles: Vec<String>,
+    pub created: String,
+    pub last_login: String,
+    /// (element id, label) of each section shown.
+    pub anchors: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -229,19 +250,18 @@ pub struct NotesSection<'a> {
     pub notes: Vec<NoteLine>,
 }
 
-pub struct AuditLine {
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub outcome: String,
-    pub details: String,
-}
-
+/// A user's history: what was done to them (`changes`) or what they did
+/// (`activity`), newest first, a page at a time.
 #[derive(Template)]
-#[template(path = "users/_audit.html")]
+#[template(path = "users/_audit.html", blocks = ["rows"])]
 pub struct AuditSection<'a> {
     pub ctx: &'a PageCtx,
-    pub lines: Vec<AuditLine>,
+    pub side: &'static str,
+    pub events: Vec<EventView>,
+    /// The next (older) page of events, if any.
+    pub more_href: Option<String>,
+    /// A later page: no "no events" line when it is empty.
+    pub continued: bool,
 }
 
 #[derive(Template)]
@@ -253,31 +273,27 @@ pub struct DangerSection<'a> {
     pub form: FormState,
 }
 
-pub struct SortLink {
-    pub label: &'static str,
-    pub href: String,
-    pub active: bool,
-}
-
 #[derive(Template)]
 #[template(path = "users/list.html", blocks = ["results"])]
 pub struct ListPage {
     pub ctx: PageCtx,
     pub params: ListParams,
     pub rows: Vec<UserRow>,
-    pub next_href: Option<String>,
-    pub count_href: String,
+    pub table: DataTable,
     pub statuses: Vec<Choice>,
     pub types: Vec<Choice>,
     pub roles: Vec<Choice>,
     pub sizes: Vec<Choice>,
-    pub sorts: Vec<SortLink>,
     pub can: Abilities,
     pub filter_fields: Vec<(&'static str, String)>,
     /// What is wrong with the date filters (an i18n key).
     pub date_problem: Option<&'static str>,
     /// How the rows of a text search are ranked (an i18n key), if any are shown.
     pub ranking: Option<&'static str>,
+    /// Some filter narrows the list (the empty state offers a reset).
+    pub filtered: bool,
+    /// The sort as the URL gives it (kept by the filter form).
+    pub sort_param: String,
 }
 
 #[derive(Template)]
@@ -304,11 +320,15 @@ pub struct CreatedPage {
 }
 
 #[derive(Template)]
-#[template(path = "users/bulk_confirm.html")]
+#[template(path = "users/bulk_confirm.html", blocks = ["body"])]
 pub struct ConfirmPage {
     pub ctx: PageCtx,
     pub action_url: &'static str,
     pub question: String,
+    /// What the viewer should know first ("you are in the selection").
+    pub warnings: Vec<String>,
+    /// The button names the action ("Suspend 12 users").
+    pub button: String,
     pub needs_reason: bool,
     pub fields: Vec<(String, String)>,
     pub back: String,
@@ -326,10 +346,23 @@ pub struct Results {
 /// The list's match count, fetched after the rows (escaped by askama).
 #[derive(Template)]
 #[template(
-    source = r#"<span id="user-count" data-count="{{ n }}">{{ text }}</span>"#,
+    source = r#"<span id="user-count" data-count="{{ n }}">{{ text }}</span><span id="all-matching-label" hx-swap-oob="true">{{ all }}</span>"#,
     ext = "html"
 )]
 pub struct CountBadge {
     pub n: i64,
     pub text: String,
+    /// "Select all 1,234 matching", swapped into the selection bar.
+    pub all: String,
+}
+
+/// A confirmation opened as a modal dialog over the page (htmx).
+#[derive(Template)]
+#[template(
+    source = r#"<dialog class="modal" data-open aria-labelledby="bulk-title">{{ body|safe }}</dialog>"#,
+    ext = "html"
+)]
+pub struct Dialog {
+    /// Already rendered (and escaped) by its own template.
+    pub body: String,
 }

@@ -8,6 +8,17 @@ pub fn date_time(t: PrimitiveDateTime) -> String {
     format!("{} {:02}:{:02}", t.date(), t.hour(), t.minute())
 }
 
+/// "2026-12-03 14:05:09": to the second, for the audit trail.
+pub fn date_time_seconds(t: PrimitiveDateTime) -> String {
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        t.date(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// A missing time reads as nothing.
 pub fn opt_date_time(t: Option<PrimitiveDateTime>) -> String {
     t.map(date_time).unwrap_or_default()

@@ -46,6 +46,7 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("POST", "/account/sessions/{handle}/end"),
             [A, A, A, A, A, A, L, E],
         ),
+        (("POST", "/account/preferences"), [A, A, A, A, A, A, L, E]),
         (("GET", "/admin"), [A, A, A, A, D, D, L, E]),
         (("GET", "/admin/audit"), [A, A, D, A, D, D, L, E]),
         (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
@@ -64,6 +65,10 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             [A, D, D, A, D, D, L, E],
         ),
         (("GET", "/admin/users/{id}"), [A, A, D, A, D, D, L, E]),
+        (
+            ("GET", "/admin/users/{id}/history"),
+            [A, A, D, A, D, D, L, E],
+        ),
         (
             ("POST", "/admin/users/{id}/profile"),
             [A, D, D, D, D, D, L, E],

@@ -19,7 +19,7 @@ async fn page(app: &TestApp, c: &reqwest::Client, path: &str) -> (Vec<String>, O
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     let body = res.text().await.unwrap();
     let doc = scraper::Html::parse_document(&body);
-    let sel = scraper::Selector::parse("#user-rows tr[data-id] td.email").unwrap();
+    let sel = scraper::Selector::parse("#user-rows tr[data-id] td.col-email").unwrap();
     let emails = doc
         .select(&sel)
         .map(|e| e.text().collect::<String>())

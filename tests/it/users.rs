@@ -16,7 +16,7 @@ async fn emails_listed(app: &TestApp, c: &reqwest::Client, query: &str) -> Vec<S
     assert_eq!(res.status(), StatusCode::OK, "{query}");
     let body = res.text().await.unwrap();
     let doc = scraper::Html::parse_document(&body);
-    let sel = scraper::Selector::parse("#user-rows tr[data-id] td.email").unwrap();
+    let sel = scraper::Selector::parse("#user-rows tr[data-id] td.col-email").unwrap();
     doc.select(&sel)
         .map(|e| e.text().collect::<String>())
         .collect()
@@ -159,7 +159,7 @@ async fn cursor_pages_are_stable_under_inserts() {
         .await
         .unwrap();
     let next = select_attr(&first, "#next-page", "href").expect("a next page");
-    let page1 = select_text(&first, "#user-rows tr[data-id] td.email");
+    let page1 = select_text(&first, "#user-rows tr[data-id] td.col-email");
     assert_eq!(page1[0], "page59@example.test", "newest first");
     // New users arrive while reading: they do not shift the following pages.
     for i in 0..5 {
@@ -168,14 +168,14 @@ async fn cursor_pages_are_stable_under_inserts() {
             .await;
     }
     let second = app.get(&c, &next).await.text().await.unwrap();
-    let page2 = select_text(&second, "#user-rows tr[data-id] td.email");
+    let page2 = select_text(&second, "#user-rows tr[data-id] td.col-email");
     let third = app
         .get(&c, &select_attr(&second, "#next-page", "href").unwrap())
         .await
         .text()
         .await
         .unwrap();
-    let page3 = select_text(&third, "#user-rows tr[data-id] td.email");
+    let page3 = select_text(&third, "#user-rows tr[data-id] td.col-email");
     assert!(
         select_attr(&third, "#next-page", "href").is_none(),
         "last page"

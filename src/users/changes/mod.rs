@@ -182,6 +182,11 @@ pub async fn set_status(
         return Ok(false);
     }
     if status != UserStatus::Active {
+        // Suspending oneself would lock one out mid-task: another
+        // administrator does it.
+        if by.actor.id == Some(id) {
+            return Err(ChangeError::Invalid("users.not_yourself"));
+        }
         guard_last_admin(db, id).await?;
     }
     db_run!(db, |c| diesel::update(users::table.find(id))

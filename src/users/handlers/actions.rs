@@ -44,7 +44,8 @@ pub async fn answer(
                     message.clone(),
                 )
                 .await?;
-                let response = Html(section.html).into_response();
+                let also = page::also_changed(&mut db, &call.ctx, &call.actor, &user, part).await?;
+                let response = Html(section.html + &also).into_response();
                 Ok(match message {
                     Some(m) => with_toast(response, "success", &m),
                     None => response,

@@ -19,7 +19,7 @@ use crate::users::store;
 use crate::users::store::list::{self, COUNT_CAP, ListParams};
 use crate::users::tasks::bulk::{Selection, status_payload};
 use crate::users::tasks::csv_export;
-use crate::users::views::ConfirmPage;
+use crate::users::views::{ConfirmPage, Dialog};
 use crate::web::action::{Call, start_task};
 use crate::web::csv;
 use crate::web::form::{all, field};
@@ -27,11 +27,14 @@ use crate::web::format::group;
 use crate::web::guard::redirect;
 use crate::web::layout::FLASH;
 use crate::web::render::html;
+use askama::Template;
 
 /// More selected rows than this must go through "all matching" (a task).
 pub const MAX_SELECTED: usize = 1_000;
 /// Users changed per transaction.
 const BATCH: usize = 500;
+/// Unchanged users named in the result; beyond, "and N more".
+const SKIPPED_NAMED: usize = 5;
 
 struct Request {
     fields: Vec<(String, String)>,
@@ -65,26 +68,47 @@ fn back_to_list(req: &Request) -> String {
     format!("/admin/users?{}", req.params.query_without_cursor())
 }
 
-fn confirm(
+/// What the viewer should know before confirming: they are in the
+/// selection, or it holds every active administrator (both are left
+/// unchanged by a suspension).
+async fn warnings(call: &Call, req: &Request) -> Result<Vec<String>, AppError> {
+    if req.action != "suspend" || req.all {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    let me = call.actor.user_id;
+    if req.ids.contains(&me) {
+        out.push(call.ctx.tr("bulk.warn_yourself").to_owned());
+    }
+    let mut db = call.state.pool.get().await?;
+    let admins = store::active_admin_ids(&mut db).await?;
+    let selected = admins.iter().filter(|a| req.ids.contains(a)).count();
+    if selected > 0 && selected == admins.len() {
+        out.push(call.ctx.tr("bulk.warn_last_admin").to_owned());
+    }
+    Ok(out)
+}
+
+async fn confirm(
     call: &Call,
     req: &Request,
     count: i64,
     action_url: &'static str,
     error: Option<String>,
 ) -> Result<Response, AppError> {
+    let lang = call.ctx.lang;
     let n = if count > COUNT_CAP {
-        call.ctx
-            .lang
-            .tf("bulk.more_than", &[("n", &group(COUNT_CAP))])
+        lang.tf("bulk.more_than", &[("n", &group(COUNT_CAP))])
     } else {
         group(count)
     };
-    let key = match req.action.as_str() {
-        "suspend" => "bulk.confirm_suspend",
-        "reactivate" => "bulk.confirm_reactivate",
-        _ => "bulk.confirm_export",
+    let (key, button) = match req.action.as_str() {
+        "suspend" => ("bulk.confirm_suspend", "bulk.button_suspend"),
+        "reactivate" => ("bulk.confirm_reactivate", "bulk.button_reactivate"),
+        _ => ("bulk.confirm_export", "bulk.button_export"),
     };
-    let question = call.ctx.lang.tn(key, count, &[("n", &n)]);
+    let question = lang.tn(key, count, &[("n", &n)]);
+    let button = lang.tn(button, count, &[("n", &n)]);
     let fields = req
         .fields
         .iter()
@@ -95,11 +119,19 @@ fn confirm(
         action_url,
         needs_reason: req.action != "export",
         question,
+        warnings: warnings(call, req).await?,
+        button,
         fields,
         back: back_to_list(req),
         error,
         ctx: call.ctx.clone(),
     };
+    if call.htmx {
+        // Over the list, as a modal; the confirmed form posts normally
+        // (a redirect follows, so a reload never posts it again).
+        let body = page.as_body().render().map_err(AppError::internal)?;
+        return html(&Dialog { body });
+    }
     html(&page)
 }
 
@@ -123,6 +155,11 @@ async fn gate(
 ) -> Result<Option<Response>, AppError> {
     let n = count(call, req).await?;
     if n == 0 {
+        if call.htmx {
+            return Err(AppError::BadRequest(
+                call.ctx.tr("bulk.nothing_selected").into(),
+            ));
+        }
         call.session
             .insert(FLASH, call.ctx.tr("bulk.nothing_selected"))
             .await?;
@@ -132,11 +169,12 @@ async fn gate(
         return Err(AppError::BadRequest(call.ctx.tr("bulk.too_many").into()));
     }
     if !req.confirmed {
-        return confirm(call, req, n, url, None).map(Some);
+        return confirm(call, req, n, url, None).await.map(Some);
     }
     if needs_reason && req.reason.trim().is_empty() {
         let error = Some(call.ctx.tr("users.reason_required").to_owned());
         return confirm(call, req, n, url, error)
+            .await
             .map(|r| Some((StatusCode::UNPROCESSABLE_ENTITY, r).into_response()));
     }
     Ok(None)
@@ -192,7 +230,9 @@ pub async fn status(
         let reason = req.reason.trim();
         return start_all(&call, &req, Kind::UsersBulkStatus, Some((target, reason))).await;
     }
-    let (mut changed, mut skipped) = (0usize, 0usize);
+    let mut changed = 0usize;
+    // Who was left unchanged, and why (an i18n key).
+    let mut skipped: Vec<(i64, &'static str)> = Vec::new();
     let mut db = call.state.pool.get().await?;
     for chunk in req.ids.chunks(BATCH) {
         let by = call.by();
@@ -201,13 +241,13 @@ pub async fn status(
         let (c, s) = db
             .transaction(|db| {
                 Box::pin(async move {
-                    let (mut c, mut s) = (0, 0);
+                    let (mut c, mut s) = (0, Vec::new());
                     for id in chunk {
                         match changes::set_status(db, &by, id, target, &reason).await {
                             Ok(true) => c += 1,
-                            Ok(false)
-                            | Err(ChangeError::Invalid(_))
-                            | Err(ChangeError::NotFound) => s += 1,
+                            Ok(false) => s.push((id, "bulk.why_already")),
+                            Err(ChangeError::Invalid(key)) => s.push((id, key)),
+                            Err(ChangeError::NotFound) => s.push((id, "bulk.why_gone")),
                             Err(ChangeError::Db(e)) => return Err(e),
                         }
                     }
@@ -216,21 +256,42 @@ pub async fn status(
             })
             .await?;
         changed += c;
-        skipped += s;
+        skipped.extend(s);
     }
     let key = if target == UserStatus::Suspended {
         "bulk.done_suspend"
     } else {
         "bulk.done_reactivate"
     };
-    let message = call.ctx.lang.tn(
-        key,
-        changed as i64,
-        &[
-            ("n", &group(changed as i64)),
-            ("skipped", &group(skipped as i64)),
-        ],
-    );
+    let lang = call.ctx.lang;
+    let mut message = lang.tn(key, changed as i64, &[("n", &group(changed as i64))]);
+    if !skipped.is_empty() {
+        let ids: Vec<i64> = skipped.iter().map(|(id, _)| *id).collect();
+        let emails: std::collections::HashMap<i64, String> = store::many(&mut db, &ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.email))
+            .collect();
+        let me = call.actor.user_id;
+        let mut names: Vec<String> = skipped
+            .iter()
+            .take(SKIPPED_NAMED)
+            .map(|(id, why)| {
+                let who = if *id == me {
+                    lang.t("bulk.you").to_owned()
+                } else {
+                    emails.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
+                };
+                format!("{who} ({})", lang.t(why).trim_end_matches('.'))
+            })
+            .collect();
+        if skipped.len() > SKIPPED_NAMED {
+            let rest = (skipped.len() - SKIPPED_NAMED) as i64;
+            names.push(lang.tn("bulk.and_more", rest, &[("n", &group(rest))]));
+        }
+        message.push(' ');
+        message.push_str(&lang.tf("bulk.left_unchanged", &[("list", &names.join(", "))]));
+    }
     call.session.insert(FLASH, message).await?;
     Ok(redirect(&back_to_list(&req), false))
 }

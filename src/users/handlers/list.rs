@@ -1,42 +1,171 @@
 //! `/admin/users`: filters and search in the query string, rows swapped by
-//! htmx as you type, keyset pages, a count fetched separately (capped).
+//! htmx as you type, keyset pages in both directions, a count fetched
+//! separately (capped), columns and page size remembered per viewer.
 
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum_htmx::HxRequest;
+use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
-use crate::users::store::list::{self, COUNT_CAP, ListParams, PAGE_SIZES};
+use crate::user_record::prefs::{self, Pref, USER_COLUMNS};
+use crate::users::store::list::{self, COUNT_CAP, Cursor, ListParams, PAGE_SIZES, Sort};
 use crate::users::views::{
-    Abilities, Choice, CountBadge, ListPage, SortLink, UserRow, status_choices, type_choices,
+    Abilities, Choice, CountBadge, ListPage, UserRow, status_choices, status_label, type_choices,
 };
 use crate::web::current::SignedIn;
 use crate::web::format::group;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
+use crate::web::table::{Chip, Column, DataTable, Pager, SortHeader, href, shown_columns};
 
-fn sort_links(lang: Lang, params: &ListParams) -> Vec<SortLink> {
-    let current = list::Sort::parse(&params.sort);
-    [
-        (list::Sort::Created, "users.sort_created"),
-        (list::Sort::Name, "users.sort_name"),
-        (list::Sort::LastLogin, "users.sort_last_login"),
-    ]
-    .into_iter()
-    .map(|(sort, key)| {
-        let mut p = params.clone();
-        p.sort = sort.key().to_owned();
-        SortLink {
-            label: lang.t(key),
-            href: format!("/admin/users?{}", p.query_without_cursor()),
-            active: sort == current,
+const PATH: &str = "/admin/users";
+
+/// The header label of each column, the name first (it cannot be hidden).
+fn column_label(key: &str) -> &'static str {
+    match key {
+        "name" => "users.name",
+        "email" => "users.email",
+        "company" => "users.company",
+        "status" => "users.status",
+        "type" => "users.type",
+        "roles" => "users.roles",
+        "created" => "users.created",
+        _ => "users.last_login",
+    }
+}
+
+fn column_sort(key: &str) -> Option<Sort> {
+    match key {
+        "name" => Some(Sort::Name),
+        "created" => Some(Sort::Created),
+        "last_login" => Some(Sort::LastLogin),
+        _ => None,
+    }
+}
+
+/// The list's URL with `params`, without any position (back to page one).
+fn list_href(params: &ListParams) -> String {
+    href(PATH, &params.query_without_cursor())
+}
+
+fn columns(lang: Lang, params: &ListParams, shown: &[&str]) -> Vec<Column> {
+    let (current, desc) = Sort::parse(&params.sort);
+    std::iter::once("name")
+        .chain(USER_COLUMNS)
+        .map(|key| {
+            let sort = column_sort(key).map(|sort| {
+                let active = sort == current;
+                let mut p = params.clone();
+                // A click on the current sort reverses it.
+                p.sort = sort.param(if active { !desc } else { sort.natural_desc() });
+                if p.sort == Sort::Created.key() {
+                    p.sort.clear();
+                }
+                SortHeader {
+                    href: list_href(&p),
+                    current: active.then_some(if desc { "descending" } else { "ascending" }),
+                }
+            });
+            Column {
+                key,
+                label: lang.t(column_label(key)),
+                sort,
+                shown: key == "name" || shown.contains(&key),
+                hideable: key != "name",
+            }
+        })
+        .collect()
+}
+
+/// One chip per active filter; each links to the list without it.
+fn chips(lang: Lang, params: &ListParams, role_label: Option<&str>) -> Vec<Chip> {
+    let mut out = Vec::new();
+    for (key, value) in params.filter_pairs() {
+        if value.trim().is_empty() {
+            continue;
         }
-    })
-    .collect()
+        let shown = match key {
+            "status" if value == "DELETED" => lang.t("status.DELETED").to_owned(),
+            "status" => crate::db::types::UserStatus::parse(&value)
+                .map(|s| status_label(lang, s).to_owned())
+                .unwrap_or_else(|| value.clone()),
+            "type" => crate::db::types::UserType::parse(&value)
+                .map(|t| crate::users::views::type_label(lang, t).to_owned())
+                .unwrap_or_else(|| value.clone()),
+            "role" => role_label.unwrap_or(&value).to_owned(),
+            _ => value.clone(),
+        };
+        let name = match key {
+            "q" => "users.search",
+            "status" => "users.status",
+            "type" => "users.type",
+            "role" => "users.role",
+            "from" => "users.created_from",
+            _ => "users.created_to",
+        };
+        let mut without = params.clone();
+        for (k, v) in without.filter_mut() {
+            if k == key {
+                v.clear();
+            }
+        }
+        out.push(Chip {
+            label: format!("{}: {}", lang.t(name), shown),
+            remove_href: list_href(&without),
+        });
+    }
+    out
+}
+
+/// The pagination bar: the rows' position, previous and next.
+fn pager(
+    params: &ListParams,
+    shown: usize,
+    size: i64,
+    prev: Option<Cursor>,
+    next: Option<Cursor>,
+) -> Pager {
+    let base = params.query_without_cursor();
+    let first = params.start().unwrap_or(1);
+    let at = |param: &str, c: &Cursor, start: i64| {
+        let mut q = base.clone();
+        if !q.is_empty() {
+            q.push('&');
+        }
+        q.push_str(&format!("{param}={}&start={start}", c.encode()));
+        href(PATH, &q)
+    };
+    // The previous page of the second one is the first: a plain link.
+    let prev_href = prev.map(|c| {
+        if first - size <= 1 {
+            href(PATH, &base)
+        } else {
+            at("before", &c, first - size)
+        }
+    });
+    let next_href = next.map(|c| at("after", &c, first + shown as i64));
+    let known = params.start().is_some() || (params.after.is_empty() && params.before.is_empty());
+    let range = (known && shown > 0)
+        .then(|| format!("{}–{}", group(first), group(first + shown as i64 - 1)));
+    let mut count_query = base.clone();
+    if let Some(r) = &range {
+        count_query.push_str(if count_query.is_empty() { "" } else { "&" });
+        count_query.push_str(&format!(
+            "range={}",
+            url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()
+        ));
+    }
+    Pager {
+        range,
+        prev_href,
+        next_href,
+        count_href: href(&format!("{PATH}/count"), &count_query),
+    }
 }
 
 pub async fn page(
@@ -44,13 +173,20 @@ pub async fn page(
     ctx: PageCtx,
     HxRequest(htmx): HxRequest,
     SignedIn(actor): SignedIn,
-    Query(params): Query<ListParams>,
+    Query(mut params): Query<ListParams>,
 ) -> Result<Response, AppError> {
     let lang = ctx.lang;
-    let filter = params.filter();
     let mut db = state.pool.get().await?;
-    let (users, next) = list::page(&mut db, &filter).await?;
-    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let columns_pref = prefs::get(&mut db, actor.user_id, Pref::UsersColumns).await?;
+    let size_pref = prefs::get(&mut db, actor.user_id, Pref::UsersPageSize).await?;
+    // The remembered page size, unless the URL says otherwise.
+    let size_from_url = !params.size.is_empty();
+    if !size_from_url && let Some(s) = &size_pref {
+        params.size = s.clone();
+    }
+    let filter = params.filter();
+    let page = list::page(&mut db, &filter).await?;
+    let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
     let mut role_names: HashMap<i64, Vec<String>> = HashMap::new();
     for (uid, _key, en, fr) in list::roles_of(&mut db, &ids).await? {
         role_names
@@ -58,7 +194,8 @@ pub async fn page(
             .or_default()
             .push(if lang == Lang::Fr { fr } else { en });
     }
-    let rows: Vec<UserRow> = users
+    let rows: Vec<UserRow> = page
+        .rows
         .iter()
         .map(|u| {
             UserRow::new(
@@ -68,19 +205,15 @@ pub async fn page(
             )
         })
         .collect();
-    let base = params.query_without_cursor();
-    let next_href = next.map(|c| {
-        format!(
-            "/admin/users?{}{}after={}",
-            base,
-            if base.is_empty() { "" } else { "&" },
-            c.encode()
-        )
-    });
-    let roles = state
+    let platform_roles = state
         .roles
         .platform_roles(&mut db, state.clock.now())
-        .await?
+        .await?;
+    let role_label = platform_roles
+        .iter()
+        .find(|r| r.key == params.role)
+        .map(|r| r.label(lang).to_owned());
+    let roles = platform_roles
         .into_iter()
         .map(|r| Choice {
             selected: r.key == params.role,
@@ -96,41 +229,81 @@ pub async fn page(
             selected: filter.size == *s,
         })
         .collect();
-    let page = ListPage {
+    // Links keep the page size only when the URL chose it.
+    if !size_from_url {
+        params.size.clear();
+    }
+    let can = Abilities::of(&actor);
+    let shown = shown_columns(columns_pref.as_deref(), &USER_COLUMNS);
+    let table = DataTable {
+        id: "user-table",
+        columns_pref: Pref::UsersColumns.name(),
+        columns: columns(lang, &params, &shown),
+        chips: chips(lang, &params, role_label.as_deref()),
+        reset_href: PATH.to_owned(),
+        pager: pager(&params, rows.len(), filter.size, page.prev, page.next),
+        selectable: can.write || can.export,
+    };
+    let view = ListPage {
         statuses: status_choices(lang, &params.status, true),
         types: type_choices(lang, &params.user_type),
         roles,
         sizes,
-        sorts: sort_links(lang, &params),
-        count_href: format!("/admin/users/count?{base}"),
-        can: Abilities::of(&actor),
+        can,
         // Hidden fields, so bulk forms act on what is shown.
         filter_fields: params.filter_pairs(),
         ranking: list::ranking(&filter, !rows.is_empty()),
         date_problem: params.date_problem(),
+        filtered: params
+            .filter_pairs()
+            .iter()
+            .any(|(_, v)| !v.trim().is_empty()),
+        sort_param: params.sort.clone(),
+        table,
         ctx,
         params,
         rows,
-        next_href,
     };
     if htmx {
-        return html(&page.as_results());
+        return html(&view.as_results());
     }
-    html(&page)
+    html(&view)
 }
 
-/// GET /admin/users/count: "1,234 users" or "more than 10,000".
+#[derive(Deserialize)]
+pub struct CountQuery {
+    /// "51–100": the rows shown, to answer "51–100 of 1,234".
+    #[serde(default)]
+    range: String,
+}
+
+/// GET /admin/users/count: "51–100 of 1,234" (or "1,234 matching"), and
+/// the selection bar's "select all 1,234 matching" out of band.
 pub async fn count(
     State(state): State<AppState>,
     lang: Lang,
     Query(params): Query<ListParams>,
+    Query(extra): Query<CountQuery>,
 ) -> Result<Response, AppError> {
     let mut db = state.pool.get().await?;
     let n = list::capped_count(&mut db, &params.filter()).await?;
-    let text = if n > COUNT_CAP {
+    let total = if n > COUNT_CAP {
+        lang.tf("table.more_than", &[("n", &group(COUNT_CAP))])
+    } else {
+        group(n)
+    };
+    let range: String = extra.range.chars().take(40).collect();
+    let text = if !range.is_empty() {
+        lang.tf("table.range_of", &[("range", &range), ("total", &total)])
+    } else if n > COUNT_CAP {
         lang.tf("users.count_more", &[("n", &group(COUNT_CAP))])
     } else {
         lang.tn("users.count", n, &[("n", &group(n))])
     };
-    html(&CountBadge { n, text })
+    let all = lang.tn(
+        "table.select_all_matching",
+        n.min(COUNT_CAP + 1),
+        &[("n", &total)],
+    );
+    html(&CountBadge { n, text, all })
 }

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::access::Actor;
+use crate::audit::query::{self, EventFilter};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -16,6 +17,7 @@ use crate::users::store;
 use crate::users::views::*;
 use crate::users::views::{Abilities, status_choices, status_label, type_choices, type_label};
 use crate::web::current::SignedIn;
+use crate::web::event_view::EventView;
 use crate::web::form::FormState;
 use crate::web::format::{date_time, opt_date_time, user_agent};
 use crate::web::layout::PageCtx;
@@ -166,19 +168,172 @@ async fn logins(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppErro
     Section::render("section-logins", &LoginsSection { ctx, lines })
 }
 
-async fn audit(db: &mut Db, ctx: &PageCtx, u: &User) -> Result<Section, AppError> {
-    let lines = store::audit_history(db, u.id, 50)
+/// Events per history page.
+const HISTORY_PAGE: i64 = 50;
+
+/// Which history: what was done to the user, or what they did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Changes,
+    Activity,
+}
+
+impl Side {
+    fn key(self) -> &'static str {
+        match self {
+            Side::Changes => "changes",
+            Side::Activity => "activity",
+        }
+    }
+}
+
+/// One page of a user's history, older than `before` when given.
+async fn history<'a>(
+    db: &mut Db,
+    ctx: &'a PageCtx,
+    user_id: i64,
+    side: Side,
+    before: Option<i64>,
+) -> Result<AuditSection<'a>, AppError> {
+    let mut filter = EventFilter {
+        before,
+        ..EventFilter::default()
+    };
+    match side {
+        Side::Changes => filter.target = Some(("user".into(), user_id.to_string())),
+        Side::Activity => filter.actor_id = Some(user_id),
+    }
+    let mut rows = query::events(db, &filter, HISTORY_PAGE + 1).await?;
+    let more = rows.len() as i64 > HISTORY_PAGE;
+    rows.truncate(HISTORY_PAGE as usize);
+    let more_href = more
+        .then(|| rows.last().map(|r| r.id))
+        .flatten()
+        .map(|last| {
+            format!(
+                "/admin/users/{user_id}/history?side={}&before={last}",
+                side.key()
+            )
+        });
+    Ok(AuditSection {
+        ctx,
+        side: side.key(),
+        events: rows
+            .into_iter()
+            .map(|r| EventView::of(ctx.lang, r))
+            .collect(),
+        more_href,
+        continued: before.is_some(),
+    })
+}
+
+async fn audit(db: &mut Db, ctx: &PageCtx, u: &User, side: Side) -> Result<Section, AppError> {
+    let id = if side == Side::Changes {
+        "section-changes"
+    } else {
+        "section-activity"
+    };
+    let view = history(db, ctx, u.id, side, None).await?;
+    Section::render(id, &view)
+}
+
+#[derive(serde::Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    side: String,
+    #[serde(default)]
+    before: String,
+}
+
+/// GET /admin/users/{id}/history: older events of one history (rows only).
+pub async fn older(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    IdPath(id): IdPath,
+    axum::extract::Query(q): axum::extract::Query<HistoryQuery>,
+) -> Result<Response, AppError> {
+    let side = match q.side.as_str() {
+        "activity" => Side::Activity,
+        _ => Side::Changes,
+    };
+    let mut db = state.pool.get().await?;
+    store::get(&mut db, id).await?.ok_or(AppError::NotFound)?;
+    let view = history(&mut db, &ctx, id, side, q.before.parse().ok()).await?;
+    html(&view.as_rows())
+}
+
+/// The page's header (see [`HeaderSection`]).
+pub async fn header(
+    db: &mut Db,
+    ctx: &PageCtx,
+    actor: &Actor,
+    u: &User,
+) -> Result<Section, AppError> {
+    let lang = ctx.lang;
+    let can = Abilities::of(actor);
+    let held = store::role_keys_of(db, u.id).await?;
+    let roles = crate::access::roles::platform_roles(db)
         .await?
         .into_iter()
-        .map(|a| AuditLine {
-            at: date_time(a.at),
-            actor: a.actor_label,
-            action: a.action,
-            outcome: a.outcome.as_str().into(),
-            details: a.details,
-        })
+        .filter(|r| held.contains(&r.key))
+        .map(|r| r.label(lang).to_owned())
         .collect();
-    Section::render("section-audit", &AuditSection { ctx, lines })
+    let mut anchors = vec![
+        ("section-profile", lang.t("users.profile")),
+        ("section-status", lang.t("users.status")),
+        ("section-roles", lang.t("users.roles")),
+        ("section-security", lang.t("users.security")),
+        ("section-logins", lang.t("users.sign_ins")),
+        ("section-notes", lang.t("users.notes")),
+    ];
+    if can.audit {
+        anchors.push(("section-changes", lang.t("users.history")));
+    }
+    if can.delete || can.export {
+        anchors.push(("section-danger", lang.t("users.data")));
+    }
+    Section::render(
+        "user-header",
+        &HeaderSection {
+            ctx,
+            u,
+            title: if u.name.is_empty() {
+                u.email.clone()
+            } else {
+                u.name.clone()
+            },
+            status_text: status_label(lang, u.status),
+            type_text: type_label(lang, u.user_type),
+            roles,
+            created: date_time(u.created_at),
+            last_login: u
+                .last_login_at
+                .map(date_time)
+                .unwrap_or_else(|| lang.t("users.never").to_owned()),
+            anchors,
+        },
+    )
+}
+
+/// What else an action on `part` changed on the page, marked to be
+/// swapped out of band: the header (status, roles, name), the profile's
+/// facts and the history, so no part of the page contradicts another.
+pub async fn also_changed(
+    db: &mut Db,
+    ctx: &PageCtx,
+    actor: &Actor,
+    u: &User,
+    part: Part,
+) -> Result<String, AppError> {
+    let mut out = header(db, ctx, actor, u).await?.out_of_band();
+    if part != Part::Profile {
+        let profile = section(db, ctx, actor, u, Part::Profile, FormState::default(), None).await?;
+        out.push_str(&profile.out_of_band());
+    }
+    if Abilities::of(actor).audit {
+        out.push_str(&audit(db, ctx, u, Side::Changes).await?.out_of_band());
+    }
+    Ok(out)
 }
 
 /// The whole page, with `form` shown in the section `part` when given.
@@ -205,7 +360,8 @@ pub async fn full(
     sections.push(logins(db, &ctx, u).await?);
     sections.push(section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?);
     if can.audit {
-        sections.push(audit(db, &ctx, u).await?);
+        sections.push(audit(db, &ctx, u, Side::Changes).await?);
+        sections.push(audit(db, &ctx, u, Side::Activity).await?);
     }
     if can.delete || can.export {
         sections.push(
@@ -226,7 +382,9 @@ pub async fn full(
     } else {
         u.name.clone()
     };
+    let header = header(db, &ctx, actor, u).await?;
     html(&UserPage {
+        header,
         ctx,
         title,
         deleted: u.deleted_at.is_some(),

@@ -25,7 +25,7 @@ use crate::user_record::model::{Listed, is_valid_email};
 use crate::user_record::search_keys;
 use crate::users::store::search_sql::Condition;
 
-pub const PAGE_SIZES: [i64; 3] = [25, 50, 100];
+pub use crate::user_record::prefs::PAGE_SIZES;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 /// Longest search text considered; longer input is cut, never an error.
 const MAX_QUERY_CHARS: usize = 200;
@@ -41,18 +41,40 @@ pub enum Sort {
 }
 
 impl Sort {
-    pub fn parse(s: &str) -> Sort {
-        match s {
+    pub const ALL: [Sort; 3] = [Sort::Name, Sort::Created, Sort::LastLogin];
+
+    /// The sort and its direction from the URL: `name` follows the
+    /// column's natural direction, `-name` reverses it.
+    pub fn parse(s: &str) -> (Sort, bool) {
+        let (reversed, key) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let sort = match key {
             "name" => Sort::Name,
             "last_login" => Sort::LastLogin,
-            _ => Sort::Created,
-        }
+            "created" => Sort::Created,
+            _ => return (Sort::Created, Sort::Created.natural_desc()),
+        };
+        (sort, sort.natural_desc() != reversed)
     }
     pub fn key(self) -> &'static str {
         match self {
             Sort::Created => "created",
             Sort::Name => "name",
             Sort::LastLogin => "last_login",
+        }
+    }
+    /// Names A to Z, dates newest first.
+    pub fn natural_desc(self) -> bool {
+        self != Sort::Name
+    }
+    /// The URL value for this sort in the direction `desc`.
+    pub fn param(self, desc: bool) -> String {
+        if desc == self.natural_desc() {
+            self.key().to_owned()
+        } else {
+            format!("-{}", self.key())
         }
     }
 }
@@ -87,6 +109,12 @@ pub struct ListParams {
     pub size: String,
     #[serde(default)]
     pub after: String,
+    /// The page ending just before this position ("previous").
+    #[serde(default)]
+    pub before: String,
+    /// Position of the first row shown, counted from 1 (for "51–100").
+    #[serde(default)]
+    pub start: String,
 }
 
 /// Parsed, bounded filters.
@@ -99,8 +127,11 @@ pub struct Filter {
     pub created_from: Option<PrimitiveDateTime>,
     pub created_to: Option<PrimitiveDateTime>,
     pub sort: Sort,
+    /// Descending order of the sort key (then of the id).
+    pub desc: bool,
     pub size: i64,
     pub after: Option<Cursor>,
+    pub before: Option<Cursor>,
 }
 
 fn parse_date(s: &str) -> Option<Date> {
@@ -148,7 +179,8 @@ impl ListParams {
             created_to: parse_date(&self.to)
                 .and_then(|d| d.next_day())
                 .map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
-            sort: Sort::parse(&self.sort),
+            sort: Sort::parse(&self.sort).0,
+            desc: Sort::parse(&self.sort).1,
             size: self
                 .size
                 .parse::<i64>()
@@ -156,6 +188,7 @@ impl ListParams {
                 .filter(|s| PAGE_SIZES.contains(s))
                 .unwrap_or(DEFAULT_PAGE_SIZE),
             after: Cursor::decode(&self.after),
+            before: Cursor::decode(&self.before),
         }
     }
 
@@ -203,6 +236,11 @@ impl ListParams {
             s.append_pair("size", &self.size);
         }
         s.finish()
+    }
+
+    /// The position of the first row shown, when the URL says it.
+    pub fn start(&self) -> Option<i64> {
+        self.start.parse().ok().filter(|n| *n >= 1)
     }
 }
 
@@ -434,93 +472,149 @@ fn search_condition(f: &Filter, sqlite: bool, part: Part) -> Condition {
     }
 }
 
-/// One page of users and whether more follow. A text search walks its
-/// tiers in order: the second is queried only once the first is exhausted.
-pub async fn page(
-    db: &mut Db,
-    f: &Filter,
-) -> Result<(Vec<Listed>, Option<Cursor>), diesel::result::Error> {
+/// One page of users, with the positions of the pages around it.
+pub struct Page {
+    pub rows: Vec<Listed>,
+    /// Where the next page starts, if more rows follow.
+    pub next: Option<Cursor>,
+    /// Where the previous page ends, if rows come before.
+    pub prev: Option<Cursor>,
+}
+
+/// One page of users: after `f.after`, before `f.before`, or the first.
+/// A text search walks its tiers in order (the second is queried only
+/// once the first is exhausted), backwards for a previous page.
+pub async fn page(db: &mut Db, f: &Filter) -> Result<Page, diesel::result::Error> {
     let role_id = role_filter_id(db, f).await?;
     if f.role.is_some() && role_id.is_none() {
-        return Ok((Vec::new(), None));
+        return Ok(Page {
+            rows: Vec::new(),
+            next: None,
+            prev: None,
+        });
     }
-    let limit = f.size + 1;
-    let start = f.after.as_ref().map_or(Tier::Words, |c| c.tier);
-    let mut rows = Vec::new();
-    let mut first_tier_rows = 0;
-    if start == Tier::Words {
-        rows = tier_rows(db, f, role_id, Tier::Words, f.after.as_ref(), limit).await?;
-        first_tier_rows = rows.len();
+    if let Some(before) = &f.before {
+        let (rows, more_before) = walk(db, f, role_id, Some(before), true).await?;
+        if more_before {
+            let prev = <[_]>::first(&rows).map(|(u, t)| cursor_after(u, f.sort, *t));
+            let next = rows.last().map(|(u, t)| cursor_after(u, f.sort, *t));
+            return Ok(Page {
+                rows: rows.into_iter().map(|(u, _)| u).collect(),
+                next,
+                prev,
+            });
+        }
+        // Back at the start: show a whole first page.
+        let (rows, more) = walk(db, f, role_id, None, false).await?;
+        return Ok(forward_page(f, rows, more, false));
     }
-    let more_tiers = is_text_search(f) && f.q.chars().count() >= MIN_TRIGRAM_CHARS;
-    if more_tiers && (rows.len() as i64) < limit {
-        let after = f.after.as_ref().filter(|c| c.tier == Tier::Inside);
-        let rest = limit - rows.len() as i64;
-        rows.extend(tier_rows(db, f, role_id, Tier::Inside, after, rest).await?);
-    }
-    let next = if rows.len() as i64 > f.size {
-        rows.truncate(f.size as usize);
-        let tier = if rows.len() <= first_tier_rows {
-            Tier::Words
-        } else {
-            Tier::Inside
-        };
-        rows.last().map(|u| cursor_after(u, f.sort, tier))
+    let (rows, more) = walk(db, f, role_id, f.after.as_ref(), false).await?;
+    Ok(forward_page(f, rows, more, f.after.is_some()))
+}
+
+fn forward_page(f: &Filter, rows: Vec<(Listed, Tier)>, more: bool, has_prev: bool) -> Page {
+    let next = if more {
+        rows.last().map(|(u, t)| cursor_after(u, f.sort, *t))
     } else {
         None
     };
-    Ok((rows, next))
+    let prev = if has_prev {
+        <[_]>::first(&rows).map(|(u, t)| cursor_after(u, f.sort, *t))
+    } else {
+        None
+    };
+    Page {
+        rows: rows.into_iter().map(|(u, _)| u).collect(),
+        next,
+        prev,
+    }
+}
+
+/// Up to `f.size` rows from `from` (excluded) in display order, or before
+/// it when `backward`, each with its tier; and whether more rows lie
+/// beyond them in the direction walked.
+async fn walk(
+    db: &mut Db,
+    f: &Filter,
+    role_id: Option<i64>,
+    from: Option<&Cursor>,
+    backward: bool,
+) -> Result<(Vec<(Listed, Tier)>, bool), diesel::result::Error> {
+    let limit = f.size + 1;
+    let tiered = is_text_search(f) && f.q.chars().count() >= MIN_TRIGRAM_CHARS;
+    // The tiers in the order walked, and where each one starts.
+    let order: &[Tier] = match (tiered, backward) {
+        (false, _) => &[Tier::Words],
+        (true, false) => &[Tier::Words, Tier::Inside],
+        (true, true) => &[Tier::Inside, Tier::Words],
+    };
+    let start = from.map_or(order[0], |c| c.tier);
+    let mut rows: Vec<(Listed, Tier)> = Vec::new();
+    let mut started = false;
+    for &tier in order {
+        started |= tier == start;
+        if !started || rows.len() as i64 >= limit {
+            continue;
+        }
+        let cursor = from.filter(|c| c.tier == tier);
+        let rest = limit - rows.len() as i64;
+        let found = tier_rows(db, f, role_id, tier, cursor, backward, rest).await?;
+        rows.extend(found.into_iter().map(|u| (u, tier)));
+    }
+    let more = rows.len() as i64 > f.size;
+    rows.truncate(f.size as usize);
+    if backward {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// Keyset condition and order on `$col` then the id: rows after `$key`
+/// (or before it when `$desc`), in that direction.
+macro_rules! keyset {
+    ($q:expr, $col:expr, $key:expr, $id:expr, $desc:expr) => {{
+        let q = $q;
+        if $desc {
+            let q = q.order(($col.desc(), users::id.desc()));
+            match $key {
+                Some(k) => q.filter($col.lt(k.clone()).or($col.eq(k).and(users::id.lt($id)))),
+                None => q,
+            }
+        } else {
+            let q = q.order(($col.asc(), users::id.asc()));
+            match $key {
+                Some(k) => q.filter($col.gt(k.clone()).or($col.eq(k).and(users::id.gt($id)))),
+                None => q,
+            }
+        }
+    }};
 }
 
 /// Up to `limit` rows of one tier (the whole list when not searching by
-/// text, which has a single tier) in sort order, after `after`.
+/// text, which has a single tier) after `after` in the walking order: the
+/// sort order, or its reverse when `backward`.
 async fn tier_rows(
     db: &mut Db,
     f: &Filter,
     role_id: Option<i64>,
     tier: Tier,
     after: Option<&Cursor>,
+    backward: bool,
     limit: i64,
 ) -> Result<Vec<Listed>, diesel::result::Error> {
     let sqlite = db.is_sqlite();
+    let desc = f.desc != backward;
+    let id = after.map_or(0, |c| c.id);
+    let time = after.and_then(Cursor::time);
+    let text = after.map(|c| c.key.clone());
     crate::db_run!(db, |c| {
-        let mut q = filtered!(f, sqlite, role_id, Part::Only(tier))
+        let q = filtered!(f, sqlite, role_id, Part::Only(tier))
             .select(Listed::as_select())
             .limit(limit);
-        q = match f.sort {
-            Sort::Created => {
-                q = q.order((users::created_at.desc(), users::id.desc()));
-                match after.and_then(|c| c.time().map(|t| (t, c.id))) {
-                    Some((t, id)) => q.filter(
-                        users::created_at
-                            .lt(t)
-                            .or(users::created_at.eq(t).and(users::id.lt(id))),
-                    ),
-                    None => q,
-                }
-            }
-            Sort::LastLogin => {
-                q = q.order((users::last_login_sort.desc(), users::id.desc()));
-                match after.and_then(|c| c.time().map(|t| (t, c.id))) {
-                    Some((t, id)) => q.filter(
-                        users::last_login_sort
-                            .lt(t)
-                            .or(users::last_login_sort.eq(t).and(users::id.lt(id))),
-                    ),
-                    None => q,
-                }
-            }
-            Sort::Name => {
-                q = q.order((users::name_sort.asc(), users::id.asc()));
-                match after {
-                    Some(c) => q.filter(
-                        users::name_sort
-                            .gt(c.key.clone())
-                            .or(users::name_sort.eq(c.key.clone()).and(users::id.gt(c.id))),
-                    ),
-                    None => q,
-                }
-            }
+        let q = match f.sort {
+            Sort::Created => keyset!(q, users::created_at, time, id, desc),
+            Sort::LastLogin => keyset!(q, users::last_login_sort, time, id, desc),
+            Sort::Name => keyset!(q, users::name_sort, text.clone(), id, desc),
         };
         q.load(c).await
     })

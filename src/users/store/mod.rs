@@ -129,7 +129,7 @@ pub async fn quick_search(
     filter.size = limit;
     crate::users::store::list::page(db, &filter)
         .await
-        .map(|(users, _)| users)
+        .map(|page| page.rows)
 }
 
 /// Several users by id, in id order.
@@ -150,4 +150,18 @@ pub async fn max_id(db: &mut Db) -> QResult<i64> {
         .first(c)
         .await)?;
     Ok(max.unwrap_or(0))
+}
+
+/// Ids of the active, not deleted Administrators (a bulk suspension warns
+/// when it would take all of them).
+pub async fn active_admin_ids(db: &mut Db) -> QResult<Vec<i64>> {
+    db_run!(db, |c| user_roles::table
+        .inner_join(roles::table)
+        .inner_join(users::table)
+        .filter(roles::key.eq(crate::access::ADMIN_ROLE))
+        .filter(users::deleted_at.is_null())
+        .filter(users::status.eq(crate::db::types::UserStatus::Active))
+        .select(users::id)
+        .load(c)
+        .await)
 }

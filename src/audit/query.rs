@@ -1,0 +1,106 @@
+//! Reading the audit trail: one query for every screen that lists events
+//! (the audit trail and its filters, a user's history), newest first, by
+//! keyset on the id.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use time::PrimitiveDateTime;
+
+use crate::db::Db;
+use crate::db::schema::audit_events;
+use crate::db::types::{ActorType, Outcome};
+
+/// An audit event as listed.
+#[derive(Clone, Debug, Queryable)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: PrimitiveDateTime,
+    pub actor_type: ActorType,
+    pub actor_id: Option<i64>,
+    pub actor_label: String,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub outcome: Outcome,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_id: Option<String>,
+    pub request_id: Option<String>,
+    pub details: String,
+}
+
+/// Which events: every condition given narrows the list.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Events caused by this user.
+    pub actor_id: Option<i64>,
+    /// Events about this record (type, id).
+    pub target: Option<(String, String)>,
+    /// Events about records of this type.
+    pub target_type: Option<String>,
+    /// One action (its stored key), or every action starting with `area.`.
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// From this time (inclusive) up to `to` (exclusive).
+    pub from: Option<PrimitiveDateTime>,
+    pub to: Option<PrimitiveDateTime>,
+    /// Older than this event id.
+    pub before: Option<i64>,
+}
+
+/// Up to `limit` events matching `f`, newest first.
+pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec<EventRow>> {
+    crate::db_run!(db, |c| {
+        let mut q = audit_events::table
+            .order(audit_events::id.desc())
+            .select((
+                audit_events::id,
+                audit_events::at,
+                audit_events::actor_type,
+                audit_events::actor_id,
+                audit_events::actor_label,
+                audit_events::action,
+                audit_events::target_type,
+                audit_events::target_id,
+                audit_events::outcome,
+                audit_events::ip,
+                audit_events::user_agent,
+                audit_events::client_id,
+                audit_events::request_id,
+                audit_events::details,
+            ))
+            .limit(limit)
+            .into_boxed();
+        if let Some(id) = f.actor_id {
+            q = q.filter(audit_events::actor_id.eq(id));
+        }
+        if let Some((t, id)) = &f.target {
+            q = q
+                .filter(audit_events::target_type.eq(t.clone()))
+                .filter(audit_events::target_id.eq(id.clone()));
+        }
+        if let Some(t) = &f.target_type {
+            q = q.filter(audit_events::target_type.eq(t.clone()));
+        }
+        if let Some(a) = &f.action {
+            q = match a.strip_suffix('.') {
+                // A whole area: its keys share the prefix (no wildcard in keys).
+                Some(area) => q.filter(audit_events::action.like(format!("{area}.%"))),
+                None => q.filter(audit_events::action.eq(a.clone())),
+            };
+        }
+        if let Some(o) = f.outcome {
+            q = q.filter(audit_events::outcome.eq(o));
+        }
+        if let Some(t) = f.from {
+            q = q.filter(audit_events::at.ge(t));
+        }
+        if let Some(t) = f.to {
+            q = q.filter(audit_events::at.lt(t));
+        }
+        if let Some(b) = f.before {
+            q = q.filter(audit_events::id.lt(b));
+        }
+        q.load(c).await
+    })
+}
