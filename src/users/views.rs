@@ -191,6 +191,9 @@ pub struct RoleLine {
     pub key: String,
     pub label: String,
     pub held: bool,
+    /// The question asked before the change, when it needs one (granting
+    /// Administrator, changing one's own roles).
+    pub confirm: Option<String>,
 }
 
 #[derive(Template)]

@@ -49,6 +49,20 @@ impl PageCtx {
         self.lang.t(key)
     }
 
+    /// "Needs the permission “Edit users”": why an action is not offered.
+    pub fn needs(&self, permission: &str) -> String {
+        let name = self
+            .lang
+            .get(&format!("perm.{permission}"))
+            .unwrap_or(permission);
+        self.lang.tf("perm.needs", &[("perm", name)])
+    }
+
+    /// A message with one placeholder filled (`{name}` in the text).
+    pub fn tr_with(&self, key: &str, name: &str, value: &str) -> String {
+        self.lang.tf(key, &[(name, value)])
+    }
+
     pub fn asset(&self, name: &str) -> String {
         assets::url(name)
     }

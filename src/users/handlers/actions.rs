@@ -302,9 +302,26 @@ pub async fn restore(call: Call, IdPath(id): IdPath) -> Result<Response, AppErro
     let outcome = run(&call, |db, by| {
         Box::pin(async move { changes::restore(db, &by, id).await })
     })
-    .await?
-    .map(|_| done(&call.ctx, true, "users.restored"));
-    answer(call, id, Part::Danger, outcome).await
+    .await?;
+    reload_after(call, id, outcome, "users.restored").await
+}
+
+/// After a change that alters the whole page (restore, erase): the page
+/// again, with the message (a redirect, so a reload never posts twice);
+/// a refusal stays inline in the section.
+async fn reload_after<T>(
+    call: Call,
+    id: i64,
+    outcome: Result<T, FormState>,
+    key: &'static str,
+) -> Result<Response, AppError> {
+    match outcome {
+        Ok(_) => {
+            call.session.insert(FLASH, call.ctx.tr(key)).await?;
+            Ok(redirect(&format!("/admin/users/{id}"), call.htmx))
+        }
+        Err(form) => answer(call, id, Part::Danger, Err(form)).await,
+    }
 }
 
 #[derive(Deserialize)]
@@ -322,9 +339,8 @@ pub async fn erase(
     let outcome = run(&call, |db, by| {
         Box::pin(async move { changes::erase(db, &by, id, &typed).await })
     })
-    .await?
-    .map(|_| done(&call.ctx, true, "users.erased"));
-    answer(call, id, Part::Danger, outcome).await
+    .await?;
+    reload_after(call, id, outcome, "users.erased").await
 }
 
 /// POST /admin/users/{id}/export: starts the GDPR access document (a

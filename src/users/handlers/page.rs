@@ -85,10 +85,22 @@ pub async fn section(
             let roles = crate::access::roles::platform_roles(db)
                 .await?
                 .into_iter()
-                .map(|r| RoleLine {
-                    held: held.contains(&r.key),
-                    label: r.label(lang).to_owned(),
-                    key: r.key,
+                .map(|r| {
+                    let held = held.contains(&r.key);
+                    let label = r.label(lang).to_owned();
+                    let confirm = if actor.user_id == u.id {
+                        Some(lang.t("users.self_roles_confirm").to_owned())
+                    } else if !held && r.key == crate::access::ADMIN_ROLE {
+                        Some(lang.tf("users.grant_admin_confirm", &[("email", &u.email)]))
+                    } else {
+                        None
+                    };
+                    RoleLine {
+                        held,
+                        label,
+                        key: r.key,
+                        confirm,
+                    }
                 })
                 .collect();
             Section::render(
