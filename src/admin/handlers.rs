@@ -1,6 +1,7 @@
 //! `/admin`: a few figures and the latest events the user may see.
-//! `/admin/audit`: the audit trail, newest first, filtered by outcome and
-//! action, paginated by keyset (`before` = last id seen), never by OFFSET.
+//! `/admin/audit`: the audit trail, newest first, filtered by actor,
+//! target, action (or a whole area), outcome and dates, paginated by keyset
+//! (`before` = last id seen), never by OFFSET.
 
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -9,13 +10,18 @@ use serde::Deserialize;
 
 use crate::access::{Permission, can};
 use crate::admin::store;
-use crate::admin::views::{AuditPage, DashboardPage, EventView};
+use crate::admin::views::{ActionGroup, AuditPage, Choice, DashboardPage};
+use crate::audit::Action;
+use crate::audit::query::{self, EventFilter};
 use crate::db::types::Outcome;
 use crate::error::AppError;
+use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::web::current::SignedIn;
+use crate::web::event_view::EventView;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
+use crate::web::table::{self, Chip};
 
 const PAGE_SIZE: i64 = 50;
 
@@ -31,10 +37,10 @@ pub async fn dashboard(
     let denied_24h = store::denied_since(&mut db, now - time::Duration::days(1)).await?;
     let show_audit = can(&actor, Permission::AuditRead, None);
     let events = if show_audit {
-        store::latest(&mut db, 10)
+        query::events(&mut db, &EventFilter::default(), 10)
             .await?
             .into_iter()
-            .map(EventView::of)
+            .map(|r| EventView::of(ctx.lang, r))
             .collect()
     } else {
         Vec::new()
@@ -49,14 +55,141 @@ pub async fn dashboard(
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Clone, Deserialize, Default)]
 pub struct Filters {
+    /// A user: an id or an email address.
     #[serde(default)]
-    outcome: String,
+    pub actor: String,
     #[serde(default)]
-    action: String,
+    pub target_type: String,
     #[serde(default)]
-    before: String,
+    pub target_id: String,
+    /// An action key, or a whole area (`user.`).
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub before: String,
+}
+
+/// The record kinds the target filter offers.
+const TARGET_TYPES: [&str; 3] = ["user", "task", "session"];
+
+fn parse_day(s: &str) -> Option<time::Date> {
+    time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+impl Filters {
+    /// The filter's fields by name, as typed (links and chips).
+    fn pairs(&self) -> [(&'static str, &str); 7] {
+        [
+            ("actor", &self.actor),
+            ("target_type", &self.target_type),
+            ("target_id", &self.target_id),
+            ("action", &self.action),
+            ("outcome", &self.outcome),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+    }
+
+    fn query(&self) -> String {
+        let pairs: Vec<(&str, &str)> = self.pairs().iter().map(|(k, v)| (*k, v.trim())).collect();
+        table::query(&pairs)
+    }
+
+    /// What is wrong with the dates, as an i18n key.
+    fn date_problem(&self) -> Option<&'static str> {
+        let (from, to) = (self.from.trim(), self.to.trim());
+        if !from.is_empty() && parse_day(from).is_none() {
+            return Some("users.bad_from");
+        }
+        if !to.is_empty() && parse_day(to).is_none() {
+            return Some("users.bad_to");
+        }
+        match (parse_day(from), parse_day(to)) {
+            (Some(f), Some(t)) if f > t => Some("users.dates_reversed"),
+            _ => None,
+        }
+    }
+}
+
+/// The action filter's choices: each area, then its actions.
+fn action_groups(lang: Lang, current: &str) -> Vec<ActionGroup> {
+    let mut groups: Vec<ActionGroup> = Vec::new();
+    for a in Action::ALL {
+        let key = a.key();
+        let area = key.split('.').next().unwrap_or(key);
+        if groups.last().is_none_or(|g| g.area != area) && !groups.iter().any(|g| g.area == area) {
+            let all = format!("{area}.");
+            groups.push(ActionGroup {
+                area: area.to_owned(),
+                label: lang.get(&format!("area.{area}")).unwrap_or(area).to_owned(),
+                all_selected: current == all,
+                all_value: all,
+                actions: Vec::new(),
+            });
+        }
+        if let Some(g) = groups.iter_mut().find(|g| g.area == area) {
+            g.actions.push(Choice {
+                value: key.to_owned(),
+                label: lang.get(&format!("action.{key}")).unwrap_or(key).to_owned(),
+                selected: current == key,
+            });
+        }
+    }
+    groups
+}
+
+/// One chip per active filter, each removing it.
+fn chips(lang: Lang, f: &Filters) -> Vec<Chip> {
+    let mut out = Vec::new();
+    for (key, value) in f.pairs() {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let shown = match key {
+            "action" => lang
+                .get(&format!("action.{value}"))
+                .or_else(|| lang.get(&format!("area.{}", value.trim_end_matches('.'))))
+                .unwrap_or(value)
+                .to_owned(),
+            "outcome" => lang
+                .get(&format!("outcome.{value}"))
+                .unwrap_or(value)
+                .to_owned(),
+            "target_type" => lang
+                .get(&format!("kind.{value}"))
+                .unwrap_or(value)
+                .to_owned(),
+            _ => value.to_owned(),
+        };
+        let mut without = f.clone();
+        match key {
+            "actor" => without.actor.clear(),
+            "target_type" => without.target_type.clear(),
+            "target_id" => without.target_id.clear(),
+            "action" => without.action.clear(),
+            "outcome" => without.outcome.clear(),
+            "from" => without.from.clear(),
+            _ => without.to.clear(),
+        }
+        out.push(Chip {
+            label: format!("{}: {shown}", lang.t(&format!("audit.filter_{key}"))),
+            remove_href: table::href("/admin/audit", &without.query()),
+        });
+    }
+    out
 }
 
 pub async fn audit(
@@ -65,36 +198,93 @@ pub async fn audit(
     HxRequest(htmx): HxRequest,
     Query(f): Query<Filters>,
 ) -> Result<Response, AppError> {
-    let outcome = Outcome::parse(f.outcome.trim());
-    let action: String = f.action.trim().chars().take(100).collect();
+    let lang = ctx.lang;
     let mut db = state.pool.get().await?;
-    let before = f.before.parse::<i64>().ok();
-    let rows = store::events(&mut db, outcome, &action, before, PAGE_SIZE + 1).await?;
-    let more = rows.len() as i64 > PAGE_SIZE;
-    let events: Vec<EventView> = rows
-        .into_iter()
-        .take(PAGE_SIZE as usize)
-        .map(EventView::of)
-        .collect();
-    let next_before = if more {
-        events.last().map(|e| e.id)
-    } else {
+    let actor = f.actor.trim();
+    // An actor that names nobody matches nothing (not everything).
+    let mut nobody = false;
+    let actor_id = if actor.is_empty() {
         None
+    } else if let Ok(id) = actor.trim_start_matches('#').parse::<i64>() {
+        Some(id)
+    } else {
+        let found = store::user_id_by_email(&mut db, actor).await?;
+        nobody = found.is_none();
+        found
     };
-    let query_base = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("outcome", outcome.map(|o| o.as_str()).unwrap_or(""))
-        .append_pair("action", &action)
-        .finish();
+    let target_type = Some(f.target_type.trim())
+        .filter(|t| TARGET_TYPES.contains(t))
+        .map(str::to_owned);
+    let target_id: String = f.target_id.trim().chars().take(64).collect();
+    let action = f.action.trim();
+    let known_action = Action::ALL
+        .iter()
+        .any(|a| a.key() == action || a.key().starts_with(action) && action.ends_with('.'));
+    let filter = EventFilter {
+        actor_id,
+        target: target_type
+            .clone()
+            .filter(|_| !target_id.is_empty())
+            .map(|t| (t, target_id.clone())),
+        target_type: target_type.clone().filter(|_| target_id.is_empty()),
+        action: known_action.then(|| action.to_owned()),
+        outcome: Outcome::parse(f.outcome.trim()),
+        from: parse_day(&f.from).map(|d| d.midnight()),
+        to: parse_day(&f.to)
+            .and_then(|d| d.next_day())
+            .map(|d| d.midnight()),
+        before: f.before.parse::<i64>().ok(),
+    };
+    let mut rows = if nobody {
+        Vec::new()
+    } else {
+        query::events(&mut db, &filter, PAGE_SIZE + 1).await?
+    };
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let base = f.query();
+    let next_href = more
+        .then(|| rows.last().map(|r| r.id))
+        .flatten()
+        .map(|last| {
+            let q = if base.is_empty() {
+                format!("before={last}")
+            } else {
+                format!("{base}&before={last}")
+            };
+            table::href("/admin/audit", &q)
+        });
+    let events = rows.into_iter().map(|r| EventView::of(lang, r)).collect();
+    let outcomes = ["allowed", "denied"]
+        .into_iter()
+        .map(|o| Choice {
+            value: o.to_owned(),
+            label: lang.t(&format!("outcome.{o}")).to_owned(),
+            selected: f.outcome.trim() == o,
+        })
+        .collect();
+    let target_types = TARGET_TYPES
+        .into_iter()
+        .map(|t| Choice {
+            value: t.to_owned(),
+            label: lang.t(&format!("kind.{t}")).to_owned(),
+            selected: f.target_type.trim() == t,
+        })
+        .collect();
     let page = AuditPage {
-        ctx,
+        actions: action_groups(lang, action),
+        outcomes,
+        target_types,
+        chips: chips(lang, &f),
+        date_problem: f.date_problem(),
+        first_page: (!f.before.is_empty()).then(|| table::href("/admin/audit", &base)),
+        next_href,
         events,
-        outcome: outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
-        action,
-        next_before,
-        query_base,
+        filters: f,
+        ctx,
     };
     if htmx {
-        return html(&page.as_rows());
+        return html(&page.as_results());
     }
     html(&page)
 }

@@ -6,81 +6,18 @@ use time::PrimitiveDateTime;
 
 use crate::db::Db;
 use crate::db::schema::{audit_events, sessions, users};
-use crate::db::types::{ActorType, Outcome};
 
 type QResult<T> = Result<T, diesel::result::Error>;
 
-/// An audit event as listed.
-pub type EventRow = (
-    i64,
-    PrimitiveDateTime,
-    ActorType,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Outcome,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-);
-
-macro_rules! event_columns {
-    () => {
-        (
-            audit_events::id,
-            audit_events::at,
-            audit_events::actor_type,
-            audit_events::actor_label,
-            audit_events::action,
-            audit_events::target_type,
-            audit_events::target_id,
-            audit_events::outcome,
-            audit_events::ip,
-            audit_events::client_id,
-            audit_events::request_id,
-            audit_events::details,
-        )
-    };
-}
-
-/// The `n` latest events.
-pub async fn latest(db: &mut Db, n: i64) -> QResult<Vec<EventRow>> {
-    crate::db_run!(db, |c| audit_events::table
-        .order(audit_events::id.desc())
-        .select(event_columns!())
-        .limit(n)
-        .load(c)
-        .await)
-}
-
-/// Events newest first, older than `before` (an id), with this outcome and
-/// action if given: at most `limit`.
-pub async fn events(
-    db: &mut Db,
-    outcome: Option<Outcome>,
-    action: &str,
-    before: Option<i64>,
-    limit: i64,
-) -> QResult<Vec<EventRow>> {
-    crate::db_run!(db, |c| {
-        let mut q = audit_events::table
-            .order(audit_events::id.desc())
-            .select(event_columns!())
-            .limit(limit)
-            .into_boxed();
-        if let Some(o) = outcome {
-            q = q.filter(audit_events::outcome.eq(o));
-        }
-        if !action.is_empty() {
-            q = q.filter(audit_events::action.eq(action.to_owned()));
-        }
-        if let Some(b) = before {
-            q = q.filter(audit_events::id.lt(b));
-        }
-        q.load(c).await
-    })
+/// The id of the user with this address, if any (the audit trail's actor
+/// filter accepts an address).
+pub async fn user_id_by_email(db: &mut Db, email: &str) -> QResult<Option<i64>> {
+    crate::db_run!(db, |c| users::table
+        .filter(users::email_lower.eq(email.trim().to_lowercase()))
+        .select(users::id)
+        .first(c)
+        .await
+        .optional())
 }
 
 /// The number of users without counting a million rows: PostgreSQL's own

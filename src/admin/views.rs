@@ -2,60 +2,41 @@
 
 use askama::Template;
 
-use crate::admin::store::EventRow;
-use crate::db::types::Outcome;
+use crate::admin::handlers::Filters;
+use crate::web::event_view::EventView;
 use crate::web::layout::PageCtx;
+use crate::web::table::Chip;
 
-pub struct EventView {
-    pub id: i64,
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub outcome: Outcome,
-    pub ip: String,
-    pub client_id: String,
-    pub request_id: String,
-    pub details: String,
+/// An option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
-impl EventView {
-    pub fn of(r: EventRow) -> EventView {
-        let (id, at, _kind, actor, action, tt, tid, outcome, ip, client, rid, details) = r;
-        EventView {
-            id,
-            at: format!(
-                "{} {:02}:{:02}:{:02}",
-                at.date(),
-                at.hour(),
-                at.minute(),
-                at.second()
-            ),
-            actor,
-            action,
-            target: match (tt, tid) {
-                (Some(t), Some(i)) => format!("{t} {i}"),
-                (Some(t), None) => t,
-                _ => String::new(),
-            },
-            outcome,
-            ip: ip.unwrap_or_default(),
-            client_id: client.unwrap_or_default(),
-            request_id: rid.unwrap_or_default(),
-            details,
-        }
-    }
+/// The actions of one area, under the choice of the whole area.
+pub struct ActionGroup {
+    pub area: String,
+    pub label: String,
+    pub all_value: String,
+    pub all_selected: bool,
+    pub actions: Vec<Choice>,
 }
 
 #[derive(Template)]
-#[template(path = "admin/audit.html", blocks = ["rows"])]
+#[template(path = "admin/audit.html", blocks = ["results"])]
 pub struct AuditPage {
     pub ctx: PageCtx,
+    pub filters: Filters,
     pub events: Vec<EventView>,
-    pub outcome: String,
-    pub action: String,
-    pub next_before: Option<i64>,
-    pub query_base: String,
+    pub actions: Vec<ActionGroup>,
+    pub outcomes: Vec<Choice>,
+    pub target_types: Vec<Choice>,
+    pub chips: Vec<Chip>,
+    pub date_problem: Option<&'static str>,
+    /// Back to the newest events, when on an older page.
+    pub first_page: Option<String>,
+    pub next_href: Option<String>,
 }
 
 #[derive(Template)]

@@ -276,14 +276,16 @@ impl Cursor {
         })
     }
     fn time(&self) -> Option<PrimitiveDateTime> {
-        let micros: i128 = self.key.parse().ok()?;
-        let t = time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1000).ok()?;
+        // Nanoseconds: a coarser key would fall between a row's stored time
+        // and itself, and a backward page would repeat that row.
+        let nanos: i128 = self.key.parse().ok()?;
+        let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
         Some(PrimitiveDateTime::new(t.date(), t.time()))
     }
 }
 
 fn time_key(t: PrimitiveDateTime) -> String {
-    (t.assume_utc().unix_timestamp_nanos() / 1000).to_string()
+    t.assume_utc().unix_timestamp_nanos().to_string()
 }
 
 /// The cursor after `user` (found in `tier`) for `sort`.
