@@ -153,6 +153,10 @@
       var first = d.querySelector("[autofocus], input:not([type=hidden]), button");
       if (first) first.focus();
       d.addEventListener("close", function () { d.remove(); });
+      // A confirmed form posts normally; a download leaves the page in
+      // place, so the dialog closes once the form is on its way.
+      var form = d.querySelector("form");
+      if (form) form.addEventListener("submit", function () { setTimeout(function () { d.close(); }, 0); });
     });
   }
   document.addEventListener("click", function (e) {
@@ -262,6 +266,28 @@
     var id = trigger && trigger.getAttribute && trigger.getAttribute("data-scroll-to");
     var table = id && document.getElementById(id);
     if (table) table.scrollIntoView({ block: "start" });
+  });
+  // Recovery codes: copy, download as a text file, print.
+  document.addEventListener("click", function (e) {
+    var el = e.target.closest && e.target.closest("[data-copy], [data-download], [data-print]");
+    if (!el) return;
+    if (el.hasAttribute("data-print")) { window.print(); return; }
+    if (el.hasAttribute("data-download")) {
+      var blob = new Blob([el.getAttribute("data-download")], { type: "text/plain" });
+      var link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = el.getAttribute("data-filename") || "download.txt";
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 0);
+      return;
+    }
+    var source = document.querySelector(el.getAttribute("data-copy"));
+    if (source && navigator.clipboard) {
+      navigator.clipboard.writeText(source.innerText.trim()).then(function () {
+        toast("success", el.getAttribute("data-copied"));
+      });
+    }
   });
   document.addEventListener("htmx:load", function (e) {
     openDialogs(e.detail.elt);

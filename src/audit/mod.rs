@@ -81,6 +81,8 @@ actions! {
     SignOut => "auth.sign_out",
     TotpEnrolled => "auth.totp_enrolled",
     TotpStepUsed => "auth.totp_step_used",
+    PasswordChanged => "auth.password_changed",
+    RecoveryCodesRegenerated => "auth.recovery_codes_regenerated",
     RecoveryCodeUsed => "auth.recovery_code_used",
     SetupCompleted => "auth.setup_completed",
     SetupLinkIssued => "auth.setup_link_issued",

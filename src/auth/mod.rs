@@ -23,5 +23,6 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/logout", Enrolling, login::logout),
         get("/account/totp", Enrolling, enroll::page),
         post("/account/totp", Enrolling, enroll::submit),
+        post("/account/totp/renew", SignedIn, enroll::renew),
     ]
 }

@@ -9,5 +9,6 @@ pub mod rate_limit;
 pub mod recovery;
 pub mod secret_key;
 pub mod session_store;
+pub mod step_up;
 pub mod store;
 pub mod totp;

@@ -29,6 +29,8 @@ pub mod keys {
     pub const PENDING_USER: &str = "pending_uid";
     pub const PENDING_AT: &str = "pending_at";
     pub const ENROLL_SECRET: &str = "enroll_secret";
+    /// When the current second factor was confirmed to replace it.
+    pub const TOTP_RENEW_AT: &str = "totp_renew_at";
 }
 
 #[derive(Clone)]

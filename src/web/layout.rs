@@ -102,7 +102,7 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
         ("/admin/tasks", "nav.tasks", Some(Permission::AdminAccess)),
-        ("/account/sessions", "nav.sessions", None),
+        ("/account", "nav.account", None),
     ];
     entries
         .into_iter()
@@ -115,7 +115,9 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
         .map(|(href, key, _)| NavItem {
             href,
             label: lang.t(key),
-            active: path == href || (href != "/admin" && path.starts_with(href)),
+            active: path == href
+                || (href != "/admin" && href != "/account" && path.starts_with(href))
+                || (href == "/account" && path.starts_with("/account/")),
         })
         .collect()
 }

@@ -47,6 +47,18 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             [A, A, A, A, A, A, L, E],
         ),
         (("POST", "/account/preferences"), [A, A, A, A, A, A, L, E]),
+        (("GET", "/account"), [A, A, A, A, A, A, L, E]),
+        (("POST", "/account/password"), [A, A, A, A, A, A, L, E]),
+        (
+            ("POST", "/account/recovery-codes"),
+            [A, A, A, A, A, A, L, E],
+        ),
+        (("GET", "/account/recovery-codes"), [A, A, A, A, A, A, L, E]),
+        (
+            ("POST", "/account/sessions/others/end"),
+            [A, A, A, A, A, A, L, E],
+        ),
+        (("POST", "/account/totp/renew"), [A, A, A, A, A, A, L, E]),
         (("GET", "/admin"), [A, A, A, A, D, D, L, E]),
         (("GET", "/admin/audit"), [A, A, D, A, D, D, L, E]),
         (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A]),

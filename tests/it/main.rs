@@ -3,6 +3,7 @@
 //! PostgreSQL database when `TEST_DATABASE_URL` is set.
 
 mod access_matrix;
+mod account;
 mod auth;
 mod browser;
 mod cancellation;

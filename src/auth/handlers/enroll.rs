@@ -61,13 +61,59 @@ async fn enroll_page(
     })
 }
 
+/// How long a confirmed renewal stays open (the code was typed this recently).
+const RENEW_WINDOW_SECS: i64 = 600;
+
+/// Whether the user proved their current second factor for a renewal
+/// within [`RENEW_WINDOW_SECS`].
+async fn renewing(state: &AppState, session: &Session) -> Result<bool, AppError> {
+    let at = session.get::<i64>(keys::TOTP_RENEW_AT).await?;
+    Ok(at.is_some_and(|t| state.clock.now().unix_timestamp() - t <= RENEW_WINDOW_SECS))
+}
+
+/// POST /account/totp/renew: the current code opens a new enrollment; the
+/// old factor keeps working until the new one is verified.
+pub async fn renew(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    SignedIn(actor): SignedIn,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let mut db = state.pool.get().await?;
+    let user = store::user_by_id(&mut db, actor.user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let unix = state.clock.unix();
+    let confirmed = crate::security::step_up::confirm_totp(
+        &mut db,
+        &state.secrets,
+        unix,
+        &user,
+        form.code.trim(),
+    )
+    .await
+    .map_err(AppError::internal)?;
+    if !confirmed {
+        session
+            .insert(crate::web::layout::FLASH, ctx.tr("account.bad_code"))
+            .await?;
+        return Ok(crate::web::guard::redirect("/account", false));
+    }
+    session.remove_value(keys::ENROLL_SECRET).await?;
+    session
+        .insert(keys::TOTP_RENEW_AT, state.clock.now().unix_timestamp())
+        .await?;
+    Ok(crate::web::guard::redirect("/account/totp", false))
+}
+
 pub async fn page(
     State(state): State<AppState>,
     ctx: PageCtx,
     session: Session,
     SignedIn(actor): SignedIn,
 ) -> Result<Response, AppError> {
-    if actor.totp_enabled {
+    if actor.totp_enabled && !renewing(&state, &session).await? {
         let mut db = state.pool.get().await?;
         let left = store::remaining_recovery_codes(&mut db, actor.user_id).await?;
         let remaining_text = ctx
@@ -96,7 +142,8 @@ pub async fn submit(
     SignedIn(actor): SignedIn,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    if actor.totp_enabled {
+    let renewal = actor.totp_enabled;
+    if renewal && !renewing(&state, &session).await? {
         return Err(AppError::BadRequest(ctx.tr("enroll.already").to_owned()));
     }
     let secret = pending_secret(&state, &session).await?;
@@ -134,7 +181,9 @@ pub async fn submit(
                 now,
                 &who,
                 &meta2,
-                Event::totp_enrolled().target("user", uid),
+                Event::totp_enrolled()
+                    .target("user", uid)
+                    .details(serde_json::json!({ "renewed": renewal })),
             )
             .await
         })
@@ -143,6 +192,7 @@ pub async fn submit(
     // A privilege change: new session id, second factor satisfied now.
     session.cycle_id().await?;
     session.remove_value(keys::ENROLL_SECRET).await?;
+    session.remove_value(keys::TOTP_RENEW_AT).await?;
     session
         .insert(keys::MFA_AT, state.clock.now().unix_timestamp())
         .await?;

@@ -2,7 +2,7 @@
 //! session can be ended (the row is deleted, so its cookie is dead at once).
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 
 use crate::account::views::{SessionView, SessionsPage};
@@ -85,28 +85,23 @@ pub async fn end(call: Call, Path(handle): Path<String>) -> Result<Response, App
     Ok(with_toast(response, "success", message))
 }
 
-/// POST /account/preferences: remembers a choice for one's own screens
-/// (`name`, one or more `value`s). htmx answers 204; a plain form returns
-/// to `next`.
-pub async fn preferences(
-    call: Call,
-    axum::Form(fields): axum::Form<Vec<(String, String)>>,
-) -> Result<Response, AppError> {
-    use crate::user_record::prefs::{self, Pref};
-    use crate::web::form::{all, field};
-    let bad = || AppError::BadRequest(call.ctx.tr("account.bad_preference").into());
-    let pref = Pref::parse(&field(&fields, "name")).ok_or_else(bad)?;
-    let joined = all(&fields, "value").collect::<Vec<_>>().join(",");
-    let value = pref.normalise(&joined).ok_or_else(bad)?;
+/// POST /account/sessions/others/end: every session but this one ends.
+pub async fn end_others(call: Call) -> Result<Response, AppError> {
+    let keep = current_hash(&call.session).unwrap_or_default();
     let uid = call.actor.user_id;
-    crate::web::action::run(&call, move |tx, by| {
-        Box::pin(async move { prefs::set(tx, &by, uid, pref, &value).await })
+    let k = keep.clone();
+    let ended = crate::web::action::run(&call, move |tx, by| {
+        Box::pin(async move { changes::end_other_sessions(tx, &by, uid, &k).await })
     })
     .await?
-    .map_err(|_| bad())?;
-    if call.htmx {
-        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
-    }
-    let next = field(&fields, "next");
-    Ok(redirect(&crate::web::guard::safe_next(Some(&next)), false))
+    .map_err(|_| AppError::internal("ending sessions refused"))?;
+    let message = call.ctx.lang.tn(
+        "account.others_ended",
+        ended as i64,
+        &[("n", &ended.to_string())],
+    );
+    call.session
+        .insert(crate::web::layout::FLASH, message)
+        .await?;
+    Ok(redirect("/account", call.htmx))
 }
