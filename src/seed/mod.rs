@@ -25,23 +25,69 @@ use crate::user_record::search_keys;
 struct People {
     last: Vec<String>,
     companies: Vec<(String, String)>,
+    /// Step through the last names (see [`last_name_stride`]).
+    stride: usize,
+}
+
+/// A step through the last names such that users `n` and `n + k·F` (same
+/// first name, F first names) get different last names for every k below
+/// the number of last names: a few hundred users have a few hundred
+/// surnames, and (first, last) pairs stay distinct over F × L users.
+fn last_name_stride(firsts: usize, lasts: usize) -> usize {
+    fn gcd(a: usize, b: usize) -> usize {
+        if b == 0 { a } else { gcd(b, a % b) }
+    }
+    (7..).find(|s| gcd(1 + s * firsts, lasts) == 1).unwrap_or(1)
+}
+
+/// A name as mail providers write it: ASCII, lower case, no spaces.
+fn ascii_local(s: &str) -> String {
+    s.to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            'à' | 'â' | 'ä' => Some('a'),
+            'é' | 'è' | 'ê' | 'ë' => Some('e'),
+            'î' | 'ï' => Some('i'),
+            'ô' | 'ö' => Some('o'),
+            'ù' | 'û' | 'ü' => Some('u'),
+            'ç' => Some('c'),
+            'a'..='z' | '0'..='9' | '-' => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 impl People {
     fn new() -> People {
+        let last = names::last_names();
         People {
-            last: names::last_names(),
+            stride: last_name_stride(FIRST.len(), last.len()),
+            last,
             companies: names::companies(),
         }
     }
 
     fn person(&self, n: i64) -> (String, String, String) {
         let n = n.unsigned_abs() as usize;
-        let first = FIRST[n % FIRST.len()];
-        let last = &self.last[(n / FIRST.len()) % self.last.len()];
-        let (company, domain) = &self.companies[(n / 7) % self.companies.len()];
-        let email = format!("{first}.{last}.{n}@{domain}").to_lowercase();
-        (format!("{first} {last}"), email, company.clone())
+        let (firsts, lasts) = (FIRST.len(), self.last.len());
+        let first = FIRST[n % firsts];
+        let last = &self.last[(n / firsts + n * self.stride) % lasts];
+        // Colleagues share a company: a multiplicative hash spreads them.
+        let pick = n.wrapping_mul(2_654_435_761) >> 9;
+        let (company, domain) = &self.companies[pick % self.companies.len()];
+        let mut local = format!("{}.{}", ascii_local(first), ascii_local(last));
+        let accented = !first.is_ascii() || !last.is_ascii();
+        if accented && n % 23 == 4 && !company.is_empty() {
+            // A few companies issue internationalised addresses (RFC 6531).
+            local = format!("{first}.{last}").to_lowercase();
+        } else if n % 5 == 3 {
+            local = format!("{}_{}", ascii_local(first), ascii_local(last));
+        }
+        if n >= firsts * lasts {
+            // Beyond the distinct pairs (benchmarks): the number keeps it unique.
+            local = format!("{local}.{n}");
+        }
+        (format!("{first} {last}"), format!("{local}@{domain}"), company.clone())
     }
 
     /// Users `from..=to` as a JSON array of rows: the columns computed by
@@ -65,16 +111,18 @@ impl People {
 }
 
 /// Inserts the users of one batch (bound as JSON, see [`People::batch`]):
-/// statuses, types, creation spread over two years, two users in three with
-/// a recent sign-in.
+/// statuses, types, creation spread over the two years before
+/// 2026-12-01, two active users in three with a sign-in since; pending
+/// users (invited, never set up) have none.
 fn users_sql(sqlite: bool) -> String {
-    let (series, created, login, epoch) = if sqlite {
+    let (series, created, login, later, epoch) = if sqlite {
         (
             "WITH s AS (SELECT CAST(value ->> 0 AS INTEGER) AS n, value ->> 1 AS email, value ->> 2 AS name,
                                value ->> 3 AS name_sort, value ->> 4 AS company, value ->> 5 AS search_keys
                         FROM json_each(?))",
-            "datetime('2024-06-01', '+' || ((s.n * 7919) % 63072000) || ' seconds')",
-            "datetime('2026-06-01', '+' || ((s.n * 104729) % 15552000) || ' seconds')",
+            "datetime('2024-12-01', '+' || ((s.n * 2654435761) % 63072000) || ' seconds')",
+            "datetime('2026-12-01', '-' || ((s.n * 40503) % 10368000) || ' seconds')",
+            "max",
             "'1970-01-01 00:00:00'",
         )
     } else {
@@ -82,40 +130,55 @@ fn users_sql(sqlite: bool) -> String {
             "WITH s AS (SELECT CAST(value ->> 0 AS BIGINT) AS n, value ->> 1 AS email, value ->> 2 AS name,
                                value ->> 3 AS name_sort, value ->> 4 AS company, value ->> 5 AS search_keys
                         FROM json_array_elements(CAST($1 AS json)))",
-            "TIMESTAMP '2024-06-01' + ((s.n * 7919) % 63072000) * INTERVAL '1 second'",
-            "TIMESTAMP '2026-06-01' + ((s.n * 104729) % 15552000) * INTERVAL '1 second'",
+            "TIMESTAMP '2024-12-01' + ((s.n * 2654435761) % 63072000) * INTERVAL '1 second'",
+            "TIMESTAMP '2026-12-01' - ((s.n * 40503) % 10368000) * INTERVAL '1 second'",
+            "GREATEST",
             "TIMESTAMP '1970-01-01 00:00:00'",
         )
     };
+    let status = "CASE WHEN s.n % 23 = 1 THEN 'SUSPENDED' WHEN s.n % 23 = 2 THEN 'PENDING' WHEN s.n % 23 = 3 THEN 'INACTIVE' ELSE 'ACTIVE' END";
+    // A sign-in after the account was created, for two users in three who
+    // ever completed their setup.
+    let signed_in = "(s.n % 3 <> 0 AND s.n % 23 <> 2)";
+    let login_at = format!("{later}({created}, {login})");
     format!(
         "{series}
          INSERT INTO users (email, email_lower, name, name_sort, company, search_keys, user_type, status, status_reason,
                             created_at, updated_at, last_login_at, last_login_sort, totp_enabled)
          SELECT s.email, s.email, s.name, s.name_sort, s.company, s.search_keys,
                 CASE WHEN s.n % 11 = 0 THEN 'INTERNAL' ELSE 'EXTERNAL' END,
-                CASE WHEN s.n % 23 = 1 THEN 'SUSPENDED' WHEN s.n % 23 = 2 THEN 'PENDING' WHEN s.n % 23 = 3 THEN 'INACTIVE' ELSE 'ACTIVE' END,
+                {status},
                 CASE WHEN s.n % 23 = 1 THEN 'Unpaid invoices' WHEN s.n % 23 = 3 THEN 'Asked to close the account' ELSE NULL END,
                 {created}, {created},
-                CASE WHEN s.n % 3 = 0 THEN NULL ELSE {login} END,
-                CASE WHEN s.n % 3 = 0 THEN {epoch} ELSE {login} END,
+                CASE WHEN {signed_in} THEN {login_at} ELSE NULL END,
+                CASE WHEN {signed_in} THEN {login_at} ELSE {epoch} END,
                 FALSE
          FROM s"
     )
 }
 
-/// Roles for a sprinkling of internal users, and one sign-in event per sign-in.
+/// Roles for a sprinkling of internal users, one sign-in event per
+/// sign-in (browsers and apps varied), a few refused passwords; none for
+/// pending users.
 fn extras_sql(first_id: i64) -> String {
     format!(
         "INSERT INTO user_roles (user_id, role_id, granted_at)
            SELECT id, CASE WHEN id % 3 = 0 THEN 2 WHEN id % 3 = 1 THEN 4 ELSE 3 END, created_at
-           FROM users WHERE id >= {first_id} AND user_type = 'INTERNAL' AND id % 7 = 0;
+           FROM users WHERE id >= {first_id} AND user_type = 'INTERNAL' AND status = 'ACTIVE' AND id % 7 = 0;
          INSERT INTO login_events (user_id, at, ip, user_agent, client_id, event, success, reason)
-           SELECT id, last_login_at, '192.0.2.' || (id % 250), 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/17.5',
-                  CASE WHEN id % 4 = 0 THEN 'mobile-app' ELSE 'app' END, 'sign_in', TRUE, NULL
+           SELECT id, last_login_at, '192.0.2.' || (id % 250),
+                  CASE id % 5
+                    WHEN 0 THEN 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15'
+                    WHEN 1 THEN 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+                    WHEN 2 THEN 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1'
+                    WHEN 3 THEN 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0'
+                    ELSE 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36'
+                  END,
+                  CASE WHEN id % 5 IN (2, 4) THEN 'mobile-app' ELSE 'app' END, 'sign_in', TRUE, NULL
            FROM users WHERE id >= {first_id} AND last_login_at IS NOT NULL;
          INSERT INTO login_events (user_id, at, ip, user_agent, client_id, event, success, reason)
-           SELECT id, created_at, '198.51.100.' || (id % 250), 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0', 'app', 'password', FALSE, 'bad_password'
-           FROM users WHERE id >= {first_id} AND id % 13 = 0;"
+           SELECT id, created_at, '198.51.100.' || (id % 250), 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0', 'app', 'password', FALSE, 'bad_password'
+           FROM users WHERE id >= {first_id} AND id % 13 = 0 AND status <> 'PENDING';"
     )
 }
 
@@ -253,4 +316,30 @@ async fn create_bench_admin(
     .await
     .map_err(|e: diesel::result::Error| e.to_string())?;
     Ok((email, pass, totp::base32(&secret)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_people_are_varied_and_unique() {
+        let people = People::new();
+        let persons: Vec<_> = (1..=20_000).map(|n| people.person(n)).collect();
+        let mut emails: Vec<&String> = persons.iter().map(|p| &p.1).collect();
+        emails.sort();
+        emails.dedup();
+        assert_eq!(emails.len(), persons.len(), "every address unique");
+        // The first 300 (a demo) carry hundreds of surnames, not two.
+        let mut lasts: Vec<&str> = persons[..300]
+            .iter()
+            .filter_map(|p| p.0.split_once(' ').map(|(_, l)| l))
+            .collect();
+        lasts.sort();
+        lasts.dedup();
+        assert!(lasts.len() > 250, "{} surnames", lasts.len());
+        // Local parts are ASCII but for a few internationalised ones.
+        let non_ascii = persons[..1000].iter().filter(|p| !p.1.is_ascii()).count();
+        assert!((1..=15).contains(&non_ascii), "{non_ascii}");
+    }
 }
