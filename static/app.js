@@ -253,9 +253,17 @@
     if (e.detail.verb !== "get") return;
     var params = e.detail.parameters;
     var keys = params instanceof FormData ? Array.from(params.keys()) : Object.keys(params);
+    // A field at its default (the remembered page size) says nothing either.
+    var defaults = {};
+    var form = e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("form");
+    if (form) {
+      Array.prototype.forEach.call(form.querySelectorAll("[data-default][name]"), function (f) {
+        defaults[f.name] = f.getAttribute("data-default");
+      });
+    }
     keys.forEach(function (k) {
       var v = params instanceof FormData ? params.get(k) : params[k];
-      if (v === "" || v === null) {
+      if (v === "" || v === null || defaults[k] === v) {
         if (params instanceof FormData) params.delete(k); else delete params[k];
       }
     });
@@ -267,6 +275,14 @@
     var table = id && document.getElementById(id);
     if (table) table.scrollIntoView({ block: "start" });
   });
+  // Narrow screens: the navigation is a menu behind a button.
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest && e.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    var open = document.body.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   // Recovery codes: copy, download as a text file, print.
   document.addEventListener("click", function (e) {
     var el = e.target.closest && e.target.closest("[data-copy], [data-download], [data-print]");

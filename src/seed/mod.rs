@@ -87,7 +87,11 @@ impl People {
             // Beyond the distinct pairs (benchmarks): the number keeps it unique.
             local = format!("{local}.{n}");
         }
-        (format!("{first} {last}"), format!("{local}@{domain}"), company.clone())
+        (
+            format!("{first} {last}"),
+            format!("{local}@{domain}"),
+            company.clone(),
+        )
     }
 
     /// Users `from..=to` as a JSON array of rows: the columns computed by

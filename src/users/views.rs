@@ -297,6 +297,8 @@ pub struct ListPage {
     pub filtered: bool,
     /// The sort as the URL gives it (kept by the filter form).
     pub sort_param: String,
+    /// The page size used when the URL names none (remembered or default).
+    pub default_size: i64,
 }
 
 #[derive(Template)]

@@ -31,6 +31,11 @@ impl Drop for Driver {
 
 impl Driver {
     async fn start() -> Driver {
+        Driver::start_sized(1440, 900).await
+    }
+
+    /// A browser whose viewport is `width` × `height` CSS pixels.
+    async fn start_sized(width: u32, height: u32) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -57,7 +62,9 @@ impl Driver {
             std::env::temp_dir().join(format!("sowat-chrome-{}", uuid::Uuid::new_v4().simple()));
         let caps = json!({ "capabilities": { "alwaysMatch": {
             "browserName": "chrome",
+            "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
+                "mobileEmulation": { "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1 } },
                 "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -168,6 +175,45 @@ impl Driver {
         String::new()
     }
 
+    /// Errors the page wrote to the console (scripts, CSP violations,
+    /// failed loads) since the last call.
+    async fn console_errors(&self) -> Vec<String> {
+        let logs = self
+            .cmd(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({ "type": "browser" })),
+            )
+            .await;
+        logs.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["level"] == "SEVERE")
+            .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// Runs `script` in the page and returns its result.
+    async fn js(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Waits until `script` (an expression) is true in the page.
+    async fn wait_until(&self, script: &str) {
+        for _ in 0..100 {
+            if self.js(&format!("return !!({script});")).await == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never true: {script} (at {})", self.current_url().await);
+    }
+
     async fn current_url(&self) -> String {
         self.cmd(reqwest::Method::GET, "/url", None)
             .await
@@ -253,11 +299,18 @@ async fn browser_setup_enroll_sign_out_sign_in() {
         .await
         .unwrap();
     d.goto(&app.url("/admin/users?status=SUSPENDED")).await;
+    // A row selected shows the selection bar, where "all matching" is.
+    d.click("#user-rows input[name=ids]").await;
     d.click("input[name=all]").await;
     d.click("button[name=action][value=reactivate]").await;
-    assert!(d.text("#bulk-question").await.starts_with("Reactivate"));
-    d.type_into("input[name=reason]", "Paid at last").await;
-    d.click("button[type=submit].primary").await;
+    assert!(
+        d.text("dialog #bulk-question")
+            .await
+            .starts_with("Reactivate")
+    );
+    d.type_into("dialog input[name=reason]", "Paid at last")
+        .await;
+    d.click("dialog button[type=submit].primary").await;
     for _ in 0..300 {
         if d.current_url().await.contains("/admin/tasks/") {
             break;
@@ -269,5 +322,107 @@ async fn browser_setup_enroll_sign_out_sign_in() {
     assert!(d.text("#task-progress .notice").await.contains("Finished"));
     d.goto(&app.url("/admin/tasks")).await;
     assert!(d.text("#task-table tbody").await.contains("Status change"));
+    assert_eq!(d.console_errors().await, Vec::<String>::new());
     d.quit().await;
+}
+
+/// The daily path of a support day, on a desktop and on a phone: filter,
+/// sort by a header, select rows, suspend them through the modal, open a
+/// user, change their status and see the header, the badge and the history
+/// agree; any console error (a script failing, a CSP violation) fails it.
+async fn daily_path(width: u32, height: u32) {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user("dana@sowat.io", &["admin"], true).await;
+    let state = app.running().state.clone();
+    sowat_admin::seed::users(&state.pool, &app.clock, 120, None)
+        .await
+        .unwrap();
+    let d = Driver::start_sized(width, height).await;
+    d.goto(&app.url("/login")).await;
+    d.type_into("input[name=email]", &admin.email).await;
+    d.type_into("input[name=password]", &admin.password).await;
+    d.click("button[type=submit].primary").await;
+    d.wait_for_path(&app.base, "/login/totp?next=%2F").await;
+    app.clock.advance(time::Duration::seconds(30));
+    d.type_into("input[name=code]", &app.code(&admin)).await;
+    d.click("button[type=submit].primary").await;
+    d.wait_until("location.pathname === '/admin'").await;
+
+    // On a phone the navigation is a menu.
+    if width < 800 {
+        d.click("[data-nav-toggle]").await;
+    }
+    d.click("#sidenav a[href='/admin/users']").await;
+    d.wait_for_path(&app.base, "/admin/users").await;
+    // Filter: active users only; the URL keeps only what is set.
+    d.click("select[name=status] option[value=ACTIVE]").await;
+    d.wait_until("location.search === '?status=ACTIVE'").await;
+    // Sort by the name header, then reverse it.
+    d.click("th.col-name a.sort").await;
+    d.wait_until("document.querySelector('th.col-name[aria-sort=ascending]')")
+        .await;
+    d.click("th.col-name a.sort").await;
+    d.wait_until("document.querySelector('th.col-name[aria-sort=descending]')")
+        .await;
+    assert!(d.current_url().await.ends_with("status=ACTIVE&sort=-name"));
+    // Select two rows: the selection bar appears with the count.
+    d.wait_until("document.querySelector('[data-selection-bar]').hidden")
+        .await;
+    let first = d
+        .js("return document.querySelector('#user-rows tr[data-id] td.col-name a').textContent")
+        .await;
+    d.js("document.querySelectorAll('#user-rows input[name=ids]').forEach((b, i) => { if (i < 2) b.click(); })")
+        .await;
+    assert_eq!(d.text("[data-selected-count]").await, "2 selected");
+    // Suspend them through the modal.
+    d.click("[data-selection-bar] button[value=suspend]").await;
+    assert_eq!(d.text("dialog #bulk-question").await, "Suspend 2 users?");
+    d.type_into("dialog input[name=reason]", "Chargeback").await;
+    d.click("dialog button[type=submit].primary").await;
+    d.wait_until("document.getElementById('flash')").await;
+    assert!(d.text("#flash").await.starts_with("2 users suspended."));
+
+    // Open the first user (now suspended) and reactivate them.
+    d.goto(&app.url("/admin/users?status=SUSPENDED&sort=-name"))
+        .await;
+    d.wait_until(&format!(
+        "[...document.querySelectorAll('#user-rows td.col-name a')].some(a => a.textContent === {first})"
+    ))
+    .await;
+    d.js(&format!(
+        "[...document.querySelectorAll('#user-rows td.col-name a')].find(a => a.textContent === {first}).click()"
+    ))
+    .await;
+    d.wait_until("document.getElementById('header-status')")
+        .await;
+    assert_eq!(d.text("#header-status").await, "Suspended");
+    d.click("#section-status select[name=status] option[value=ACTIVE]")
+        .await;
+    d.type_into(
+        "#section-status input[name=reason]",
+        "Resolved with the bank",
+    )
+    .await;
+    d.click("#section-status button[type=submit]").await;
+    // Header, status card and history agree, without a reload.
+    d.wait_until("document.getElementById('header-status').textContent === 'Active'")
+        .await;
+    assert_eq!(d.text("#section-status .status").await, "Active");
+    let latest = d.text("#section-changes tbody tr").await;
+    assert!(latest.contains("Status changed"), "{latest}");
+    assert!(latest.contains("Resolved with the bank"), "{latest}");
+    assert_eq!(d.console_errors().await, Vec::<String>::new());
+    d.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs chromium + chromedriver; .ci/run installs them and runs it"]
+async fn browser_daily_path_on_a_desktop() {
+    daily_path(1440, 900).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs chromium + chromedriver; .ci/run installs them and runs it"]
+async fn browser_daily_path_on_a_phone() {
+    daily_path(390, 844).await;
 }

@@ -181,6 +181,10 @@ pub async fn page(
     let size_pref = prefs::get(&mut db, actor.user_id, Pref::UsersPageSize).await?;
     // The remembered page size, unless the URL says otherwise.
     let size_from_url = !params.size.is_empty();
+    let default_size = size_pref
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(list::DEFAULT_PAGE_SIZE);
     if !size_from_url && let Some(s) = &size_pref {
         params.size = s.clone();
     }
@@ -259,6 +263,7 @@ pub async fn page(
             .iter()
             .any(|(_, v)| !v.trim().is_empty()),
         sort_param: params.sort.clone(),
+        default_size,
         table,
         ctx,
         params,
