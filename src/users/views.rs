@@ -45,8 +45,11 @@ pub struct UserRow {
     pub status_key: &'static str,
     pub user_type: &'static str,
     pub roles: String,
+    /// The day, on one short line; the time is in `*_full` (on hover).
     pub created: String,
+    pub created_full: String,
     pub last_login: String,
+    pub last_login_full: String,
 }
 
 impl UserRow {
@@ -60,11 +63,13 @@ impl UserRow {
             status_key: u.status.as_str(),
             user_type: type_label(lang, u.user_type),
             roles,
-            created: date_time(u.created_at),
+            created: u.created_at.date().to_string(),
+            created_full: date_time(u.created_at),
             last_login: u
                 .last_login_at
-                .map(date_time)
+                .map(|t| t.date().to_string())
                 .unwrap_or_else(|| lang.t("users.never").to_owned()),
+            last_login_full: u.last_login_at.map(date_time).unwrap_or_default(),
         }
     }
 }
