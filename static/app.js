@@ -268,6 +268,21 @@
       }
     });
   });
+  // A change that succeeded clears the refusals other cards still show:
+  // they described a state of the page that is gone.
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail.xhr;
+    if (!e.detail.successful || !xhr || xhr.status >= 300) return;
+    var verb = (e.detail.requestConfig && e.detail.requestConfig.verb) || "get";
+    if (verb === "get") return;
+    Array.prototype.forEach.call(document.querySelectorAll(".card .form-error"), function (el) {
+      if (!e.detail.target || !e.detail.target.contains(el)) el.remove();
+    });
+    Array.prototype.forEach.call(document.querySelectorAll('.card [aria-invalid="true"]'), function (el) {
+      if (!e.detail.target || !e.detail.target.contains(el)) el.removeAttribute("aria-invalid");
+    });
+  });
+
   // After "next" or "previous" the table's top comes into view.
   document.addEventListener("htmx:afterSwap", function (e) {
     var trigger = e.detail.requestConfig && e.detail.requestConfig.elt;

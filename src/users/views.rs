@@ -279,6 +279,8 @@ pub struct DangerSection<'a> {
     pub u: &'a User,
     pub can: Abilities,
     pub form: FormState,
+    /// The page is the viewer's own: deleting it signs them out.
+    pub is_self: bool,
 }
 
 #[derive(Template)]

@@ -146,7 +146,16 @@ pub async fn section(
                 },
             )
         }
-        Part::Danger => Section::render("section-danger", &DangerSection { ctx, u, can, form }),
+        Part::Danger => Section::render(
+            "section-danger",
+            &DangerSection {
+                ctx,
+                u,
+                can,
+                form,
+                is_self: actor.user_id == u.id,
+            },
+        ),
     }
 }
 
