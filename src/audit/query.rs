@@ -84,8 +84,17 @@ pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec
         }
         if let Some(a) = &f.action {
             q = match a.strip_suffix('.') {
-                // A whole area: its keys share the prefix (no wildcard in keys).
-                Some(area) => q.filter(audit_events::action.like(format!("{area}.%"))),
+                // A whole area: its actions by name, which the (action, id)
+                // index answers (a LIKE prefix would not, under most
+                // collations).
+                Some(area) => {
+                    let keys: Vec<&str> = crate::audit::Action::ALL
+                        .iter()
+                        .map(|x| x.key())
+                        .filter(|k| k.split('.').next() == Some(area))
+                        .collect();
+                    q.filter(audit_events::action.eq_any(keys))
+                }
                 None => q.filter(audit_events::action.eq(a.clone())),
             };
         }

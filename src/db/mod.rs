@@ -144,6 +144,21 @@ impl Pool {
                 // at checkout: it reports itself closed.
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
+                // Statements are prepared once per connection; after five
+                // runs PostgreSQL may switch to a generic plan, blind to the
+                // values. For a filtered count that plan was a full scan
+                // (756 ms) where the values' plan used an index (57 ms):
+                // plan every execution for its actual values instead.
+                config.custom_setup = Box::new(|url| {
+                    async move {
+                        let mut conn = AsyncPgConnection::establish(url).await?;
+                        conn.batch_execute("SET plan_cache_mode = force_custom_plan")
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     url.clone(),
                     config,

@@ -571,23 +571,33 @@ async fn walk(
     Ok((rows, more))
 }
 
-/// Keyset condition and order on `$col` then the id: rows after `$key`
-/// (or before it when `$desc`), in that direction.
+/// Keyset condition and order on `$col` then the id: rows after the
+/// cursor (`$key`, `$id`) in that direction. The condition is a row-value
+/// comparison, `(col, id) < (key, id)`, which both engines turn into one
+/// bounded range of the `(col, id)` index; the equivalent
+/// `col < key OR (col = key AND id < id)` made PostgreSQL read and discard
+/// every row before the cursor (250,001 rows at depth 250,000).
 macro_rules! keyset {
-    ($q:expr, $col:expr, $key:expr, $id:expr, $desc:expr) => {{
+    ($q:expr, $col:expr, $name:literal, $sql_type:ty, $key:expr, $id:expr, $desc:expr) => {{
+        use diesel::dsl::sql;
+        use diesel::sql_types::{BigInt, Bool};
         let q = $q;
-        if $desc {
-            let q = q.order(($col.desc(), users::id.desc()));
-            match $key {
-                Some(k) => q.filter($col.lt(k.clone()).or($col.eq(k).and(users::id.lt($id)))),
-                None => q,
-            }
+        let op = if $desc { " < (" } else { " > (" };
+        let q = if $desc {
+            q.order(($col.desc(), users::id.desc()))
         } else {
-            let q = q.order(($col.asc(), users::id.asc()));
-            match $key {
-                Some(k) => q.filter($col.gt(k.clone()).or($col.eq(k).and(users::id.gt($id)))),
-                None => q,
-            }
+            q.order(($col.asc(), users::id.asc()))
+        };
+        match $key {
+            Some(k) => q.filter(
+                sql::<Bool>(concat!("(", $name, ", users.id)"))
+                    .sql(op)
+                    .bind::<$sql_type, _>(k)
+                    .sql(", ")
+                    .bind::<BigInt, _>($id)
+                    .sql(")"),
+            ),
+            None => q,
         }
     }};
 }
@@ -613,10 +623,37 @@ async fn tier_rows(
         let q = filtered!(f, sqlite, role_id, Part::Only(tier))
             .select(Listed::as_select())
             .limit(limit);
+        use diesel::sql_types::{Text, Timestamp};
         let q = match f.sort {
-            Sort::Created => keyset!(q, users::created_at, time, id, desc),
-            Sort::LastLogin => keyset!(q, users::last_login_sort, time, id, desc),
-            Sort::Name => keyset!(q, users::name_sort, text.clone(), id, desc),
+            Sort::Created => keyset!(
+                q,
+                users::created_at,
+                "users.created_at",
+                Timestamp,
+                time,
+                id,
+                desc
+            ),
+            Sort::LastLogin => {
+                keyset!(
+                    q,
+                    users::last_login_sort,
+                    "users.last_login_sort",
+                    Timestamp,
+                    time,
+                    id,
+                    desc
+                )
+            }
+            Sort::Name => keyset!(
+                q,
+                users::name_sort,
+                "users.name_sort",
+                Text,
+                text.clone(),
+                id,
+                desc
+            ),
         };
         q.load(c).await
     })
