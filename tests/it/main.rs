@@ -14,6 +14,7 @@ mod history;
 mod hostile;
 mod layers;
 mod links_exports;
+mod paging;
 mod races;
 mod search;
 mod security;
