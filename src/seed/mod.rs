@@ -186,6 +186,83 @@ fn extras_sql(first_id: i64) -> String {
     )
 }
 
+/// `events` audit events over the two years before 2026-12-01, in time
+/// order, with the spread of a working backoffice: sign-ins (two in five),
+/// refused sign-ins and denied accesses, staff changing users (profiles,
+/// statuses, notes, roles, exports) and sessions ending. Actors and targets
+/// are the users `first_id..first_id + users`; forty of them act as staff.
+/// Batches of 200,000 rows, each one `INSERT … SELECT` over a number series.
+async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> Result<(), String> {
+    let sqlite = db.is_sqlite();
+    let batch = 200_000;
+    let span = 63_072_000i64; // two years, in seconds
+    let mut done = 0;
+    while done < events {
+        let n = batch.min(events - done);
+        let (series, at) = if sqlite {
+            (
+                format!(
+                    "WITH RECURSIVE g(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM g WHERE n < {to})",
+                    from = done + 1,
+                    to = done + n
+                ),
+                format!("datetime('2024-12-01', '+' || (x.n * {span} / {events}) || ' seconds')"),
+            )
+        } else {
+            (
+                format!(
+                    "WITH g(n) AS (SELECT generate_series({from}::bigint, {to}::bigint))",
+                    from = done + 1,
+                    to = done + n
+                ),
+                format!("TIMESTAMP '2024-12-01' + (x.n * {span} / {events}) * INTERVAL '1 second'"),
+            )
+        };
+        // The bucket b = n·37 mod 100 picks the action; a person is picked
+        // by a multiplicative hash of n, the staff among forty users.
+        let status_change = r#"{"before":{"status":"ACTIVE"},"after":{"status":"SUSPENDED"},"reason":"Unpaid invoices"}"#;
+        let denied = r#"{"path":"/admin/audit","permission":"audit.read"}"#;
+        let sql = format!(
+            "{series}
+             INSERT INTO audit_events (at, actor_type, actor_id, actor_label, action, target_type, target_id,
+                                       outcome, ip, user_agent, client_id, request_id, details)
+             SELECT {at},
+                    CASE WHEN x.b >= 40 AND x.b < 48 THEN 'anonymous' ELSE 'user' END,
+                    CASE WHEN x.b < 40 OR (x.b >= 48 AND x.b < 50) OR (x.b >= 85 AND x.b < 90) THEN p.id
+                         WHEN x.b < 48 THEN NULL ELSE s.id END,
+                    CASE WHEN x.b < 40 OR (x.b >= 48 AND x.b < 50) OR (x.b >= 85 AND x.b < 90) THEN p.email
+                         WHEN x.b < 48 THEN 'anonymous' ELSE s.email END,
+                    CASE WHEN x.b < 40 THEN 'auth.sign_in' WHEN x.b < 48 THEN 'auth.sign_in_failed'
+                         WHEN x.b < 50 THEN 'access.denied' WHEN x.b < 70 THEN 'user.updated'
+                         WHEN x.b < 80 THEN 'user.status_changed' WHEN x.b < 85 THEN 'user.note_added'
+                         WHEN x.b < 90 THEN 'session.ended' WHEN x.b < 95 THEN 'user.role_granted'
+                         ELSE 'user.exported_csv' END,
+                    CASE WHEN x.b >= 48 AND x.b < 50 THEN NULL ELSE 'user' END,
+                    CASE WHEN x.b >= 48 AND x.b < 50 THEN NULL ELSE CAST(p.id AS TEXT) END,
+                    CASE WHEN x.b >= 40 AND x.b < 50 THEN 'denied' ELSE 'allowed' END,
+                    '198.51.100.' || (x.n % 250),
+                    'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+                    CASE WHEN x.b < 50 THEN 'app' ELSE 'admin-ui' END,
+                    NULL,
+                    CASE WHEN x.b >= 70 AND x.b < 80 THEN '{status_change}'
+                         WHEN x.b >= 48 AND x.b < 50 THEN '{denied}' ELSE '{{}}' END
+             FROM (SELECT n, (n * 37) % 100 AS b FROM g) AS x
+             JOIN users p ON p.id = {first_id} + (x.n * 7919) % {users}
+             JOIN users s ON s.id = {first_id} + ((x.n % 40) * 11) % {users}"
+        );
+        let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
+        crate::db_run!(db, |c| diesel::sql_query(&sql).execute(c).await)
+            .map_err(|e| e.to_string())?;
+        db.execute_batch("COMMIT")
+            .await
+            .map_err(|e| e.to_string())?;
+        done += n;
+        eprintln!("  {done} / {events} audit events");
+    }
+    Ok(())
+}
+
 async fn next_number(db: &mut Db) -> Result<i64, diesel::result::Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -257,7 +334,11 @@ pub async fn users(
             .map_err(|e| e.to_string())?;
     }
     let admin = match secrets {
-        Some(s) => Some(create_bench_admin(&mut db, clock, s).await?),
+        Some(s) => {
+            // Benchmarks read the audit trail too: two events per user.
+            audit_history(&mut db, first_id, count, 2 * count).await?;
+            Some(create_bench_admin(&mut db, clock, s).await?)
+        }
         None => None,
     };
     let now = clock.now_primitive();
