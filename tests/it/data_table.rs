@@ -240,3 +240,48 @@ async fn a_bulk_result_names_who_was_left_unchanged_and_why() {
         "{flash}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn beyond_the_cap_the_count_is_an_estimate_close_to_the_truth() {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use sowat_admin::db::schema::users;
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let state = app.running().state.clone();
+    sowat_admin::seed::users(&state.pool, &app.clock, 25_000, None)
+        .await
+        .unwrap();
+    let mut db = app.db().await;
+    let active: i64 = sowat_admin::db_run!(&mut db, |conn| users::table
+        .filter(users::status.eq(sowat_admin::db::types::UserStatus::Active))
+        .filter(users::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await)
+    .unwrap();
+    drop(db);
+    let text = body(
+        &app,
+        &c,
+        "/admin/users/count?status=ACTIVE&range=1%E2%80%9350",
+    )
+    .await;
+    let shown = select_text(&text, "#user-count").join("");
+    assert!(shown.starts_with("1–50 of about "), "{shown}");
+    let about: i64 = shown
+        .trim_start_matches("1–50 of about ")
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    let error = (about - active).abs() as f64 / active as f64;
+    assert!(error < 0.05, "estimated {about}, truly {active}");
+    // Below the cap the count is exact.
+    let exact = body(&app, &c, "/admin/users/count?status=PENDING").await;
+    assert!(
+        select_text(&exact, "#user-count")
+            .join("")
+            .ends_with("matching")
+    );
+    assert!(!exact.contains("about"));
+}

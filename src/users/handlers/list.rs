@@ -291,17 +291,26 @@ pub async fn count(
     Query(extra): Query<CountQuery>,
 ) -> Result<Response, AppError> {
     let mut db = state.pool.get().await?;
-    let n = list::capped_count(&mut db, &params.filter()).await?;
-    let total = if n > COUNT_CAP {
-        lang.tf("table.more_than", &[("n", &group(COUNT_CAP))])
+    let filter = params.filter();
+    let mut n = list::capped_count(&mut db, &filter).await?;
+    let about = n > COUNT_CAP;
+    if about {
+        // Beyond the cap an estimate, never a scan; never below what was
+        // just counted.
+        n = list::estimated_count(&mut db, &filter)
+            .await?
+            .max(COUNT_CAP + 1);
+    }
+    let total = if about {
+        lang.tf("table.about", &[("n", &group(n))])
     } else {
         group(n)
     };
     let range: String = extra.range.chars().take(40).collect();
     let text = if !range.is_empty() {
         lang.tf("table.range_of", &[("range", &range), ("total", &total)])
-    } else if n > COUNT_CAP {
-        lang.tf("users.count_more", &[("n", &group(COUNT_CAP))])
+    } else if about {
+        lang.tf("users.count_about", &[("n", &group(n))])
     } else {
         lang.tn("users.count", n, &[("n", &group(n))])
     };

@@ -684,6 +684,57 @@ pub async fn capped_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result
     Ok(ids.len() as i64)
 }
 
+/// Windows of ids sampled by [`estimated_count`], and their width.
+const SAMPLE_WINDOWS: i64 = 20;
+const SAMPLE_WIDTH: i64 = 500;
+
+/// About how many users match, for counts beyond [`COUNT_CAP`]: the share
+/// of matches among 10,000 ids read in twenty windows spread over the whole
+/// id range, times the ids in use, to three significant digits. Its cost is
+/// that of the capped count (bounded index ranges), whatever the filter.
+pub async fn estimated_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result::Error> {
+    let sqlite = db.is_sqlite();
+    let role_id = role_filter_id(db, f).await?;
+    if f.role.is_some() && role_id.is_none() {
+        return Ok(0);
+    }
+    let (low, high): (Option<i64>, Option<i64>) = crate::db_run!(db, |c| users::table
+        .select((diesel::dsl::min(users::id), diesel::dsl::max(users::id)))
+        .first(c)
+        .await)?;
+    let (Some(low), Some(high)) = (low, high) else {
+        return Ok(0);
+    };
+    let span = high - low + 1;
+    let step = (span / SAMPLE_WINDOWS).max(SAMPLE_WIDTH);
+    let (mut seen, mut matched) = (0i64, 0i64);
+    let mut start = low;
+    while start <= high {
+        let end = (start + SAMPLE_WIDTH).min(high + 1);
+        let n: i64 = crate::db_run!(db, |c| filtered!(f, sqlite, role_id, Part::All)
+            .filter(users::id.ge(start))
+            .filter(users::id.lt(end))
+            .count()
+            .get_result(c)
+            .await)?;
+        matched += n;
+        seen += end - start;
+        start += step;
+    }
+    let estimate = (matched as f64 / seen.max(1) as f64 * span as f64).round() as i64;
+    Ok(significant(estimate, 3))
+}
+
+/// `n` rounded to `digits` significant digits (12,345 → 12,300).
+pub fn significant(n: i64, digits: u32) -> i64 {
+    let magnitude = (n.max(1) as f64).log10().floor() as u32 + 1;
+    if magnitude <= digits {
+        return n;
+    }
+    let unit = 10i64.pow(magnitude - digits);
+    (n + unit / 2) / unit * unit
+}
+
 /// Every matching id in batches (for bulk actions on "all matching").
 pub async fn matching_ids(
     db: &mut Db,
@@ -740,6 +791,14 @@ mod tests {
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("not base64 !!"), None);
+    }
+
+    #[test]
+    fn estimates_keep_three_significant_digits() {
+        assert_eq!(significant(12_345, 3), 12_300);
+        assert_eq!(significant(987_654, 3), 988_000);
+        assert_eq!(significant(999, 3), 999);
+        assert_eq!(significant(0, 3), 0);
     }
 
     #[test]
