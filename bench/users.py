@@ -1,132 +1,78 @@
 #!/usr/bin/env python3
-"""Benchmark of the users screens against a running, seeded instance.
+"""Benchmark of the users screens against a running instance seeded with
+`sowat-admin seed --bench --users N`: each scenario's page is first checked
+against the database (its first row is the one SQL says), then measured
+with wrk next to a static asset of the same binary.
 
-Signs in as the bench administrator printed by `sowat-admin seed --bench`,
-then runs wrk (16 connections, 2 threads) on each scenario and prints req/s,
-p50 and p99. Standard library only, plus the `wrk` binary.
+    BENCH_EMAIL=… BENCH_PASSWORD=… BENCH_TOTP=… BENCH_DB=… bench/users.sh [http://127.0.0.1:8080]
 
-    BENCH_EMAIL=... BENCH_PASSWORD=... BENCH_TOTP=... bench/users.sh [http://127.0.0.1:8080]
+BENCH_DEPTH (500000): the row the deep page starts after. See common.py.
 """
-import base64, hashlib, hmac, html.parser, http.cookiejar, os, re, struct, subprocess, sys, time
-import urllib.parse, urllib.request
+import base64, datetime, os, sys, urllib.parse
 
-BASE = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080").rstrip("/")
-DURATION = os.environ.get("BENCH_DURATION", "10s")
-WARMUP = os.environ.get("BENCH_WARMUP", "2s")
-CONNECTIONS = os.environ.get("BENCH_CONNECTIONS", "16")
-PAGES = int(os.environ.get("BENCH_PAGES", "10000"))
+sys.path.insert(0, os.path.dirname(__file__))
+from common import check, get_page, run_scenarios, sign_in, sql  # noqa: E402
 
-
-def totp(secret_b32, at=None):
-    key = base64.b32decode(secret_b32.strip().upper() + "=" * (-len(secret_b32.strip()) % 8))
-    counter = int((at or time.time()) // 30)
-    mac = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
-    o = mac[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+DEPTH = int(os.environ.get("BENCH_DEPTH", "500000"))
+ORDER = "ORDER BY created_at DESC, id DESC"
+LIVE = "deleted_at IS NULL"
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
+def nanos(stamp):
+    """A stored UTC timestamp as nanoseconds since 1970 (the cursor's key)."""
+    day, _, frac = stamp.partition(".")
+    t = datetime.datetime.fromisoformat(day.replace(" ", "T")).replace(tzinfo=datetime.timezone.utc)
+    return int(t.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-jar = http.cookiejar.CookieJar()
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
-
-
-def call(path, data=None):
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    try:
-        with opener.open(urllib.request.Request(BASE + path, data=body)) as r:
-            return r.status, r.headers, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read().decode(errors="replace")
-
-
-def csrf(page):
-    m = re.search(r'name="_csrf" value="([^"]+)"', page)
-    if not m:
-        sys.exit("no CSRF token on the page")
-    return m.group(1)
-
-
-def sign_in():
-    email, password, secret = (os.environ.get(k) for k in ("BENCH_EMAIL", "BENCH_PASSWORD", "BENCH_TOTP"))
-    if not (email and password and secret):
-        sys.exit("set BENCH_EMAIL, BENCH_PASSWORD and BENCH_TOTP (printed by `sowat-admin seed --bench`)")
-    _, _, page = call("/login")
-    status, headers, _ = call("/login", {"email": email, "password": password, "_csrf": csrf(page), "next": "/admin"})
-    if status != 303 or "/login/totp" not in headers.get("location", ""):
-        sys.exit(f"password step failed ({status})")
-    _, _, page = call("/login/totp?next=/admin")
-    status, headers, _ = call("/login/totp", {"code": totp(secret), "_csrf": csrf(page), "next": "/admin"})
-    if status != 303:
-        sys.exit(f"TOTP step failed ({status}); wait 30 s if the code was just used")
-    return "; ".join(f"{c.name}={c.value}" for c in jar)
-
-
-def ids_and_emails(page):
-    return re.findall(r'<tr data-id="(\d+)">.*?<td class="col-email"><span class="clip" title="[^"]*">([^<]+)</span>', page, re.S)
-
-
-def page_n(n, size=50):
-    """The URL of page `n` of the default list, following the cursor links."""
-    path = f"/admin/users?size={size}"
-    started = time.time()
-    for i in range(1, n):
-        _, _, page = call(path)
-        m = re.search(r'id="next-page"[^>]* href="([^"]+)"', page)
-        if not m:
-            sys.exit(f"the list ends at page {i}")
-        # askama escapes & as &#38;: undo every entity, not just &amp;.
-        path = html.unescape(m.group(1))
-    print(f"  (walked {n - 1} pages in {time.time() - started:.1f} s)")
-    return path
-
-
-def wrk(cookie, path):
-    run = lambda duration: subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-H", f"Cookie: {cookie}", BASE + path],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    # A short unmeasured run first: the figures are those of the scenario,
-    # not of the switch from the previous one (cold pages, plan caches).
-    run(WARMUP)
-    out = run(DURATION)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, pct.get("50", "?"), pct.get("99", "?"), int(errors.group(1)) if errors else 0
+def cursor(user_id, key):
+    raw = f"{user_id}\x1f1\x1f{key}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def main():
     cookie = sign_in()
-    _, _, first = call("/admin/users?size=50")
-    rows = ids_and_emails(first)
-    if not rows:
-        sys.exit("no users listed: seed first")
-    some_id, some_email = rows[len(rows) // 2]
-    # A fragment of a real address, long enough for the trigram index.
-    fragment = some_email.split("@")[0][:10]
-    # Inside a word: the last name without its first letter (the slower tier).
-    local = some_email.split("@")[0].split(".")
-    inside = (local[1] if len(local) > 1 else local[0])[1:6]
-    print(f"preparing: page {PAGES} of the list…")
-    deep = page_n(PAGES)
-    scenarios = [
-        ("first list page", "/admin/users"),
-        ("filtered page (suspended, internal)", "/admin/users?status=SUSPENDED&type=INTERNAL"),
-        (f"substring search ({fragment})", "/admin/users?q=" + urllib.parse.quote(fragment)),
-        (f"substring inside a word ({inside})", "/admin/users?q=" + urllib.parse.quote(inside)),
-        ("exact email search", "/admin/users?q=" + urllib.parse.quote(some_email)),
-        (f"page {PAGES} by cursor", deep),
+    users = int(sql(f"SELECT count(*) FROM users WHERE {LIVE}"))
+    depth = min(DEPTH, users // 2)
+    first = get_page("/admin/users?size=100")
+    check("first page", first.row_ids[0], int(sql(f"SELECT id FROM users WHERE {LIVE} {ORDER} LIMIT 1")))
+    filtered = "status=SUSPENDED&type=INTERNAL"
+    page = get_page(f"/admin/users?{filtered}&size=100")
+    expected = sql(f"SELECT id FROM users WHERE {LIVE} AND status = 'SUSPENDED' AND user_type = 'INTERNAL' {ORDER} LIMIT 1")
+    check("filtered page", page.row_ids[0], int(expected))
+    some_id = first.row_ids[len(first.row_ids) // 2]
+    email = sql(f"SELECT email FROM users WHERE id = {some_id}")
+    local = email.split("@")[0]
+    fragment = local[:10]
+    inside = local.replace("_", ".").split(".")[-1][1:6]
+    common_word = "atelier"
+    matches = int(sql(f"SELECT count(*) FROM users WHERE {LIVE} AND lower(company) LIKE '%{common_word}%'"))
+    # The deep page: built from the row before it, as the link would be.
+    before = sql(f"SELECT id || '|' || created_at FROM users WHERE {LIVE} {ORDER} LIMIT 1 OFFSET {depth - 1}")
+    before_id, before_at = before.split("|", 1)
+    deep = f"/admin/users?size=100&after={cursor(before_id, nanos(before_at))}&start={depth + 1}"
+    deep_page = get_page(deep)
+    at_depth = int(sql(f"SELECT id FROM users WHERE {LIVE} {ORDER} LIMIT 1 OFFSET {depth}"))
+    check(f"page at row {depth + 1:,}", deep_page.row_ids[0], at_depth)
+    # Its previous link leads to the page ending with the row before it.
+    previous = get_page(deep_page.links["prev-page"])
+    check("previous of the deep page", previous.row_ids[-1], int(before_id))
+    for label, path in [("search", fragment), ("inside", inside), ("email", email), ("common", common_word)]:
+        if not get_page("/admin/users?size=100&q=" + urllib.parse.quote(path)).row_ids:
+            sys.exit(f"{label} search ({path}) finds nothing")
+    print(f"{users:,} users; deep page at row {depth + 1:,}; '{common_word}' matches {matches:,} companies")
+    run_scenarios(cookie, [
+        ("first page (100 rows)", "/admin/users?size=100"),
+        ("filtered page (suspended, internal)", f"/admin/users?{filtered}&size=100"),
+        ("its count", f"/admin/users/count?{filtered}"),
+        (f"common word ({common_word})", f"/admin/users?size=100&q={common_word}"),
+        (f"rare fragment ({fragment})", "/admin/users?size=100&q=" + urllib.parse.quote(fragment)),
+        (f"inside a word ({inside})", "/admin/users?size=100&q=" + urllib.parse.quote(inside)),
+        ("exact email", "/admin/users?size=100&q=" + urllib.parse.quote(email)),
+        (f"page at row {depth + 1:,} (cursor)", deep),
+        ("its previous page", deep_page.links["prev-page"]),
         ("user page", f"/admin/users/{some_id}"),
-    ]
-    print(f"\n{'scenario':<42} {'req/s':>9} {'p50':>9} {'p99':>9}")
-    for name, path in scenarios:
-        rps, p50, p99, errors = wrk(cookie, path)
-        flag = f"  ({errors} errors)" if errors else ""
-        print(f"{name:<42} {rps:>9.0f} {p50:>9} {p99:>9}{flag}")
+    ])
 
 
 if __name__ == "__main__":
