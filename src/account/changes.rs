@@ -33,6 +33,17 @@ pub async fn end_session(
     Ok(n > 0)
 }
 
+/// Deletes every session of `user_id` but `keep`; returns how many.
+async fn delete_other_sessions(tx: &mut Tx<'_>, user_id: i64, keep: &str) -> ChangeResult<usize> {
+    Ok(crate::db_run!(tx, |c| diesel::delete(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::id_hash.ne(keep))
+    )
+    .execute(c)
+    .await)?)
+}
+
 /// Ends every session of `user_id` but `keep` (the one in use), audited
 /// with the count; returns how many ended.
 pub async fn end_other_sessions(
@@ -41,13 +52,7 @@ pub async fn end_other_sessions(
     user_id: i64,
     keep: &str,
 ) -> ChangeResult<usize> {
-    let n = crate::db_run!(tx, |c| diesel::delete(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::id_hash.ne(keep))
-    )
-    .execute(c)
-    .await)?;
+    let n = delete_other_sessions(tx, user_id, keep).await?;
     if n > 0 {
         let ev = Event::session_ended()
             .target("user", user_id)
@@ -70,13 +75,7 @@ pub async fn change_password(
         .set((users::password_hash.eq(hash), users::updated_at.eq(by.now)))
         .execute(c)
         .await)?;
-    let n = crate::db_run!(tx, |c| diesel::delete(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::id_hash.ne(keep))
-    )
-    .execute(c)
-    .await)?;
+    let n = delete_other_sessions(tx, user_id, keep).await?;
     let ev = Event::new(Action::PasswordChanged)
         .target("user", user_id)
         .details(serde_json::json!({ "sessions_ended": n }));
