@@ -191,7 +191,8 @@ fn extras_sql(first_id: i64) -> String {
 /// refused sign-ins and denied accesses, staff changing users (profiles,
 /// statuses, notes, roles, exports) and sessions ending. Actors and targets
 /// are the users `first_id..first_id + users`; forty of them act as staff.
-/// Batches of 200,000 rows, each one `INSERT … SELECT` over a number series.
+/// Batches of 200,000 rows, each one `INSERT … SELECT` over a number series,
+/// in time order so the ids rise with the times, as they do in production.
 async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> Result<(), String> {
     let sqlite = db.is_sqlite();
     let batch = 200_000;
@@ -248,7 +249,8 @@ async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> R
                          WHEN x.b >= 48 AND x.b < 50 THEN '{denied}' ELSE '{{}}' END
              FROM (SELECT n, (n * 37) % 100 AS b FROM g) AS x
              JOIN users p ON p.id = {first_id} + (x.n * 7919) % {users}
-             JOIN users s ON s.id = {first_id} + ((x.n % 40) * 11) % {users}"
+             JOIN users s ON s.id = {first_id} + ((x.n % 40) * 11) % {users}
+             ORDER BY x.n"
         );
         let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
         db.execute_batch(begin).await.map_err(|e| e.to_string())?;
