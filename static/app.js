@@ -185,7 +185,8 @@
     var matching = form.querySelector("[data-select-matching]");
     bar.hidden = chosen === 0 && !(matching && matching.checked);
     var count = bar.querySelector("[data-selected-count]");
-    if (count) count.textContent = plural(count, chosen);
+    // With "all matching" ticked the action covers every match, not the page.
+    if (count) count.textContent = matching && matching.checked ? count.getAttribute("data-all") : plural(count, chosen);
     var page = form.querySelector("[data-select-page]");
     if (page) {
       page.checked = all.length > 0 && chosen === all.length;
