@@ -291,6 +291,17 @@
     var table = id && document.getElementById(id);
     if (table) table.scrollIntoView({ block: "start" });
   });
+  // Narrow screens: the filters other than the search box fold behind a
+  // button (the active ones stay visible as chips).
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest && e.target.closest("[data-toggle-filters]");
+    if (!toggle) return;
+    var form = document.getElementById(toggle.getAttribute("data-toggle-filters"));
+    if (!form) return;
+    var open = form.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   // Narrow screens: the navigation is a menu behind a button.
   document.addEventListener("click", function (e) {
     var toggle = e.target.closest && e.target.closest("[data-nav-toggle]");
