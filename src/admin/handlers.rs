@@ -19,6 +19,7 @@ use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::web::current::SignedIn;
 use crate::web::event_view::EventView;
+use crate::web::format::{date_range_problem, parse_day};
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 use crate::web::table::{self, Chip};
@@ -80,14 +81,6 @@ pub struct Filters {
 /// The record kinds the target filter offers.
 const TARGET_TYPES: [&str; 3] = ["user", "task", "session"];
 
-fn parse_day(s: &str) -> Option<time::Date> {
-    time::Date::parse(
-        s.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
-}
-
 impl Filters {
     /// The filter's fields by name, as typed (links and chips).
     fn pairs(&self) -> [(&'static str, &str); 7] {
@@ -109,17 +102,7 @@ impl Filters {
 
     /// What is wrong with the dates, as an i18n key.
     fn date_problem(&self) -> Option<&'static str> {
-        let (from, to) = (self.from.trim(), self.to.trim());
-        if !from.is_empty() && parse_day(from).is_none() {
-            return Some("users.bad_from");
-        }
-        if !to.is_empty() && parse_day(to).is_none() {
-            return Some("users.bad_to");
-        }
-        match (parse_day(from), parse_day(to)) {
-            (Some(f), Some(t)) if f > t => Some("users.dates_reversed"),
-            _ => None,
-        }
+        date_range_problem(&self.from, &self.to)
     }
 }
 

@@ -7,12 +7,7 @@ use crate::web::event_view::EventView;
 use crate::web::layout::PageCtx;
 use crate::web::table::Chip;
 
-/// An option of a `<select>`.
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
+pub use crate::web::form::Choice;
 
 /// The actions of one area, under the choice of the whole area.
 pub struct ActionGroup {

@@ -87,6 +87,24 @@ pub async fn get(db: &mut Db, user_id: i64, pref: Pref) -> QueryResult<Option<St
         .optional())
 }
 
+/// Every stored preference of `user_id` as (name, value): one query for a
+/// screen that reads several.
+pub async fn of_user(db: &mut Db, user_id: i64) -> QueryResult<Vec<(String, String)>> {
+    db_run!(db, |c| prefs::table
+        .filter(prefs::user_id.eq(user_id))
+        .select((prefs::name, prefs::value))
+        .load(c)
+        .await)
+}
+
+/// The value of `pref` among those read by [`of_user`].
+pub fn pick(stored: &[(String, String)], pref: Pref) -> Option<&str> {
+    stored
+        .iter()
+        .find(|(name, _)| name == pref.name())
+        .map(|(_, value)| value.as_str())
+}
+
 /// Keeps `value` (already normalised) for `user_id`; audited when it changes.
 pub async fn set(
     tx: &mut Tx<'_>,

@@ -100,12 +100,7 @@ impl Abilities {
     }
 }
 
-/// An option of a `<select>`.
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
-}
+pub use crate::web::form::Choice;
 
 pub fn status_choices(lang: Lang, current: &str, with_deleted: bool) -> Vec<Choice> {
     let mut out: Vec<Choice> = UserStatus::ALL

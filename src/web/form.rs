@@ -54,3 +54,10 @@ impl FormState {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// An option of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}

@@ -95,6 +95,33 @@ pub fn user_agent(ua: &str) -> String {
     }
 }
 
+/// A day typed as `2026-12-03` (a date field's value), if it is one.
+pub fn parse_day(s: &str) -> Option<time::Date> {
+    time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
+/// What is wrong with a from/to pair of days, as an i18n key: a value that
+/// is not a day (ignored by the filter), or a range that ends before it
+/// starts. Every list with a date range shows it the same way.
+pub fn date_range_problem(from: &str, to: &str) -> Option<&'static str> {
+    let (from, to) = (from.trim(), to.trim());
+    let (parsed_from, parsed_to) = (parse_day(from), parse_day(to));
+    if !from.is_empty() && parsed_from.is_none() {
+        return Some("users.bad_from");
+    }
+    if !to.is_empty() && parsed_to.is_none() {
+        return Some("users.bad_to");
+    }
+    match (parsed_from, parsed_to) {
+        (Some(f), Some(t)) if f > t => Some("users.dates_reversed"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

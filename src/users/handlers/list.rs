@@ -177,16 +177,16 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let lang = ctx.lang;
     let mut db = state.pool.get().await?;
-    let columns_pref = prefs::get(&mut db, actor.user_id, Pref::UsersColumns).await?;
-    let size_pref = prefs::get(&mut db, actor.user_id, Pref::UsersPageSize).await?;
+    let stored = prefs::of_user(&mut db, actor.user_id).await?;
+    let columns_pref = prefs::pick(&stored, Pref::UsersColumns);
+    let size_pref = prefs::pick(&stored, Pref::UsersPageSize);
     // The remembered page size, unless the URL says otherwise.
     let size_from_url = !params.size.is_empty();
     let default_size = size_pref
-        .as_deref()
         .and_then(|s| s.parse().ok())
         .unwrap_or(list::DEFAULT_PAGE_SIZE);
-    if !size_from_url && let Some(s) = &size_pref {
-        params.size = s.clone();
+    if !size_from_url && let Some(s) = size_pref {
+        params.size = s.to_owned();
     }
     let filter = params.filter();
     let page = list::page(&mut db, &filter).await?;
@@ -238,7 +238,7 @@ pub async fn page(
         params.size.clear();
     }
     let can = Abilities::of(&actor);
-    let shown = shown_columns(columns_pref.as_deref(), &USER_COLUMNS);
+    let shown = shown_columns(columns_pref, &USER_COLUMNS);
     let table = DataTable {
         id: "user-table",
         columns_pref: Pref::UsersColumns.name(),

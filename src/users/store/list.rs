@@ -16,7 +16,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde::Deserialize;
-use time::{Date, PrimitiveDateTime, Time};
+use time::{PrimitiveDateTime, Time};
+
+use crate::web::format::{date_range_problem, parse_day};
 
 use crate::db::Db;
 use crate::db::schema::{roles, user_roles, users};
@@ -134,31 +136,11 @@ pub struct Filter {
     pub before: Option<Cursor>,
 }
 
-fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(
-        s.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
-}
-
 impl ListParams {
     /// What is wrong with the date filters, as an i18n key: a date that is
     /// not one (ignored by the filter), or a range that ends before it starts.
     pub fn date_problem(&self) -> Option<&'static str> {
-        let (from, to) = (self.from.trim(), self.to.trim());
-        let parsed_from = parse_date(from);
-        let parsed_to = parse_date(to);
-        if !from.is_empty() && parsed_from.is_none() {
-            return Some("users.bad_from");
-        }
-        if !to.is_empty() && parsed_to.is_none() {
-            return Some("users.bad_to");
-        }
-        match (parsed_from, parsed_to) {
-            (Some(f), Some(t)) if f > t => Some("users.dates_reversed"),
-            _ => None,
-        }
+        date_range_problem(&self.from, &self.to)
     }
 
     pub fn filter(&self) -> Filter {
@@ -175,8 +157,8 @@ impl ListParams {
             role: Some(self.role.trim())
                 .filter(|r| !r.is_empty() && r.len() < 64)
                 .map(str::to_owned),
-            created_from: parse_date(&self.from).map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
-            created_to: parse_date(&self.to)
+            created_from: parse_day(&self.from).map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
+            created_to: parse_day(&self.to)
                 .and_then(|d| d.next_day())
                 .map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
             sort: Sort::parse(&self.sort).0,

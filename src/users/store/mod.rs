@@ -9,8 +9,7 @@ use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
 use crate::db::Db;
-use crate::db::schema::{audit_events, comments, login_events, roles, user_roles, users};
-use crate::db::types::Outcome;
+use crate::db::schema::{comments, login_events, roles, user_roles, users};
 use crate::db_run;
 use crate::user_record::model::User;
 
@@ -68,38 +67,6 @@ pub async fn notes(db: &mut Db, user_id: i64) -> QResult<Vec<NoteRow>> {
             comments::created_at
         ))
         .limit(200)
-        .load(c)
-        .await)
-}
-
-#[derive(Clone, Debug, Queryable)]
-pub struct AuditRow {
-    pub at: PrimitiveDateTime,
-    pub actor_label: String,
-    pub action: String,
-    pub outcome: Outcome,
-    pub details: String,
-}
-
-/// Events about the user, and events the user caused.
-pub async fn audit_history(db: &mut Db, user_id: i64, limit: i64) -> QResult<Vec<AuditRow>> {
-    let id = user_id.to_string();
-    db_run!(db, |c| audit_events::table
-        .filter(
-            audit_events::target_type
-                .eq("user")
-                .and(audit_events::target_id.eq(&id))
-                .or(audit_events::actor_id.eq(user_id))
-        )
-        .order(audit_events::id.desc())
-        .select((
-            audit_events::at,
-            audit_events::actor_label,
-            audit_events::action,
-            audit_events::outcome,
-            audit_events::details
-        ))
-        .limit(limit)
         .load(c)
         .await)
 }
