@@ -60,6 +60,10 @@ def main():
     for label, path in [("search", fragment), ("inside", inside), ("email", email), ("common", common_word)]:
         if not get_page("/admin/users?size=100&q=" + urllib.parse.quote(path)).row_ids:
             sys.exit(f"{label} search ({path}) finds nothing")
+    # The common word's first row: the newest user with a key starting with it.
+    common_page = get_page("/admin/users?size=100&q=" + common_word)
+    newest = sql(f"SELECT id FROM users WHERE {LIVE} AND search_keys LIKE '%\"{common_word}%' {ORDER} LIMIT 1")
+    check(f"common word ({common_word})", common_page.row_ids[0], int(newest))
     print(f"{users:,} users; deep page at row {depth + 1:,}; '{common_word}' matches {matches:,} companies")
     run_scenarios(cookie, [
         ("first page (100 rows)", "/admin/users?size=100"),

@@ -28,7 +28,7 @@ pub const KEY_CHARS: usize = 16;
 
 /// Letters and digits; any character past Latin-1's symbols counts as a
 /// letter, so accented names split where a reader would split them.
-fn is_word_char(c: char) -> bool {
+pub fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c as u32 >= 0xC0
 }
 
@@ -70,6 +70,19 @@ pub fn prefix(q: &str) -> (String, bool) {
         chars.iter().take(KEY_CHARS).collect(),
         chars.len() > KEY_CHARS,
     )
+}
+
+/// What a row's `search_keys` text contains exactly when one of its keys
+/// starts with `prefix`: the opening quote of a JSON string, then the
+/// prefix escaped as the column escapes it. Only a quote that opens a key
+/// is unescaped in the column, and a quote inside a key (escaped) followed
+/// by a word is also the start of that word's own key, so the test is
+/// exact for a prefix that starts with a word character (none other
+/// starts a key).
+pub fn row_needle(prefix: &str) -> String {
+    let mut json = serde_json::to_string(prefix).unwrap_or_else(|_| "\"".to_owned());
+    json.pop();
+    json
 }
 
 /// A PostgreSQL `tsquery` matching any key that starts with `prefix`:
@@ -155,6 +168,51 @@ mod tests {
         let k = keys("Élodie Ñúñez", "", "");
         assert_eq!(k, vec!["élodie ñúñez".to_owned(), "ñúñez".to_owned()]);
         assert_eq!(prefix("  ÉLODIE ").0, "élodie");
+    }
+
+    /// A small deterministic generator: texts made of the characters that
+    /// could fool a substring test on JSON (quotes, backslashes, control
+    /// characters, separators, accents).
+    fn texts(seed: u64, n: usize) -> Vec<String> {
+        const ALPHABET: &[char] = &[
+            'a', 'b', 'e', 'é', 'Z', '1', '"', '\\', ' ', '.', '@', '-', '\u{1}', '\n', 'ñ', '\'',
+        ];
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 12) as usize;
+                (0..len)
+                    .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_row_test_agrees_with_the_keys() {
+        let fields = texts(0x5eed, 3000);
+        let queries = texts(0xfeed, 400);
+        for row in fields.chunks(3) {
+            let stored = column(&row[0], &row[1], &row[2]);
+            let keys = keys(&row[0], &row[1], &row[2]);
+            for q in &queries {
+                let (p, _) = prefix(q);
+                if !p.chars().next().is_some_and(is_word_char) {
+                    continue;
+                }
+                assert_eq!(
+                    stored.contains(&row_needle(&p)),
+                    keys.iter().any(|k| k.starts_with(&p)),
+                    "{p:?} in {stored}"
+                );
+            }
+        }
     }
 
     #[test]

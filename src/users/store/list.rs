@@ -298,7 +298,20 @@ pub enum Tier {
 enum Part {
     /// Every match (counts, bulk actions).
     All,
-    Only(Tier),
+    Only(Tier, WordsBy),
+}
+
+/// How the word-start tier of a search finds its rows; both give the same
+/// rows in the same order (tested), at different costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WordsBy {
+    /// Look the prefix up in the key index, then sort every match: cheap
+    /// while matches are few.
+    Index,
+    /// Walk the list in its sort order and test each row's keys: a page
+    /// costs about size × users ÷ matches rows, so it is cheap when matches
+    /// are many, and the same at any depth.
+    RowTest,
 }
 
 /// Shortest query the trigram indexes can answer: shorter ones match at
@@ -388,22 +401,39 @@ macro_rules! filtered {
 /// documentation for the tiers), in the SQL of the engine.
 fn search_condition(f: &Filter, sqlite: bool, part: Part) -> Condition {
     let (prefix, longer) = search_keys::prefix(&f.q);
+    let row_test = matches!(part, Part::Only(_, WordsBy::RowTest));
     // Users with a key starting with the prefix; `as_set` gives their ids as
     // a subquery, which PostgreSQL evaluates once through the index (to
     // exclude them) rather than testing every row.
     let words = |as_set: bool| {
-        if sqlite {
+        if row_test {
+            // A plain substring test of the row's own keys (see
+            // `search_keys::row_needle`): no index, microseconds a row.
+            Condition::new()
+                .sql(if sqlite {
+                    "instr(users.search_keys, "
+                } else {
+                    "strpos(users.search_keys, "
+                })
+                .text(search_keys::row_needle(&prefix))
+                .sql(") > 0")
+        } else if sqlite {
             Condition::new()
                 .sql("users.id IN (SELECT user_id FROM user_search_keys WHERE key >= ")
                 .text(prefix.clone())
                 .sql(" AND key < ")
                 .text(search_keys::upper_bound(&prefix))
                 .sql(")")
-        } else if as_set {
+        } else if as_set || matches!(part, Part::Only(..)) {
+            // The matching ids collected once through the GIN index (an
+            // InitPlan), then the rows by primary key: written inline, the
+            // condition let the planner walk the sort order and compute
+            // the tsvector of every row it passed (half a second for a
+            // common word).
             Condition::new()
-                .sql("users.id IN (SELECT k.id FROM users k WHERE array_to_tsvector(search_key_array(k.search_keys)) @@ CAST(")
+                .sql("users.id = ANY(ARRAY(SELECT k.id FROM users k WHERE array_to_tsvector(search_key_array(k.search_keys)) @@ CAST(")
                 .text(search_keys::tsquery(&prefix))
-                .sql(" AS tsquery))")
+                .sql(" AS tsquery)))")
         } else {
             // The same expression as the index users_search_keys_idx.
             Condition::new()
@@ -441,18 +471,18 @@ fn search_condition(f: &Filter, sqlite: bool, part: Part) -> Condition {
     match part {
         Part::All if trigrams => or_id(contains()),
         // The key holds only the start of a long query: check the rest.
-        Part::All | Part::Only(Tier::Words) if longer => {
+        Part::All | Part::Only(Tier::Words, _) if longer => {
             or_id(words(false).sql(" AND ").then(contains()))
         }
-        Part::All | Part::Only(Tier::Words) => or_id(words(false)),
-        Part::Only(Tier::Inside) if trigrams => {
+        Part::All | Part::Only(Tier::Words, _) => or_id(words(false)),
+        Part::Only(Tier::Inside, _) if trigrams => {
             let c = contains().sql(" AND NOT ").then(words(true));
             match id {
                 Some(n) => c.sql(" AND users.id <> ").int(n),
                 None => c,
             }
         }
-        Part::Only(Tier::Inside) => Condition::new().sql("1 = 0"),
+        Part::Only(Tier::Inside, _) => Condition::new().sql("1 = 0"),
     }
 }
 
@@ -469,6 +499,13 @@ pub struct Page {
 /// A text search walks its tiers in order (the second is queried only
 /// once the first is exhausted), backwards for a previous page.
 pub async fn page(db: &mut Db, f: &Filter) -> Result<Page, diesel::result::Error> {
+    let by = words_by(db, f).await?;
+    page_by(db, f, by).await
+}
+
+/// One page as [`page`] reads it, with the word-start tier read `by` the
+/// given path (the search test checks both paths give the same pages).
+pub async fn page_by(db: &mut Db, f: &Filter, by: WordsBy) -> Result<Page, diesel::result::Error> {
     let role_id = role_filter_id(db, f).await?;
     if f.role.is_some() && role_id.is_none() {
         return Ok(Page {
@@ -478,7 +515,7 @@ pub async fn page(db: &mut Db, f: &Filter) -> Result<Page, diesel::result::Error
         });
     }
     if let Some(before) = &f.before {
-        let (rows, more_before) = walk(db, f, role_id, Some(before), true).await?;
+        let (rows, more_before) = walk(db, f, role_id, by, Some(before), true).await?;
         if more_before {
             let prev = <[_]>::first(&rows).map(|(u, t)| cursor_after(u, f.sort, *t));
             let next = rows.last().map(|(u, t)| cursor_after(u, f.sort, *t));
@@ -489,10 +526,10 @@ pub async fn page(db: &mut Db, f: &Filter) -> Result<Page, diesel::result::Error
             });
         }
         // Back at the start: show a whole first page.
-        let (rows, more) = walk(db, f, role_id, None, false).await?;
+        let (rows, more) = walk(db, f, role_id, by, None, false).await?;
         return Ok(forward_page(f, rows, more, false));
     }
-    let (rows, more) = walk(db, f, role_id, f.after.as_ref(), false).await?;
+    let (rows, more) = walk(db, f, role_id, by, f.after.as_ref(), false).await?;
     Ok(forward_page(f, rows, more, f.after.is_some()))
 }
 
@@ -521,6 +558,7 @@ async fn walk(
     db: &mut Db,
     f: &Filter,
     role_id: Option<i64>,
+    by: WordsBy,
     from: Option<&Cursor>,
     backward: bool,
 ) -> Result<(Vec<(Listed, Tier)>, bool), diesel::result::Error> {
@@ -542,7 +580,7 @@ async fn walk(
         }
         let cursor = from.filter(|c| c.tier == tier);
         let rest = limit - rows.len() as i64;
-        let found = tier_rows(db, f, role_id, tier, cursor, backward, rest).await?;
+        let found = tier_rows(db, f, role_id, Part::Only(tier, by), cursor, backward, rest).await?;
         rows.extend(found.into_iter().map(|u| (u, tier)));
     }
     let more = rows.len() as i64 > f.size;
@@ -591,7 +629,7 @@ async fn tier_rows(
     db: &mut Db,
     f: &Filter,
     role_id: Option<i64>,
-    tier: Tier,
+    part: Part,
     after: Option<&Cursor>,
     backward: bool,
     limit: i64,
@@ -602,7 +640,7 @@ async fn tier_rows(
     let time = after.and_then(Cursor::time);
     let text = after.map(|c| c.key.clone());
     crate::db_run!(db, |c| {
-        let q = filtered!(f, sqlite, role_id, Part::Only(tier))
+        let q = filtered!(f, sqlite, role_id, part)
             .select(Listed::as_select())
             .limit(limit);
         use diesel::sql_types::{Text, Timestamp};
@@ -639,6 +677,87 @@ async fn tier_rows(
         };
         q.load(c).await
     })
+}
+
+/// How many users a page must skip to find its rows on the row-test path
+/// relative to the index path's sort: the threshold between the two paths
+/// is where both read about as many rows, √(page size × users); with
+/// 100 rows a page and a million users, 10,000 matches.
+fn words_threshold(size: i64, users: i64) -> i64 {
+    ((size.max(1) as f64 * users.max(1) as f64).sqrt() as i64).max(size)
+}
+
+/// The cheaper path for the word-start tier of `f`'s search. At or past
+/// the threshold, matches are common enough that walking the sort order
+/// finds a page sooner than sorting them all. SQLite answers from a
+/// bounded probe: the key index counted up to the threshold (an index
+/// range of at most that many entries, about a millisecond). PostgreSQL
+/// answers from its statistics: the planner's estimate of the matches
+/// (ANALYZE keeps the keys' frequencies for the GIN expression), since
+/// counting there visits the table (25 ms for 10,000 matches).
+pub async fn words_by(db: &mut Db, f: &Filter) -> Result<WordsBy, diesel::result::Error> {
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Probe {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let (prefix, _) = search_keys::prefix(&f.q);
+    let keyed = prefix.chars().next().is_some_and(search_keys::is_word_char);
+    if !is_text_search(f) || !keyed {
+        return Ok(WordsBy::Index);
+    }
+    let span: Option<i64> = crate::db_run!(db, |c| users::table
+        .select(diesel::dsl::max(users::id))
+        .first(c)
+        .await)?;
+    let threshold = words_threshold(f.size, span.unwrap_or(0));
+    let probe: Probe = if db.is_sqlite() {
+        crate::db_run!(db, |c| {
+            diesel::sql_query(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM user_search_keys WHERE key >= ? AND key < ? LIMIT ?)"
+        )
+        .bind::<Text, _>(&prefix)
+        .bind::<Text, _>(search_keys::upper_bound(&prefix))
+        .bind::<BigInt, _>(threshold)
+        .get_result(c)
+        .await
+        })?
+    } else {
+        #[derive(QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            json: String,
+        }
+        let plan: Plan = crate::db_run!(db, |c| {
+            diesel::sql_query(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM users WHERE array_to_tsvector(search_key_array(search_keys)) @@ CAST($1 AS tsquery)",
+            )
+            .bind::<Text, _>(search_keys::tsquery(&prefix))
+            .get_result(c)
+            .await
+        })?;
+        Probe {
+            n: planned_rows(&plan.json),
+        }
+    };
+    Ok(if probe.n >= threshold {
+        WordsBy::RowTest
+    } else {
+        WordsBy::Index
+    })
+}
+
+/// The row count PostgreSQL's planner expects, from `EXPLAIN (FORMAT JSON)`;
+/// 0 when the plan cannot be read (then the index path, right for few rows).
+fn planned_rows(json: &str) -> i64 {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/0/Plan/Plan Rows")
+                .and_then(serde_json::Value::as_f64)
+        })
+        .map_or(0, |n| n as i64)
 }
 
 async fn role_filter_id(db: &mut Db, f: &Filter) -> Result<Option<i64>, diesel::result::Error> {
@@ -773,6 +892,21 @@ mod tests {
         };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("not base64 !!"), None);
+    }
+
+    #[test]
+    fn the_threshold_balances_the_two_paths() {
+        // 100 rows a page over a million users: 10,000 matches.
+        assert_eq!(words_threshold(100, 1_000_000), 10_000);
+        // Never below a page.
+        assert_eq!(words_threshold(50, 0), 50);
+    }
+
+    #[test]
+    fn reads_the_planned_rows() {
+        let plan = r#"[{"Plan": {"Node Type": "Bitmap Heap Scan", "Plan Rows": 12025}}]"#;
+        assert_eq!(planned_rows(plan), 12_025);
+        assert_eq!(planned_rows("not json"), 0);
     }
 
     #[test]
