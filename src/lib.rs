@@ -58,6 +58,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod change;
@@ -167,12 +168,17 @@ pub fn app(state: AppState) -> Router {
         let id = req.headers().get(web::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         tracing::info_span!("request", method = %req.method(), path = %redact::path(req.uri().path()), request_id = %id)
     });
-    routes::router(&state)
+    let (pages, machine) = routes::routers(&state);
+    let pages = pages
         .fallback(web::errors::not_found)
         .layer(from_fn_with_state(state.clone(), web::csrf::protect))
         .layer(from_fn_with_state(state.clone(), web::current::load))
         .layer(sessions)
-        .layer(from_fn(web::lang::negotiate))
+        .layer(from_fn(web::lang::negotiate));
+    // No session, CSRF or language there: a key, its limits, JSON.
+    let machine = machine.layer(from_fn_with_state(state.clone(), api::bearer::authenticate));
+    pages
+        .merge(machine)
         .layer(from_fn(web::sanitize::strip_controls))
         // Both answer below the error layer, which renders them like any
         // other error (page, toast or JSON, with the request id).

@@ -11,7 +11,7 @@ use axum::middleware::from_fn_with_state;
 use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
-use crate::{account, admin, auth, health, task_pages, users, web};
+use crate::{account, admin, api, auth, health, task_pages, users, web};
 
 /// Every route of the service.
 pub fn table() -> Vec<Route> {
@@ -22,6 +22,7 @@ pub fn table() -> Vec<Route> {
         admin::routes(),
         users::routes(),
         task_pages::routes(),
+        api::routes(),
     ]
     .into_iter()
     .flatten()
@@ -40,12 +41,20 @@ fn core() -> Vec<Route> {
     ]
 }
 
-/// The router: each route wrapped in the guard with its declared access.
-pub fn router(state: &AppState) -> Router<AppState> {
-    table().into_iter().fold(Router::new(), |router, r| {
-        let guarded = r
-            .handler
-            .route_layer(from_fn_with_state((state.clone(), r.access), guard::check));
-        router.route(r.path, guarded)
-    })
+/// The routers: each route wrapped in the guard with its declared access;
+/// the pages (sessions, CSRF) apart from the machine API (bearer keys), so
+/// neither's layers reach the other.
+pub fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
+    let (api, pages): (Vec<Route>, Vec<Route>) = table()
+        .into_iter()
+        .partition(|r| matches!(r.access, Access::Api(_)));
+    let build = |routes: Vec<Route>| {
+        routes.into_iter().fold(Router::new(), |router, r| {
+            let guarded = r
+                .handler
+                .route_layer(from_fn_with_state((state.clone(), r.access), guard::check));
+            router.route(r.path, guarded)
+        })
+    };
+    (build(pages), build(api))
 }

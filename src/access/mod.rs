@@ -59,6 +59,8 @@ permissions! {
     WorkspaceMembersManage => "workspace.members.manage",
     WorkspaceSettingsManage => "workspace.settings.manage",
     ApiKeysManage => "api_keys.manage",
+    UsersSync => "users.sync",
+    UsageWrite => "usage.write",
     SessionsManage => "sessions.manage",
     ExportsRun => "exports.run",
 }
@@ -74,6 +76,49 @@ impl Permission {
                 | Permission::WorkspacesManage
         )
     }
+}
+
+/// What an API key may be granted: a closed list, each scope naming the
+/// permissions it carries, so a key goes through the same [`can`] as a
+/// person.
+macro_rules! scopes {
+    ($($variant:ident => $key:literal => [$($perm:ident),+]),+ $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Scope { $($variant),+ }
+
+        impl Scope {
+            pub const ALL: &'static [Scope] = &[$(Scope::$variant),+];
+            pub fn key(self) -> &'static str {
+                match self { $(Scope::$variant => $key),+ }
+            }
+            pub fn parse(key: &str) -> Option<Self> {
+                match key { $($key => Some(Scope::$variant),)+ _ => None }
+            }
+            pub fn permissions(self) -> &'static [Permission] {
+                match self { $(Scope::$variant => &[$(Permission::$perm),+]),+ }
+            }
+        }
+    };
+}
+
+scopes! {
+    UsersRead => "users:read" => [UsersRead],
+    UsersSync => "users:sync" => [UsersSync],
+    UsageRead => "usage:read" => [UsageRead],
+    UsageWrite => "usage:write" => [UsageWrite],
+    JobsRead => "jobs:read" => [JobsRead],
+    JobsWrite => "jobs:write" => [JobsWrite],
+    WorkspacesRead => "workspaces:read" => [WorkspacesRead],
+    WorkspacesWrite => "workspaces:write" => [WorkspacesManage],
+}
+
+/// An API key acting: which one, and the application it speaks for (the
+/// app of origin recorded with everything it does).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyPrincipal {
+    pub id: i64,
+    pub name: String,
+    pub client_id: String,
 }
 
 /// Key of the built-in Administrator role.
@@ -120,6 +165,9 @@ pub struct Actor {
     pub platform_permissions: HashSet<Permission>,
     pub memberships: HashMap<i64, Membership>,
     pub totp_enabled: bool,
+    /// Set when the actor is an API key rather than a person: then
+    /// `platform_permissions` are its scopes' and `user_id` is 0.
+    pub key: Option<KeyPrincipal>,
 }
 
 #[derive(Clone, Debug)]
@@ -136,6 +184,19 @@ pub struct WorkspaceRef {
 }
 
 impl Actor {
+    /// The actor for an API key with these scopes.
+    pub fn for_key(key: KeyPrincipal, scopes: &[Scope]) -> Self {
+        Actor {
+            name: key.name.clone(),
+            platform_permissions: scopes
+                .iter()
+                .flat_map(|s| s.permissions().iter().copied())
+                .collect(),
+            key: Some(key),
+            ..Actor::default()
+        }
+    }
+
     pub fn has_platform_role(&self) -> bool {
         !self.platform_roles.is_empty()
     }
@@ -290,6 +351,17 @@ mod tests {
         assert!(can(&support, Permission::UsersRead, None));
         assert!(!can(&support, Permission::UsersWrite, None));
         assert!(!can(&support, Permission::RolesManage, None));
+    }
+
+    #[test]
+    fn a_key_can_what_its_scopes_carry() {
+        let key = Actor::for_key(KeyPrincipal::default(), &[Scope::UsersRead]);
+        assert!(can(&key, Permission::UsersRead, None));
+        assert!(!can(&key, Permission::UsersSync, None));
+        assert!(!key.has_platform_role());
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.key()), Some(*s));
+        }
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum Access {
     /// A property of the declared route, so it holds wherever the route is
     /// mounted.
     Staff(Permission),
+    /// The machine API: an API key whose scopes carry this permission.
+    /// A person's session is never accepted there, nor a key elsewhere.
+    Api(Permission),
 }
 
 impl Access {
@@ -27,7 +30,7 @@ impl Access {
             Access::Public => "public",
             Access::Enrolling => "signed-in (enrolling)",
             Access::SignedIn => "signed-in",
-            Access::Perm(p) | Access::Staff(p) => p.key(),
+            Access::Perm(p) | Access::Staff(p) | Access::Api(p) => p.key(),
         }
     }
 }
@@ -50,7 +53,11 @@ pub fn decide(access: Access, actor: Option<&Actor>) -> Decision {
         };
     };
     match access {
-        Access::Public | Access::Enrolling => Decision::Allow,
+        Access::Public => Decision::Allow,
+        Access::Api(p) if actor.key.is_some() && can(actor, p, None) => Decision::Allow,
+        Access::Api(_) => Decision::Deny,
+        _ if actor.key.is_some() => Decision::Deny,
+        Access::Enrolling => Decision::Allow,
         _ if actor.must_enroll_totp() => Decision::Enroll,
         Access::SignedIn => Decision::Allow,
         Access::Perm(p) if can(actor, p, None) => Decision::Allow,

@@ -35,7 +35,14 @@ impl ActorRef {
         }
     }
     pub fn of(actor: &Actor) -> Self {
-        Self::user(actor.user_id, &actor.email)
+        match &actor.key {
+            Some(key) => ActorRef {
+                kind: ActorType::ApiKey,
+                id: Some(key.id),
+                label: format!("key:{}", key.name),
+            },
+            None => Self::user(actor.user_id, &actor.email),
+        }
     }
     pub fn anonymous() -> Self {
         ActorRef {
@@ -110,6 +117,9 @@ actions! {
     UsersExportedCsv => "user.exported_csv",
     LocaleChanged => "user.locale_changed",
     PreferenceChanged => "user.preference_changed",
+    ApiKeyCreated => "api_key.created",
+    ApiKeyRotated => "api_key.rotated",
+    ApiKeyRevoked => "api_key.revoked",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
 }

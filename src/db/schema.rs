@@ -232,6 +232,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        secret_hash -> Text,
+        previous_hash -> Nullable<Text>,
+        previous_until -> Nullable<Timestamp>,
+        scopes -> Text,
+        client_id -> Text,
+        owner_id -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+        rate_per_minute -> Integer,
+        monthly_quota -> BigInt,
+        created_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_key_usage (key_id, minute) {
+        key_id -> BigInt,
+        minute -> Timestamp,
+        requests -> BigInt,
+        throttled -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_key_months (key_id, month) {
+        key_id -> BigInt,
+        month -> Text,
+        requests -> BigInt,
+    }
+}
+
+diesel::joinable!(api_key_usage -> api_keys (key_id));
+diesel::joinable!(api_key_months -> api_keys (key_id));
 diesel::joinable!(user_preferences -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
@@ -244,6 +285,9 @@ diesel::joinable!(tasks -> users (created_by));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    api_keys,
+    api_key_usage,
+    api_key_months,
     user_preferences,
     roles,
     role_permissions,

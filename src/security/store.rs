@@ -158,6 +158,7 @@ pub async fn load_actor(
         platform_permissions,
         memberships,
         totp_enabled: user.totp_enabled,
+        key: None,
     }))
 }
 

@@ -49,7 +49,13 @@ pub async fn render(req: Request, next: Next) -> Response {
         None => title.to_owned(),
     };
     let mut out = if api {
-        let body = serde_json::json!({ "error": message, "status": status.as_u16(), "request_id": request_id });
+        // The API's one error shape (see `crate::api::error`), in English.
+        let code = marker.message_key.strip_prefix("error.").unwrap_or("error");
+        let body = serde_json::json!({ "error": {
+            "code": code,
+            "message": Lang::En.t(marker.message_key),
+            "details": [],
+        }, "request_id": request_id });
         (status, axum::Json(body)).into_response()
     } else if htmx {
         // htmx does not swap error responses; the toast tells the user.

@@ -68,8 +68,15 @@ pub async fn check(
         .and_then(|c| c.0.clone());
     let path = parts.uri.path().to_owned();
     let htmx = parts.headers.contains_key("hx-request");
+    let api = matches!(access, Access::Api(_));
     match decide(access, actor.as_ref()) {
         Decision::Allow => next.run(Request::from_parts(parts, body)).await,
+        // The machine API answers in its JSON shape, never with a redirect.
+        Decision::SignIn | Decision::Enroll if api => api_error(401, "unauthorized"),
+        Decision::Deny if api => {
+            deny_audit(&state, &parts, actor.as_ref(), access).await;
+            api_error(403, "forbidden")
+        }
         Decision::Enroll => redirect(ENROLL_PATH, htmx),
         Decision::SignIn => {
             let target = parts
@@ -95,6 +102,18 @@ pub async fn check(
             AppError::Forbidden.into_response()
         }
     }
+}
+
+/// An API refusal in the API's error shape (see `crate::api::error`,
+/// which this layer may not import).
+fn api_error(status: u16, code: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+    let message = match code {
+        "unauthorized" => "a valid API key is required: Authorization: Bearer <key>",
+        _ => "this key's scopes do not allow this",
+    };
+    let body = serde_json::json!({ "error": { "code": code, "message": message, "details": [] } });
+    (status, axum::Json(body)).into_response()
 }
 
 /// Denials are logged and written to the audit trail (outside any transaction:

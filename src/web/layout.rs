@@ -97,10 +97,15 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 5] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 6] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
+        (
+            "/admin/api-keys",
+            "nav.api_keys",
+            Some(Permission::ApiKeysManage),
+        ),
         ("/admin/tasks", "nav.tasks", Some(Permission::AdminAccess)),
         ("/account", "nav.account", None),
     ];

@@ -49,7 +49,13 @@ impl RequestMeta {
             ip: forwarded.or(peer),
             user_agent: header("user-agent"),
             request_id: header("x-request-id"),
-            client_id: ADMIN_UI_CLIENT.to_owned(),
+            // An API key speaks for its application (seed 004).
+            client_id: parts
+                .extensions
+                .get::<crate::web::current::CurrentUser>()
+                .and_then(|c| c.0.as_ref())
+                .and_then(|a| a.key.as_ref())
+                .map_or_else(|| ADMIN_UI_CLIENT.to_owned(), |k| k.client_id.clone()),
         }
     }
 }

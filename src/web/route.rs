@@ -6,7 +6,7 @@
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-pub use crate::access::Access::{self, Enrolling, Perm, Public, SignedIn, Staff};
+pub use crate::access::Access::{self, Api, Enrolling, Perm, Public, SignedIn, Staff};
 pub use crate::access::Permission::*;
 use crate::state::AppState;
 

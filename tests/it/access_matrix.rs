@@ -19,8 +19,10 @@ enum Seen {
     SignIn,
     /// Sent to enrol a second factor first.
     Enroll,
+    /// 401: the machine API wants a key, and a session is not one.
+    NoKey,
 }
-use Seen::{Allowed as A, Denied as D, Enroll as E, SignIn as L};
+use Seen::{Allowed as A, Denied as D, Enroll as E, NoKey as K, SignIn as L};
 
 /// Expected outcome per actor, in the order of `Kind::ALL`:
 /// admin, support, tester, analyst, manager, member, anonymous; then a
@@ -131,6 +133,21 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("GET", "/admin/tasks/{id}/download"),
             [A, D, D, A, D, D, L, E],
         ),
+        (("GET", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/api-keys/new"), [A, D, D, D, D, D, L, E]),
+        (("POST", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/api-keys/{id}"), [A, D, D, D, D, D, L, E]),
+        (
+            ("POST", "/admin/api-keys/{id}/rotate"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/api-keys/{id}/revoke"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        // A session cookie is never a key (the key per scope is in api.rs).
+        (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
     ])
 }
 
@@ -146,6 +163,9 @@ fn concrete(path: &str, target: i64) -> String {
 fn classify(res: &reqwest::Response) -> Seen {
     if res.status() == StatusCode::FORBIDDEN {
         D
+    } else if res.status() == StatusCode::UNAUTHORIZED && res.url().path().starts_with("/api/") {
+        // Elsewhere a 401 is a handler's answer (a wrong password).
+        K
     } else if res.status() == StatusCode::SEE_OTHER && location(res).starts_with("/login?next=") {
         L
     } else if res.status() == StatusCode::SEE_OTHER && location(res) == "/account/totp" {

@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "auth",
         "account",
+        "api",
         "admin",
         "users",
         "task_pages",

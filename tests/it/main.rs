@@ -4,6 +4,7 @@
 
 mod access_matrix;
 mod account;
+mod api;
 mod auth;
 mod browser;
 mod cancellation;

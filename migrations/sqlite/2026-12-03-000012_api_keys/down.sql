@@ -1,0 +1,3 @@
+DROP TABLE api_key_months;
+DROP TABLE api_key_usage;
+DROP TABLE api_keys;

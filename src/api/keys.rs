@@ -1,0 +1,332 @@
+//! API keys: creation (the secret shown once, only its hash kept),
+//! rotation with a grace period, revocation, and the lookup the bearer
+//! check makes on every call. Each change writes its audit event in the
+//! same transaction.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+use time::PrimitiveDateTime;
+
+use crate::access::Scope;
+use crate::audit::{Action, Event};
+use crate::change::{By, ChangeError, ChangeResult};
+use crate::db::schema::api_keys;
+use crate::db::{Db, Tx};
+use crate::security::crypto::{random_token, sha256_hex};
+
+/// What every secret starts with: recognisable in a leaked file or a
+/// secret scanner's rules.
+pub const SECRET_PREFIX: &str = "sowat_live_";
+/// Characters of the secret kept to tell keys apart in lists.
+const SHOWN_CHARS: usize = SECRET_PREFIX.len() + 8;
+/// Bounds of the limits a key may be given.
+pub const MAX_RATE_PER_MINUTE: i32 = 100_000;
+pub const MAX_MONTHLY_QUOTA: i64 = 1_000_000_000;
+
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: String,
+    pub client_id: String,
+    pub owner_id: i64,
+    pub expires_at: Option<PrimitiveDateTime>,
+    pub rate_per_minute: i32,
+    pub monthly_quota: i64,
+    pub created_at: PrimitiveDateTime,
+    pub revoked_at: Option<PrimitiveDateTime>,
+    pub previous_until: Option<PrimitiveDateTime>,
+    pub last_used_at: Option<PrimitiveDateTime>,
+    pub last_used_ip: Option<String>,
+}
+
+/// Where a key stands at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyState {
+    pub fn key(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Expired => "expired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+}
+
+impl ApiKey {
+    pub fn scope_list(&self) -> Vec<Scope> {
+        parse_scopes(&self.scopes)
+    }
+
+    pub fn state(&self, now: PrimitiveDateTime) -> KeyState {
+        if self.revoked_at.is_some() {
+            KeyState::Revoked
+        } else if self.expires_at.is_some_and(|e| e <= now) {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+}
+
+/// The scopes stored in a key, in the closed list's order; unknown words
+/// (a scope retired since) grant nothing.
+pub fn parse_scopes(text: &str) -> Vec<Scope> {
+    let mut out: Vec<Scope> = text.split_whitespace().filter_map(Scope::parse).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A key as the creation form gives it, checked.
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub name: String,
+    pub client_id: String,
+    pub owner_id: i64,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<PrimitiveDateTime>,
+    pub rate_per_minute: i32,
+    pub monthly_quota: i64,
+}
+
+/// A client id names an application: lower-case letters, digits and
+/// dashes, as `sowat-app` or `article-worker`.
+pub fn valid_client_id(s: &str) -> bool {
+    (2..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
+/// A new secret and the two things stored of it.
+fn new_secret() -> (String, String, String) {
+    let secret = format!("{SECRET_PREFIX}{}", random_token());
+    let shown = secret.chars().take(SHOWN_CHARS).collect();
+    let hash = sha256_hex(&secret);
+    (secret, shown, hash)
+}
+
+/// Creates a key; returns its id and the secret, which is never stored.
+pub async fn create(db: &mut Tx<'_>, by: &By, key: &NewKey) -> ChangeResult<(i64, String)> {
+    if key.name.trim().is_empty() {
+        return Err(ChangeError::Invalid("api_keys.name_required"));
+    }
+    if !valid_client_id(&key.client_id) {
+        return Err(ChangeError::Invalid("api_keys.client_id_invalid"));
+    }
+    if key.scopes.is_empty() {
+        return Err(ChangeError::Invalid("api_keys.scopes_required"));
+    }
+    if !(1..=MAX_RATE_PER_MINUTE).contains(&key.rate_per_minute)
+        || !(1..=MAX_MONTHLY_QUOTA).contains(&key.monthly_quota)
+    {
+        return Err(ChangeError::Invalid("api_keys.limits_invalid"));
+    }
+    if key.expires_at.is_some_and(|e| e <= by.now) {
+        return Err(ChangeError::Invalid("api_keys.expiry_past"));
+    }
+    let (secret, shown, hash) = new_secret();
+    let scopes: Vec<&str> = key.scopes.iter().map(|s| s.key()).collect();
+    let id: i64 = crate::db_run!(db, |c| diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::name.eq(key.name.trim()),
+            api_keys::prefix.eq(&shown),
+            api_keys::secret_hash.eq(&hash),
+            api_keys::scopes.eq(scopes.join(" ")),
+            api_keys::client_id.eq(&key.client_id),
+            api_keys::owner_id.eq(key.owner_id),
+            api_keys::expires_at.eq(key.expires_at),
+            api_keys::rate_per_minute.eq(key.rate_per_minute),
+            api_keys::monthly_quota.eq(key.monthly_quota),
+            api_keys::created_at.eq(by.now),
+            api_keys::created_by.eq(by.actor.id),
+        ))
+        .returning(api_keys::id)
+        .get_result(c)
+        .await)?;
+    by.record(
+        db,
+        Event::new(Action::ApiKeyCreated)
+            .target("api_key", id)
+            .details(json!({
+                "name": key.name.trim(),
+                "prefix": shown,
+                "client_id": key.client_id,
+                "owner_id": key.owner_id,
+                "scopes": scopes,
+                "rate_per_minute": key.rate_per_minute,
+                "monthly_quota": key.monthly_quota,
+            })),
+    )
+    .await?;
+    Ok((id, secret))
+}
+
+/// A new secret for key `id`; the old one keeps working for `grace`
+/// (zero: it stops now). Returns the new secret.
+pub async fn rotate(
+    db: &mut Tx<'_>,
+    by: &By,
+    id: i64,
+    grace: time::Duration,
+) -> ChangeResult<String> {
+    let key = find(db, id).await?.ok_or(ChangeError::NotFound)?;
+    if key.state(by.now) != KeyState::Active {
+        return Err(ChangeError::Invalid("api_keys.not_active"));
+    }
+    let (secret, shown, hash) = new_secret();
+    let until = by.now + grace;
+    crate::db_run!(db, |c| diesel::update(api_keys::table.find(id))
+        .set((
+            api_keys::previous_hash.eq(api_keys::secret_hash.nullable()),
+            api_keys::previous_until.eq(Some(until)),
+            api_keys::secret_hash.eq(&hash),
+            api_keys::prefix.eq(&shown),
+        ))
+        .execute(c)
+        .await)?;
+    by.record(
+        db,
+        Event::new(Action::ApiKeyRotated)
+            .target("api_key", id)
+            .details(json!({
+                "name": key.name,
+                "from": { "prefix": key.prefix },
+                "to": { "prefix": shown },
+                "old_secret_until": crate::web::format::date_time(until),
+            })),
+    )
+    .await?;
+    Ok(secret)
+}
+
+/// Revokes key `id` at once (its old secret too).
+pub async fn revoke(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
+    let key = find(db, id).await?.ok_or(ChangeError::NotFound)?;
+    if key.revoked_at.is_some() {
+        return Err(ChangeError::Invalid("api_keys.already_revoked"));
+    }
+    crate::db_run!(db, |c| diesel::update(api_keys::table.find(id))
+        .set(api_keys::revoked_at.eq(Some(by.now)))
+        .execute(c)
+        .await)?;
+    by.record(
+        db,
+        Event::new(Action::ApiKeyRevoked)
+            .target("api_key", id)
+            .details(json!({ "name": key.name, "prefix": key.prefix })),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn find(db: &mut Db, id: i64) -> Result<Option<ApiKey>, diesel::result::Error> {
+    crate::db_run!(db, |c| api_keys::table
+        .find(id)
+        .select(ApiKey::as_select())
+        .first(c)
+        .await
+        .optional())
+}
+
+/// The key a secret opens at `now`: its current secret, or its previous
+/// one within the grace period; never a revoked or expired key.
+pub async fn authenticate(
+    db: &mut Db,
+    secret: &str,
+    now: PrimitiveDateTime,
+) -> Result<Option<ApiKey>, diesel::result::Error> {
+    if !secret.starts_with(SECRET_PREFIX) || secret.len() > 128 {
+        return Ok(None);
+    }
+    let hash = sha256_hex(secret);
+    let found: Option<(ApiKey, String)> = crate::db_run!(db, |c| api_keys::table
+        .filter(
+            api_keys::secret_hash
+                .eq(&hash)
+                .or(api_keys::previous_hash.eq(&hash)),
+        )
+        .select((ApiKey::as_select(), api_keys::secret_hash))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(found.and_then(|(key, current)| {
+        let by_old = current != hash;
+        let old_valid = key.previous_until.is_some_and(|u| now < u);
+        (key.state(now) == KeyState::Active && (!by_old || old_valid)).then_some(key)
+    }))
+}
+
+/// Every key, newest first, with the filters of the list.
+pub async fn list(
+    db: &mut Db,
+    owner: Option<i64>,
+    client_id: &str,
+    scope: Option<Scope>,
+) -> Result<Vec<ApiKey>, diesel::result::Error> {
+    crate::db_run!(db, |c| {
+        let mut q = api_keys::table.into_boxed();
+        if let Some(o) = owner {
+            q = q.filter(api_keys::owner_id.eq(o));
+        }
+        if !client_id.is_empty() {
+            q = q.filter(api_keys::client_id.eq(client_id));
+        }
+        if let Some(s) = scope {
+            // Scopes are whole words in a space-separated list.
+            q = q.filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(' ' || api_keys.scopes || ' ') LIKE ",
+                )
+                .bind::<diesel::sql_types::Text, _>(format!("% {} %", s.key())),
+            );
+        }
+        q.order((api_keys::created_at.desc(), api_keys::id.desc()))
+            .select(ApiKey::as_select())
+            .limit(500)
+            .load(c)
+            .await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_recognisable_and_only_hashed() {
+        let (secret, shown, hash) = new_secret();
+        assert!(secret.starts_with(SECRET_PREFIX));
+        assert!(secret.len() >= SECRET_PREFIX.len() + 43, "256 random bits");
+        assert!(secret.starts_with(&shown) && shown.len() < secret.len());
+        assert_eq!(hash, sha256_hex(&secret));
+        assert_ne!(new_secret().0, secret);
+    }
+
+    #[test]
+    fn client_ids_name_applications() {
+        for ok in ["sowat-app", "article-worker", "mobile-app", "ci2"] {
+            assert!(valid_client_id(ok), "{ok}");
+        }
+        for bad in ["", "a", "Sowat", "-app", "app worker", "app_1", "é"] {
+            assert!(!valid_client_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_come_from_the_closed_list() {
+        assert_eq!(
+            parse_scopes("users:sync users:read nonsense users:read"),
+            vec![Scope::UsersRead, Scope::UsersSync]
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! The machine API (`/api/v1`, bearer API keys) and the screens that manage
+//! its keys. The API routes are declared in the one route table with
+//! [`Api`] access; the router mounts them apart, behind the bearer check
+//! instead of the session, CSRF and page layers.
+
+pub mod bearer;
+pub mod error;
+pub mod keys;
+pub mod pages;
+pub mod v1_users;
+
+use crate::web::route::*;
+
+#[rustfmt::skip]
+pub fn routes() -> Vec<Route> {
+    vec![
+        get("/admin/api-keys", Staff(ApiKeysManage), pages::list),
+        get("/admin/api-keys/new", Staff(ApiKeysManage), pages::new),
+        post("/admin/api-keys", Staff(ApiKeysManage), pages::create),
+        get("/admin/api-keys/{id}", Staff(ApiKeysManage), pages::page),
+        post("/admin/api-keys/{id}/rotate", Staff(ApiKeysManage), pages::rotate),
+        post("/admin/api-keys/{id}/revoke", Staff(ApiKeysManage), pages::revoke),
+        get("/api/v1/users", Api(UsersRead), v1_users::by_email),
+        get("/api/v1/users/{id}", Api(UsersRead), v1_users::one),
+    ]
+}

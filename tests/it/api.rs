@@ -1,0 +1,367 @@
+//! The machine API and its keys: the lifecycle (the secret shown once, only
+//! its hash stored; rotation with a grace period; revocation; expiry),
+//! every refusal with its status and code, the limits across two
+//! instances, the key per scope through the one access check, and the
+//! audit trail naming the key and its application.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sowat_admin::access::Scope;
+use sowat_admin::api::keys::{self, NewKey};
+use sowat_admin::audit::{ActorRef, RequestMeta};
+use sowat_admin::change::By;
+use sowat_admin::db::schema::{api_keys, audit_events};
+use sowat_admin::db_run;
+
+use crate::harness::{Kind, TestApp, select_attr};
+
+/// A key made as an administrator would, straight through the store.
+async fn make_key(app: &TestApp, scopes: &[Scope], rate: i32, quota: i64) -> (i64, String) {
+    let owner = app
+        .create_user(&format!("owner{}@api.test", uuid()), &[], false)
+        .await;
+    let by = By {
+        actor: ActorRef::user(owner.id, &owner.email),
+        meta: RequestMeta {
+            client_id: "admin-ui".into(),
+            ..RequestMeta::default()
+        },
+        now: app.clock.now_primitive(),
+    };
+    let input = NewKey {
+        name: "article worker".into(),
+        client_id: "article-worker".into(),
+        owner_id: owner.id,
+        scopes: scopes.to_vec(),
+        expires_at: None,
+        rate_per_minute: rate,
+        monthly_quota: quota,
+    };
+    let mut db = app.db().await;
+    db.transaction(|db| Box::pin(async move { keys::create(db, &by, &input).await }))
+        .await
+        .unwrap()
+}
+
+/// A fresh suffix: keys in one test need owners of their own.
+fn uuid() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string()
+}
+
+async fn call(
+    app: &TestApp,
+    secret: Option<&str>,
+    path: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = reqwest::Client::new().get(app.url(path));
+    if let Some(s) = secret {
+        req = req.bearer_auth(s);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.json::<Value>().await.unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_shows_the_secret_once_and_stores_its_hash() {
+    let app = TestApp::spawn().await;
+    let (c, admin) = app.client_as(Kind::Admin).await;
+    let admin = admin.unwrap();
+    // Refusals come back inline, with what was typed.
+    let res = app
+        .post_form(
+            &c,
+            "/admin/api-keys",
+            &[
+                ("name", "App"),
+                ("client_id", "Sowat App"),
+                ("owner", &admin.email),
+                ("scopes", "users:read"),
+                ("rate", "60"),
+                ("quota", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("2 to 64 lower-case"), "{body}");
+    assert_eq!(
+        select_attr(&body, "input[name=name]", "value").as_deref(),
+        Some("App")
+    );
+    let res = app
+        .post_form(
+            &c,
+            "/admin/api-keys",
+            &[
+                ("name", "Main app"),
+                ("client_id", "sowat-app"),
+                ("owner", &admin.email),
+                ("scopes", "users:read"),
+                ("scopes", "users:sync"),
+                ("rate", "60"),
+                ("quota", "1000"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.text().await.unwrap();
+    let secret = sowat_admin_secret(&body);
+    assert!(
+        secret.starts_with("sowat_live_") && secret.len() > 50,
+        "{secret}"
+    );
+    // Only the hash is stored: no column holds the secret.
+    let mut db = app.db().await;
+    let (hash, prefix): (String, String) = db_run!(&mut db, |c| api_keys::table
+        .select((api_keys::secret_hash, api_keys::prefix))
+        .first(c)
+        .await)
+    .unwrap();
+    assert_ne!(hash, secret);
+    assert!(secret.starts_with(&prefix) && prefix.len() < 24);
+    let details: Vec<String> = db_run!(&mut db, |c| audit_events::table
+        .select(audit_events::details)
+        .load(c)
+        .await)
+    .unwrap();
+    assert!(
+        details.iter().all(|d| !d.contains(&secret)),
+        "the secret is in the audit trail"
+    );
+    // Listed, and its page shows no secret.
+    let list = app
+        .get(&c, "/admin/api-keys?client_id=sowat-app")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Main app") && list.contains(&prefix) && !list.contains(&secret));
+    let none = app
+        .get(&c, "/admin/api-keys?scope=jobs:read")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("id=\"no-keys\""));
+    // It works at once.
+    let (status, _, _) = call(&app, Some(&secret), &format!("/api/v1/users/{}", admin.id)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.audit("api_key.created").await.len(), 1);
+}
+
+/// The secret from the page shown once.
+fn sowat_admin_secret(body: &str) -> String {
+    crate::harness::select_text(body, "#api-key-secret")
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_refusal_has_its_status_and_code() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("reader@api.test", &[], false).await;
+    let (_, secret) = make_key(&app, &[Scope::UsersRead], 1000, 1_000_000).await;
+    let (_, usage_only) = make_key(&app, &[Scope::UsageRead], 1000, 1_000_000).await;
+    let path = format!("/api/v1/users/{}", user.id);
+
+    let (s, h, b) = call(&app, None, &path).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    assert_eq!(h.get("www-authenticate").unwrap(), "Bearer");
+    assert!(h.contains_key("x-request-id"));
+    let (s, _, b) = call(&app, Some("sowat_live_nope"), &path).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, _, b) = call(&app, Some(&usage_only), &path).await;
+    assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (s, _, b) = call(&app, Some(&secret), &path).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["email"], "reader@api.test");
+    assert!(b.get("password_hash").is_none() && b.get("totp_secret").is_none());
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/users/999999").await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/users/abc").await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/users?email=READER@api.test").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["data"][0]["id"], user.id);
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/users?email=nobody@api.test").await;
+    assert_eq!(
+        (s, b["data"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0))
+    );
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/users").await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+    assert_eq!(b["error"]["details"][0]["field"], "email");
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/nothing").await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
+
+    // A signed-in administrator's session is not a key.
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let res = c.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // The denial is audited with the key and its application.
+    let mut db = app.db().await;
+    let denied: Vec<(String, Option<String>, String)> = db_run!(&mut db, |c| audit_events::table
+        .filter(audit_events::action.eq("access.denied"))
+        .select((
+            audit_events::actor_type,
+            audit_events::client_id,
+            audit_events::actor_label
+        ))
+        .load(c)
+        .await)
+    .unwrap();
+    assert!(
+        denied.iter().any(|(t, client, label)| t == "api_key"
+            && client.as_deref() == Some("article-worker")
+            && label.starts_with("key:")),
+        "{denied:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_per_scope_through_the_one_check() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("scoped@api.test", &[], false).await;
+    for scope in Scope::ALL {
+        let (_, secret) = make_key(&app, &[*scope], 1000, 1_000_000).await;
+        for path in [
+            format!("/api/v1/users/{}", user.id),
+            "/api/v1/users?email=scoped@api.test".to_owned(),
+        ] {
+            let (s, _, _) = call(&app, Some(&secret), &path).await;
+            let expected = if *scope == Scope::UsersRead {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(s, expected, "{} on {path}", scope.key());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_grace_revocation_and_expiry() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("rotated@api.test", &[], false).await;
+    let path = format!("/api/v1/users/{}", user.id);
+    let (id, old) = make_key(&app, &[Scope::UsersRead], 1000, 1_000_000).await;
+    let (c, admin) = app.client_as(Kind::Admin).await;
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/api-keys/{id}/rotate"),
+            &[("grace", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let new = sowat_admin_secret(&res.text().await.unwrap());
+    assert!(new.starts_with("sowat_live_") && new != old);
+    assert_eq!(
+        call(&app, Some(&old), &path).await.0,
+        StatusCode::OK,
+        "old secret within grace"
+    );
+    assert_eq!(call(&app, Some(&new), &path).await.0, StatusCode::OK);
+    app.clock.advance(time::Duration::minutes(61));
+    assert_eq!(
+        call(&app, Some(&old), &path).await.0,
+        StatusCode::UNAUTHORIZED,
+        "grace over"
+    );
+    assert_eq!(call(&app, Some(&new), &path).await.0, StatusCode::OK);
+    // The administrator's session went idle meanwhile: a fresh one.
+    let c = app.client();
+    app.sign_in(&c, admin.as_ref().unwrap()).await;
+    let page = app
+        .get(&c, &format!("/admin/api-keys/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("api_key.rotated") && page.contains("127.0.0.1"),
+        "history and last use shown: {page}"
+    );
+    let res = app
+        .post_form(&c, &format!("/admin/api-keys/{id}/revoke"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        call(&app, Some(&new), &path).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
+    );
+    assert_eq!(app.audit("api_key.revoked").await.len(), 1);
+
+    // Expiry: the key stops at its date.
+    let (kid, secret) = make_key(&app, &[Scope::UsersRead], 1000, 1_000_000).await;
+    let tomorrow = app.clock.now_primitive() + time::Duration::days(1);
+    let mut db = app.db().await;
+    db_run!(&mut db, |c| diesel::update(api_keys::table.find(kid))
+        .set(api_keys::expires_at.eq(Some(tomorrow)))
+        .execute(c)
+        .await)
+    .unwrap();
+    assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    app.clock.advance(time::Duration::days(2));
+    assert_eq!(
+        call(&app, Some(&secret), &path).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn limits_hold_across_two_instances() {
+    let mut app = TestApp::spawn().await;
+    let user = app.create_user("limited@api.test", &[], false).await;
+    let path = format!("/api/v1/users/{}", user.id);
+    let (_, secret) = make_key(&app, &[Scope::UsersRead], 3, 5).await;
+    let first = app.base.clone();
+    assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    // Another instance on the same database counts with the first.
+    app.crash_and_restart().await;
+    assert_ne!(app.base, first);
+    assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    let (s, h, b) = call(&app, Some(&secret), &path).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    let wait: u64 = h
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    // Next minute: two more fit the month's five, then the quota answers.
+    app.clock.advance(time::Duration::seconds(61));
+    assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    let (s, h, b) = call(&app, Some(&secret), &path).await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded")
+    );
+    assert!(h.contains_key("retry-after"));
+}
