@@ -5,8 +5,10 @@
 
 pub mod bearer;
 pub mod error;
+pub mod idempotency;
 pub mod keys;
 pub mod pages;
+pub mod v1_sync;
 pub mod v1_users;
 
 use crate::web::route::*;
@@ -22,5 +24,6 @@ pub fn routes() -> Vec<Route> {
         post("/admin/api-keys/{id}/revoke", Staff(ApiKeysManage), pages::revoke),
         get("/api/v1/users", Api(UsersRead), v1_users::by_email),
         get("/api/v1/users/{id}", Api(UsersRead), v1_users::one),
+        post("/api/v1/users/sync", Api(UsersSync), v1_sync::sync),
     ]
 }

@@ -271,6 +271,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_idempotency (key_id, idem_key) {
+        key_id -> BigInt,
+        idem_key -> Text,
+        request_hash -> Text,
+        status -> Integer,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_key_usage -> api_keys (key_id));
 diesel::joinable!(api_key_months -> api_keys (key_id));
 diesel::joinable!(user_preferences -> users (user_id));
@@ -288,6 +299,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     api_key_usage,
     api_key_months,
+    api_idempotency,
     user_preferences,
     roles,
     role_permissions,

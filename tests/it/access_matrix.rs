@@ -148,6 +148,7 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         // A session cookie is never a key (the key per scope is in api.rs).
         (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
         (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
+        (("POST", "/api/v1/users/sync"), [K, K, K, K, K, K, K, K]),
     ])
 }
 

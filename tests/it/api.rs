@@ -48,7 +48,8 @@ async fn make_key(app: &TestApp, scopes: &[Scope], rate: i32, quota: i64) -> (i6
 /// A fresh suffix: keys in one test need owners of their own.
 fn uuid() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_string()
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .to_string()
 }
 
 async fn call(
@@ -364,4 +365,162 @@ async fn limits_hold_across_two_instances() {
         (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded")
     );
     assert!(h.contains_key("retry-after"));
+}
+
+async fn post_json(
+    app: &TestApp,
+    secret: &str,
+    path: &str,
+    body: &str,
+    idem: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = reqwest::Client::new()
+        .post(app.url(path))
+        .bearer_auth(secret)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(k) = idem {
+        req = req.header("idempotency-key", k);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_sync_is_all_or_nothing_audited_and_idempotent() {
+    let app = TestApp::spawn().await;
+    let (_, secret) = make_key(
+        &app,
+        &[Scope::UsersSync, Scope::UsersRead],
+        10_000,
+        1_000_000,
+    )
+    .await;
+    let existing = app.create_user("known@sync.test", &[], false).await;
+    // Mixed rows: every problem listed, nothing applied.
+    let mixed = serde_json::json!({ "users": [
+        { "email": "new@sync.test", "name": "New One", "type": "EXTERNAL", "status": "ACTIVE" },
+        { "email": "not-an-email", "name": "", "type": "GUEST", "status": "ACTIVE" },
+        { "email": "known@sync.test", "name": "Known", "type": "INTERNAL", "status": "ASLEEP", "client_id": "Bad App" },
+    ]});
+    let (s, _, b) = post_json(
+        &app,
+        &secret,
+        "/api/v1/users/sync",
+        &mixed.to_string(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+    );
+    let details = b["error"]["details"].as_array().unwrap();
+    let fields: Vec<(i64, &str)> = details
+        .iter()
+        .map(|d| (d["row"].as_i64().unwrap(), d["field"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        (1, "email"),
+        (1, "name"),
+        (1, "type"),
+        (2, "status"),
+        (2, "client_id"),
+    ] {
+        assert!(fields.contains(&expected), "{expected:?} in {fields:?}");
+    }
+    let (s, _, b) = call(&app, Some(&secret), "/api/v1/users?email=new@sync.test").await;
+    assert_eq!(
+        (s, b["data"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(0)),
+        "nothing applied"
+    );
+    // Malformed JSON and a wrong shape: the one error shape.
+    let (s, _, b) = post_json(&app, &secret, "/api/v1/users/sync", "{not json", None).await;
+    assert_eq!((s, code(&b)), (StatusCode::BAD_REQUEST, "malformed_json"));
+
+    // A valid batch of 1,000 (one of them an update), replayed by its key.
+    let mut rows = vec![
+        serde_json::json!({ "email": "known@sync.test", "name": "Known Renamed", "company": "Acme", "type": "INTERNAL", "status": "SUSPENDED", "client_id": "sowat-app" }),
+    ];
+    for i in 1..1000 {
+        rows.push(serde_json::json!({ "email": format!("u{i}@sync.test"), "name": format!("User {i}"), "type": "EXTERNAL", "status": "ACTIVE", "client_id": "mobile-app" }));
+    }
+    let batch = serde_json::json!({ "users": rows }).to_string();
+    let (s, _, first) =
+        post_json(&app, &secret, "/api/v1/users/sync", &batch, Some("batch-1")).await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!(
+        (first["created"].as_i64(), first["updated"].as_i64()),
+        (Some(999), Some(1))
+    );
+    let (s, h, again) =
+        post_json(&app, &secret, "/api/v1/users/sync", &batch, Some("batch-1")).await;
+    assert_eq!(
+        (s, &again),
+        (StatusCode::OK, &first),
+        "replayed, not applied twice"
+    );
+    assert_eq!(h.get("idempotent-replayed").unwrap(), "true");
+    let (s, _, b) = post_json(
+        &app,
+        &secret,
+        "/api/v1/users/sync",
+        &mixed.to_string(),
+        Some("batch-1"),
+    )
+    .await;
+    assert_eq!(
+        (s, code(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_conflict")
+    );
+    // Without the key, the same batch changes nothing more.
+    let (_, _, third) = post_json(&app, &secret, "/api/v1/users/sync", &batch, None).await;
+    assert_eq!(third["unchanged"].as_i64(), Some(1000));
+
+    let (_, _, b) = call(
+        &app,
+        Some(&secret),
+        &format!("/api/v1/users/{}", existing.id),
+    )
+    .await;
+    assert_eq!(
+        (b["name"].as_str(), b["status"].as_str()),
+        (Some("Known Renamed"), Some("SUSPENDED"))
+    );
+    // Each change audited with the key as actor and its application.
+    let mut db = app.db().await;
+    let by_key: Vec<(String, String, Option<String>)> = db_run!(&mut db, |c| audit_events::table
+        .filter(audit_events::actor_type.eq("api_key"))
+        .filter(audit_events::action.like("user.%"))
+        .select((
+            audit_events::action,
+            audit_events::actor_label,
+            audit_events::client_id
+        ))
+        .load(c)
+        .await)
+    .unwrap();
+    assert_eq!(
+        by_key
+            .iter()
+            .filter(|(a, _, _)| a == "user.created")
+            .count(),
+        999
+    );
+    assert_eq!(
+        by_key
+            .iter()
+            .filter(|(a, _, _)| a == "user.updated" || a == "user.status_changed")
+            .count(),
+        2
+    );
+    assert!(
+        by_key
+            .iter()
+            .all(|(_, label, client)| label == "key:article worker"
+                && client.as_deref() == Some("article-worker"))
+    );
 }

@@ -43,3 +43,16 @@ CREATE TABLE api_key_months (
   requests BIGINT NOT NULL,
   PRIMARY KEY (key_id, month)
 );
+
+-- Answers to POSTs sent with an Idempotency-Key, per key: the same key and
+-- body replay the first answer; another body is refused. Written in the
+-- same transaction as the change it answers.
+CREATE TABLE api_idempotency (
+  key_id BIGINT NOT NULL REFERENCES api_keys (id) ON DELETE CASCADE,
+  idem_key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  created_at TIMESTAMP NOT NULL,
+  PRIMARY KEY (key_id, idem_key)
+);

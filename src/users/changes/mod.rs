@@ -184,7 +184,8 @@ pub async fn set_status(
     if status != UserStatus::Active {
         // Suspending oneself would lock one out mid-task: another
         // administrator does it.
-        if by.actor.id == Some(id) {
+        // (An API key's id is not a user's.)
+        if by.actor.kind == crate::db::types::ActorType::User && by.actor.id == Some(id) {
             return Err(ChangeError::Invalid("users.not_yourself"));
         }
         guard_last_admin(db, id).await?;
