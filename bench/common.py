@@ -94,9 +94,11 @@ def sql(query):
     return out.stdout.strip()
 
 
-def wrk(cookie, path):
+def wrk(cookie, path, header=None):
+    """`header` replaces the session cookie (the API's bearer key)."""
+    header = header or f"Cookie: {cookie}"
     run = lambda duration: subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-H", f"Cookie: {cookie}", BASE + path],
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-H", header, BASE + path],
         capture_output=True, text=True, check=True,
     ).stdout
     # An unmeasured run first: the figures are the scenario's, not those of
@@ -116,14 +118,14 @@ def static_asset():
     return html.unescape(m.group(1)) if m else "/static/app.css"
 
 
-def run_scenarios(cookie, scenarios):
+def run_scenarios(cookie, scenarios, header=None):
     """wrk on the static asset, then on each scenario; prints each one's
     req/s, p50, p99 and its share of the static asset's req/s."""
-    base_rps, base_p50, base_p99, _ = wrk(cookie, static_asset())
+    base_rps, base_p50, base_p99, _ = wrk(cookie, static_asset(), header)
     print(f"\n{'scenario':<46} {'req/s':>8} {'p50':>9} {'p99':>9} {'vs static':>9}")
     print(f"{'static asset (app.css)':<46} {base_rps:>8.0f} {base_p50:>9} {base_p99:>9} {'100 %':>9}")
     for name, path in scenarios:
-        rps, p50, p99, errors = wrk(cookie, path)
+        rps, p50, p99, errors = wrk(cookie, path, header)
         flag = f"  ({errors} errors)" if errors else ""
         print(f"{name:<46} {rps:>8.0f} {p50:>9} {p99:>9} {rps / base_rps * 100:>7.1f} %{flag}")
 

@@ -4,6 +4,7 @@
 //! instead of the session, CSRF and page layers.
 
 pub mod bearer;
+pub mod docs;
 pub mod error;
 pub mod idempotency;
 pub mod keys;
@@ -22,6 +23,8 @@ pub fn routes() -> Vec<Route> {
         get("/admin/api-keys/{id}", Staff(ApiKeysManage), pages::page),
         post("/admin/api-keys/{id}/rotate", Staff(ApiKeysManage), pages::rotate),
         post("/admin/api-keys/{id}/revoke", Staff(ApiKeysManage), pages::revoke),
+        get("/api/docs", Staff(AdminAccess), docs::page),
+        get("/api/v1/openapi.json", Public, docs::openapi),
         get("/api/v1/users", Api(UsersRead), v1_users::by_email),
         get("/api/v1/users/{id}", Api(UsersRead), v1_users::one),
         post("/api/v1/users/sync", Api(UsersSync), v1_sync::sync),

@@ -49,6 +49,7 @@ fn record_href(kind: &str, id: &str) -> Option<String> {
     match kind {
         "user" => Some(format!("/admin/users/{numeric}")),
         "task" => Some(format!("/admin/tasks/{numeric}")),
+        "api_key" => Some(format!("/admin/api-keys/{numeric}")),
         _ => None,
     }
 }
@@ -67,9 +68,13 @@ fn actor(lang: Lang, r: &EventRow) -> Named {
             label: lang.t("actor.anonymous").to_owned(),
             href: None,
         },
+        // A key and the application it speaks for (the app of origin).
         ActorType::ApiKey => Named {
-            label: r.actor_label.clone(),
-            href: None,
+            label: match &r.client_id {
+                Some(client) => format!("{} ({client})", r.actor_label),
+                None => r.actor_label.clone(),
+            },
+            href: r.actor_id.map(|id| format!("/admin/api-keys/{id}")),
         },
     }
 }

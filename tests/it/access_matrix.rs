@@ -149,6 +149,8 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
         (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
         (("POST", "/api/v1/users/sync"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/api/docs"), [A, A, A, A, D, D, L, E]),
+        (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A]),
     ])
 }
 

@@ -523,4 +523,43 @@ async fn user_sync_is_all_or_nothing_audited_and_idempotent() {
             .all(|(_, label, client)| label == "key:article worker"
                 && client.as_deref() == Some("article-worker"))
     );
+    // The user page names the key, linked, and its application.
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let page = app
+        .get(&c, &format!("/admin/users/{}", existing.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("key:article worker (article-worker)")
+            && page.contains("href=\"/admin/api-keys/"),
+        "{page}"
+    );
+}
+
+/// The OpenAPI document names exactly the API routes of the route table,
+/// is served as JSON, and reads as a page for staff.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_contract_matches_the_routes() {
+    let app = TestApp::spawn().await;
+    let res = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented: Vec<(String, String)> = sowat_admin::api::docs::operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let mut routed: Vec<(String, String)> = sowat_admin::routes::table()
+        .into_iter()
+        .filter(|r| matches!(r.access, sowat_admin::access::Access::Api(_)))
+        .map(|r| (r.method.to_string(), r.path.to_owned()))
+        .collect();
+    documented.sort();
+    routed.sort();
+    assert_eq!(documented, routed);
+    let (c, _) = app.client_as(Kind::Support).await;
+    let page = app.get(&c, "/api/docs").await.text().await.unwrap();
+    assert!(page.contains("POST /api/v1/users/sync"), "{page}");
 }

@@ -23,13 +23,14 @@ const LAYERS: &[&[&str]] = &[
     &[
         "auth",
         "account",
-        "api",
         "admin",
         "users",
         "task_pages",
         "health",
         "seed",
     ],
+    // The machine API reuses the areas' changes (user sync).
+    &["api"],
     &["routes", "task_kinds"],
     &["cli"],
 ];
