@@ -83,6 +83,19 @@ pub enum ChangeError {
 
 pub type ChangeResult<T> = Result<T, ChangeError>;
 
+/// Splits a change's outcome for a handler that shows refusals in its
+/// form: `Ok(Ok(v))` done, `Ok(Err(key))` refused with the message `key`
+/// to show, `Err` not found or a database failure, answered as usual.
+pub fn refusal<T>(
+    result: ChangeResult<T>,
+) -> Result<Result<T, &'static str>, crate::error::AppError> {
+    match result {
+        Ok(v) => Ok(Ok(v)),
+        Err(ChangeError::Invalid(key)) => Ok(Err(key)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// A refusal reaching a handler that has no form to show it in: not found
 /// stays 404, a database failure is the usual 500/503, and an unexpected
 /// refusal is a 500 logged with its key.

@@ -50,6 +50,28 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Create an API key for an application and print its secret (shown
+    /// this once); for bootstrapping a deployment or a test run.
+    CreateApiKey {
+        /// What the key is for, as people will read it in the list.
+        #[arg(long)]
+        name: String,
+        /// The calling application (`sowat-app`, `article-worker`...).
+        #[arg(long)]
+        client_id: String,
+        /// Email of the user who answers for the key.
+        #[arg(long)]
+        owner: String,
+        /// Comma-separated scopes, e.g. `users:read,users:sync`.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Requests a minute.
+        #[arg(long, default_value_t = 600)]
+        rate_per_minute: i32,
+        /// Requests a calendar month (UTC).
+        #[arg(long, default_value_t = 1_000_000)]
+        monthly_quota: i64,
+    },
 }
 
 const CONFIG_EXIT: u8 = 2;
@@ -104,6 +126,24 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate => migrate(&config).await,
             Command::RotateSecretKey => rotate_secret_key(&config).await,
             Command::CreateAdmin { email } => create_admin(&config, &email).await,
+            Command::CreateApiKey {
+                name,
+                client_id,
+                owner,
+                scopes,
+                rate_per_minute,
+                monthly_quota,
+            } => {
+                let key = NewApiKey {
+                    name,
+                    client_id,
+                    owner,
+                    scopes,
+                    rate_per_minute,
+                    monthly_quota,
+                };
+                create_api_key(&config, key).await
+            }
             Command::Seed { demo, bench, users } => seed(&config, demo, bench, users).await,
         };
         match result {
@@ -188,6 +228,70 @@ async fn create_admin(config: &Config, email: &str) -> Result<(), StartError> {
             .map_err(StartError::Other)?;
     println!("Send this one-time link to {email} (valid one hour):\n\n    {link}\n");
     Ok(())
+}
+
+/// What `create-api-key` was given, before it is checked.
+struct NewApiKey {
+    name: String,
+    client_id: String,
+    owner: String,
+    scopes: Vec<String>,
+    rate_per_minute: i32,
+    monthly_quota: i64,
+}
+
+async fn create_api_key(config: &Config, key: NewApiKey) -> Result<(), StartError> {
+    use crate::access::Scope;
+    let scopes = key
+        .scopes
+        .iter()
+        .map(|s| {
+            Scope::parse(s.trim()).ok_or_else(|| {
+                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.key()).collect();
+                StartError::Other(format!("unknown scope '{s}' (known: {})", known.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (pool, _) = open_database(config).await?;
+    let mut db = pool
+        .get()
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let email = crate::user_record::model::normalize_email(&key.owner);
+    let owner = crate::security::store::user_by_email(&mut db, &email)
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?
+        .ok_or_else(|| StartError::Other(format!("no user with the email '{}'", key.owner)))?;
+    let by = crate::change::By {
+        actor: crate::audit::ActorRef::system(),
+        meta: crate::audit::RequestMeta {
+            client_id: "cli".into(),
+            ..Default::default()
+        },
+        now: Clock::system().now_primitive(),
+    };
+    let input = crate::api::keys::NewKey {
+        name: key.name,
+        client_id: key.client_id,
+        owner_id: owner.id,
+        scopes,
+        expires_at: None,
+        rate_per_minute: key.rate_per_minute,
+        monthly_quota: key.monthly_quota,
+    };
+    let created = db
+        .transaction(|db| Box::pin(async move { crate::api::keys::create(db, &by, &input).await }))
+        .await;
+    match created {
+        Ok((id, secret)) => {
+            println!("API key {id} created; its secret, shown this once:\n\n    {secret}\n");
+            Ok(())
+        }
+        Err(crate::change::ChangeError::Invalid(why)) => {
+            Err(StartError::Other(crate::i18n::Lang::En.t(why).to_owned()))
+        }
+        Err(e) => Err(StartError::Other(e.to_string())),
+    }
 }
 
 async fn seed(

@@ -7,10 +7,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
-use crate::api::error::ApiError;
 use crate::db::Db;
 use crate::db::schema::api_idempotency;
 use crate::security::crypto::sha256_hex;
+use crate::web::api_error::ApiError;
 
 pub enum Replay {
     /// Not seen: do the work.

@@ -52,6 +52,10 @@ pub enum KeyState {
 }
 
 impl KeyState {
+    pub const ALL: [KeyState; 3] = [KeyState::Active, KeyState::Expired, KeyState::Revoked];
+    pub fn parse(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.key() == key)
+    }
     pub fn key(self) -> &'static str {
         match self {
             KeyState::Active => "active",
@@ -172,13 +176,13 @@ pub async fn create(db: &mut Tx<'_>, by: &By, key: &NewKey) -> ChangeResult<(i64
 }
 
 /// A new secret for key `id`; the old one keeps working for `grace`
-/// (zero: it stops now). Returns the new secret.
+/// (zero: it stops now). Returns the key's name and its new secret.
 pub async fn rotate(
     db: &mut Tx<'_>,
     by: &By,
     id: i64,
     grace: time::Duration,
-) -> ChangeResult<String> {
+) -> ChangeResult<(String, String)> {
     let key = find(db, id).await?.ok_or(ChangeError::NotFound)?;
     if key.state(by.now) != KeyState::Active {
         return Err(ChangeError::Invalid("api_keys.not_active"));
@@ -206,7 +210,7 @@ pub async fn rotate(
             })),
     )
     .await?;
-    Ok(secret)
+    Ok((key.name, secret))
 }
 
 /// Revokes key `id` at once (its old secret too).
@@ -266,22 +270,43 @@ pub async fn authenticate(
     }))
 }
 
-/// Every key, newest first, with the filters of the list.
+/// The filters of the key list.
+pub struct KeyFilter<'a> {
+    pub owner: Option<i64>,
+    pub client_id: &'a str,
+    pub scope: Option<Scope>,
+    pub state: Option<KeyState>,
+    /// What "expired" means.
+    pub now: PrimitiveDateTime,
+}
+
+/// Where a page of the key list starts (keys newest first, by id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyCursor {
+    First,
+    /// The keys older than this one.
+    Before(i64),
+    /// The keys newer than this one (a previous page).
+    After(i64),
+}
+
+/// Up to `limit` keys matching `f` from `cursor`, newest first. Keyset on
+/// the primary key: the cost does not grow with the page's depth.
 pub async fn list(
     db: &mut Db,
-    owner: Option<i64>,
-    client_id: &str,
-    scope: Option<Scope>,
+    f: &KeyFilter<'_>,
+    cursor: KeyCursor,
+    limit: i64,
 ) -> Result<Vec<ApiKey>, diesel::result::Error> {
-    crate::db_run!(db, |c| {
+    let mut found: Vec<ApiKey> = crate::db_run!(db, |c| {
         let mut q = api_keys::table.into_boxed();
-        if let Some(o) = owner {
+        if let Some(o) = f.owner {
             q = q.filter(api_keys::owner_id.eq(o));
         }
-        if !client_id.is_empty() {
-            q = q.filter(api_keys::client_id.eq(client_id));
+        if !f.client_id.is_empty() {
+            q = q.filter(api_keys::client_id.eq(f.client_id));
         }
-        if let Some(s) = scope {
+        if let Some(s) = f.scope {
             // Scopes are whole words in a space-separated list.
             q = q.filter(
                 diesel::dsl::sql::<diesel::sql_types::Bool>(
@@ -290,12 +315,33 @@ pub async fn list(
                 .bind::<diesel::sql_types::Text, _>(format!("% {} %", s.key())),
             );
         }
-        q.order((api_keys::created_at.desc(), api_keys::id.desc()))
-            .select(ApiKey::as_select())
-            .limit(500)
-            .load(c)
-            .await
-    })
+        match f.state {
+            None => {}
+            Some(KeyState::Revoked) => q = q.filter(api_keys::revoked_at.is_not_null()),
+            Some(KeyState::Expired) => {
+                q = q
+                    .filter(api_keys::revoked_at.is_null())
+                    .filter(api_keys::expires_at.le(f.now))
+            }
+            Some(KeyState::Active) => {
+                q = q.filter(api_keys::revoked_at.is_null()).filter(
+                    api_keys::expires_at
+                        .is_null()
+                        .or(api_keys::expires_at.gt(f.now)),
+                )
+            }
+        }
+        q = match cursor {
+            KeyCursor::First => q.order(api_keys::id.desc()),
+            KeyCursor::Before(id) => q.filter(api_keys::id.lt(id)).order(api_keys::id.desc()),
+            KeyCursor::After(id) => q.filter(api_keys::id.gt(id)).order(api_keys::id.asc()),
+        };
+        q.select(ApiKey::as_select()).limit(limit).load(c).await
+    })?;
+    if matches!(cursor, KeyCursor::After(_)) {
+        found.reverse();
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 
 pub mod bearer;
 pub mod docs;
-pub mod error;
 pub mod idempotency;
 pub mod keys;
 pub mod pages;

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use time::PrimitiveDateTime;
 
 use crate::access::Scope;
-use crate::api::keys::{self, ApiKey, KeyState, NewKey};
+use crate::api::keys::{self, ApiKey, KeyCursor, KeyFilter, KeyState, NewKey};
 use crate::audit::query::{EventFilter, events};
-use crate::change::ChangeError;
+use crate::change::refusal;
 use crate::db::schema::{api_key_usage, users};
 use crate::error::AppError;
 use crate::web::action::Call;
@@ -50,6 +50,8 @@ pub struct ListPage {
     pub client_id: String,
     pub scopes: Vec<Choice>,
     pub states: Vec<Choice>,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -160,6 +162,36 @@ pub struct ListQuery {
     scope: String,
     #[serde(default)]
     state: String,
+    /// The page of keys older than this one.
+    before: Option<i64>,
+    /// The page of keys newer than this one.
+    after: Option<i64>,
+}
+
+/// Keys a page of the list.
+const PAGE: usize = 50;
+
+impl ListQuery {
+    /// This list's filters in a query string, with `cursor` (`before=7`).
+    fn href(&self, cursor: &str) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("owner", &self.owner),
+            ("client_id", &self.client_id),
+            ("scope", &self.scope),
+            ("state", &self.state),
+        ] {
+            if !v.trim().is_empty() {
+                q.append_pair(k, v.trim());
+            }
+        }
+        let mut out = format!("/admin/api-keys?{}", q.finish());
+        if !out.ends_with('?') {
+            out.push('&');
+        }
+        out.push_str(cursor);
+        out
+    }
 }
 
 pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
@@ -178,18 +210,56 @@ pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, Ap
             .unwrap_or(-1),
         ),
     };
-    let found = keys::list(&mut db, owner, q.client_id.trim(), Scope::parse(&q.scope)).await?;
+    let filter = KeyFilter {
+        owner,
+        client_id: q.client_id.trim(),
+        scope: Scope::parse(&q.scope),
+        state: KeyState::parse(&q.state),
+        now,
+    };
+    let cursor = match (q.before, q.after) {
+        (Some(id), _) => KeyCursor::Before(id),
+        (None, Some(id)) => KeyCursor::After(id),
+        (None, None) => KeyCursor::First,
+    };
+    // One more than a page tells whether there is another page that way.
+    let mut found = keys::list(&mut db, &filter, cursor, PAGE as i64 + 1).await?;
+    let more = found.len() > PAGE;
+    if more {
+        match cursor {
+            KeyCursor::After(_) => drop(found.remove(0)),
+            _ => found.truncate(PAGE),
+        }
+    }
+    let (first, last) = (
+        <[ApiKey]>::first(&found).map(|k| k.id),
+        found.last().map(|k| k.id),
+    );
+    let newer = match cursor {
+        KeyCursor::First => false,
+        KeyCursor::Before(_) => true,
+        KeyCursor::After(_) => more,
+    };
+    let older = match cursor {
+        KeyCursor::After(_) => true,
+        _ => more,
+    };
+    let prev_href = first
+        .filter(|_| newer)
+        .map(|id| q.href(&format!("after={id}")));
+    let next_href = last
+        .filter(|_| older)
+        .map(|id| q.href(&format!("before={id}")));
     let ids: Vec<i64> = found.iter().map(|k| k.owner_id).collect();
     let emails = owner_emails(&mut db, &ids).await?;
     let rows = found
         .iter()
-        .filter(|k| q.state.is_empty() || k.state(now).key() == q.state)
         .map(|k| {
             let owner = emails.get(&k.owner_id).cloned().unwrap_or_default();
             row(&call.ctx, k, owner, now)
         })
         .collect();
-    let states = [KeyState::Active, KeyState::Expired, KeyState::Revoked]
+    let states = KeyState::ALL
         .iter()
         .map(|s| Choice {
             value: s.key().to_owned(),
@@ -206,6 +276,8 @@ pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, Ap
         owner: q.owner,
         client_id: q.client_id,
         rows,
+        prev_href,
+        next_href,
         ctx: call.ctx,
     })
 }
@@ -268,12 +340,7 @@ pub async fn create(
             let result = db
                 .transaction(|db| Box::pin(async move { keys::create(db, &by, &input).await }))
                 .await;
-            match result {
-                Ok(created) => Ok(created),
-                Err(ChangeError::Invalid(key)) => Err((field_of(key), key)),
-                Err(ChangeError::NotFound) => return Err(AppError::NotFound),
-                Err(ChangeError::Db(e)) => return Err(e.into()),
-            }
+            refusal(result)?.map_err(|key| (field_of(key), key))
         }
         (None, None) => Err(("owner", "api_keys.owner_unknown")),
     };
@@ -404,26 +471,18 @@ pub async fn rotate(
             Box::pin(async move { keys::rotate(db, &by, id, time::Duration::hours(hours)).await })
         })
         .await;
-    match result {
-        Ok(secret) => {
-            let name = keys::find(&mut db, id)
-                .await?
-                .map(|k| k.name)
-                .unwrap_or_default();
-            html(&SecretPage {
-                ctx: call.ctx,
-                id,
-                name,
-                secret,
-                rotated: true,
-            })
-        }
-        Err(ChangeError::Invalid(key)) => {
+    match refusal(result)? {
+        Ok((name, secret)) => html(&SecretPage {
+            ctx: call.ctx,
+            id,
+            name,
+            secret,
+            rotated: true,
+        }),
+        Err(key) => {
             let page = key_page(&call, id, Some(call.ctx.tr(key).to_owned())).await?;
             refused(&page)
         }
-        Err(ChangeError::NotFound) => Err(AppError::NotFound),
-        Err(ChangeError::Db(e)) => Err(e.into()),
     }
 }
 
@@ -433,12 +492,9 @@ pub async fn revoke(call: Call, Path(id): Path<i64>) -> Result<Response, AppErro
     let result = db
         .transaction(|db| Box::pin(async move { keys::revoke(db, &by, id).await }))
         .await;
-    let error = match result {
-        Ok(()) => None,
-        Err(ChangeError::Invalid(key)) => Some(call.ctx.tr(key).to_owned()),
-        Err(ChangeError::NotFound) => return Err(AppError::NotFound),
-        Err(ChangeError::Db(e)) => return Err(e.into()),
-    };
+    let error = refusal(result)?
+        .err()
+        .map(|key| call.ctx.tr(key).to_owned());
     html(&key_page(&call, id, error).await?)
 }
 

@@ -14,7 +14,6 @@ use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::error::ApiError;
 use crate::api::idempotency::{self, Replay};
 use crate::api::keys::valid_client_id;
 use crate::audit::{Action, ActorRef, Event};
@@ -24,6 +23,7 @@ use crate::db::types::{UserStatus, UserType};
 use crate::state::AppState;
 use crate::user_record::model::{NewUser, is_valid_email, normalize_email};
 use crate::users::changes::{self, ProfileInput};
+use crate::web::api_error::ApiError;
 use crate::web::current::SignedIn;
 use crate::web::meta::RequestMeta;
 
@@ -66,6 +66,10 @@ fn problem(row: usize, field: &str, text: &str) -> Value {
     json!({ "row": row, "field": field, "problem": text })
 }
 
+fn without_controls(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
 /// Every problem of every row, or the rows checked.
 fn check(rows: &[SyncRow]) -> Result<Vec<Valid>, Vec<Value>> {
     let mut problems = Vec::new();
@@ -79,11 +83,16 @@ fn check(rows: &[SyncRow]) -> Result<Vec<Valid>, Vec<Value>> {
         } else if !seen.insert(normalize_email(email)) {
             problems.push(problem(i, "email", "appears twice in this batch"));
         }
-        let name = r.name.trim();
+        // Control characters stop at the edge here as in forms (see
+        // `crate::web::sanitize`): stripped, then the text is checked.
+        let name = without_controls(&r.name);
+        let name = name.trim();
+        let company = without_controls(&r.company);
+        let company = company.trim();
         if name.is_empty() || name.chars().count() > 200 {
             problems.push(problem(i, "name", "required, at most 200 characters"));
         }
-        if r.company.trim().chars().count() > 200 {
+        if company.chars().count() > 200 {
             problems.push(problem(i, "company", "at most 200 characters"));
         }
         let user_type = UserType::parse(&r.user_type.to_uppercase());
@@ -112,7 +121,7 @@ fn check(rows: &[SyncRow]) -> Result<Vec<Valid>, Vec<Value>> {
             out.push(Valid {
                 email: email.to_owned(),
                 name: name.to_owned(),
-                company: r.company.trim().to_owned(),
+                company: company.to_owned(),
                 user_type,
                 status,
                 client_id: r.client_id.clone(),

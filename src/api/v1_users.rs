@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::api::error::ApiError;
 use crate::db::schema::users;
 use crate::state::AppState;
 use crate::user_record::model::Listed;
+use crate::web::api_error::ApiError;
 
 #[derive(Serialize)]
 pub struct UserOut {
@@ -79,14 +79,17 @@ pub async fn by_email(
     State(state): State<AppState>,
     Query(q): Query<ByEmail>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let email = q.email.trim().to_lowercase();
-    if email.is_empty() {
+    // Anything with an @ is looked up (an unknown address finds nobody);
+    // without one it is a mistake (control characters were already
+    // stripped from the query string).
+    if !q.email.contains('@') {
         return Err(
-            ApiError::invalid("the email parameter is required").details(vec![
-                serde_json::json!({ "field": "email", "problem": "required" }),
+            ApiError::invalid("the email parameter must be an email address").details(vec![
+                serde_json::json!({ "field": "email", "problem": "required, with an @" }),
             ]),
         );
     }
+    let email = q.email.trim().to_lowercase();
     let mut db = state.pool.get().await?;
     let found: Vec<Listed> = crate::db_run!(&mut db, |c| users::table
         .filter(users::email_lower.eq(&email))

@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::{AppError, ErrorMarker};
 use crate::i18n::Lang;
+use crate::web::api_error::ApiError;
 use crate::web::layout::PageCtx;
 use crate::web::render::ascii_json;
 
@@ -49,14 +50,10 @@ pub async fn render(req: Request, next: Next) -> Response {
         None => title.to_owned(),
     };
     let mut out = if api {
-        // The API's one error shape (see `crate::api::error`), in English.
+        // The API's one error shape, in English; the request id is in the
+        // X-Request-Id header as on every answer.
         let code = marker.message_key.strip_prefix("error.").unwrap_or("error");
-        let body = serde_json::json!({ "error": {
-            "code": code,
-            "message": Lang::En.t(marker.message_key),
-            "details": [],
-        }, "request_id": request_id });
-        (status, axum::Json(body)).into_response()
+        ApiError::new(status, code, Lang::En.t(marker.message_key)).into_response()
     } else if htmx {
         // htmx does not swap error responses; the toast tells the user.
         let trigger = serde_json::json!({ "toast": { "level": "error", "message": format!("{message} ({request_id})") } });

@@ -16,6 +16,7 @@ use crate::access::{Access, Actor, Decision, decide};
 use crate::audit::{self, ActorRef, Event};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::api_error::ApiError;
 use crate::web::current::CurrentUser;
 use crate::web::meta::RequestMeta;
 
@@ -72,10 +73,10 @@ pub async fn check(
     match decide(access, actor.as_ref()) {
         Decision::Allow => next.run(Request::from_parts(parts, body)).await,
         // The machine API answers in its JSON shape, never with a redirect.
-        Decision::SignIn | Decision::Enroll if api => api_error(401, "unauthorized"),
+        Decision::SignIn | Decision::Enroll if api => ApiError::unauthorized().into_response(),
         Decision::Deny if api => {
             deny_audit(&state, &parts, actor.as_ref(), access).await;
-            api_error(403, "forbidden")
+            ApiError::forbidden(access.describe()).into_response()
         }
         Decision::Enroll => redirect(ENROLL_PATH, htmx),
         Decision::SignIn => {
@@ -102,18 +103,6 @@ pub async fn check(
             AppError::Forbidden.into_response()
         }
     }
-}
-
-/// An API refusal in the API's error shape (see `crate::api::error`,
-/// which this layer may not import).
-fn api_error(status: u16, code: &str) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
-    let message = match code {
-        "unauthorized" => "a valid API key is required: Authorization: Bearer <key>",
-        _ => "this key's scopes do not allow this",
-    };
-    let body = serde_json::json!({ "error": { "code": code, "message": message, "details": [] } });
-    (status, axum::Json(body)).into_response()
 }
 
 /// Denials are logged and written to the audit trail (outside any transaction:

@@ -3,6 +3,7 @@
 //! formatting, CSV).
 
 pub mod action;
+pub mod api_error;
 pub mod assets;
 pub mod csrf;
 pub mod csv;

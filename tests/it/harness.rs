@@ -424,6 +424,19 @@ impl TestApp {
         self.config = config;
     }
 
+    /// Starts another instance on the same database, data directory and
+    /// clock, on a port of its own, as a second server behind a load
+    /// balancer would run. Its base URL is `running.addr`.
+    pub async fn second_instance(&self) -> Running {
+        let mut config = self.config.clone();
+        let port = free_port();
+        config.listen = format!("127.0.0.1:{port}").parse().expect("addr");
+        let _ = config.public_url.set_port(Some(port));
+        start(config, self.clock.clone())
+            .await
+            .expect("the second instance starts")
+    }
+
     /// Waits until task `id` is over, and returns it. The ceiling only
     /// catches a task that never ends: a 20,000-user task on a loaded
     /// 2-core machine with a debug build takes minutes.
@@ -523,4 +536,14 @@ pub fn select_attr(html: &str, selector: &str, attr: &str) -> Option<String> {
         .next()
         .and_then(|e| e.value().attr(attr))
         .map(str::to_owned)
+}
+
+/// The attribute `attr` of every element matching `selector`, in order.
+pub fn select_attrs(html: &str, selector: &str, attr: &str) -> Vec<String> {
+    let doc = Html::parse_document(html);
+    let sel = Selector::parse(selector).expect("selector");
+    doc.select(&sel)
+        .filter_map(|e| e.value().attr(attr))
+        .map(str::to_owned)
+        .collect()
 }
