@@ -281,6 +281,8 @@ impl Running {
             let _ = worker.await;
         }
         flush_denials(&self.state).await;
+        let now = self.state.clock.now_primitive();
+        self.state.key_ledger.settle(&self.state.pool, now).await;
     }
 
     /// Stops at once, as a crash would: workers are dropped mid-step (the
@@ -358,6 +360,8 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         roles: Arc::new(access::role_cache::RoleCache::default()),
         cpu: Arc::new(cpu::CpuPool::for_this_machine()),
         anon_denials: Arc::new(audit::anonymous::AnonymousDenials::default()),
+        key_ledger: Arc::default(),
+        key_cache: Arc::default(),
         tasks: tasks::Waker::default(),
     };
     let mailer = Arc::new(mail::sender::Mailer::from_config(&state.config)?);
@@ -426,7 +430,8 @@ where
     });
 }
 
-/// Background work: summed denials written each 15 s, the role version
+/// Background work: summed denials written each 15 s, API key counts
+/// settled each 5 s, the role version
 /// followed each second, and the scheduler enqueueing the periodic tasks
 /// (purges of expired sessions, old sign-in counters and task outputs,
 /// users deleted more than 30 days ago), which any instance's workers run.
@@ -439,6 +444,11 @@ fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
                 tracing::warn!(error = %e, "writing summed denials failed");
             }
         }
+    });
+    let s = state.clone();
+    repeat(Duration::from_secs(5), false, stop.clone(), move || {
+        let s = s.clone();
+        async move { s.key_ledger.settle(&s.pool, s.clock.now_primitive()).await }
     });
     let s = state.clone();
     repeat(Duration::from_secs(1), true, stop.clone(), move || {

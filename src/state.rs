@@ -21,6 +21,10 @@ pub struct AppState {
     pub roles: Arc<RoleCache>,
     pub cpu: Arc<CpuPool>,
     pub anon_denials: Arc<AnonymousDenials>,
+    /// This instance's leases of the API keys' limits.
+    pub key_ledger: Arc<crate::security::key_ledger::Ledger>,
+    /// API keys read in the last second.
+    pub key_cache: Arc<crate::security::api_key::KeyCache>,
     /// Wakes this instance's task workers after a commit that enqueued work.
     pub tasks: crate::tasks::Waker,
 }

@@ -1,7 +1,7 @@
 //! API keys: creation (the secret shown once, only its hash kept),
-//! rotation with a grace period, revocation, and the lookup the bearer
-//! check makes on every call. Each change writes its audit event in the
-//! same transaction.
+//! rotation with a grace period, revocation. Each change writes its audit
+//! event in the same transaction. The lookup the bearer check makes on
+//! every call is [`crate::security::api_key`].
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -13,82 +13,14 @@ use crate::audit::{Action, Event};
 use crate::change::{By, ChangeError, ChangeResult};
 use crate::db::schema::api_keys;
 use crate::db::{Db, Tx};
+pub use crate::security::api_key::{ApiKey, KeyState, SECRET_PREFIX, parse_scopes};
 use crate::security::crypto::{random_token, sha256_hex};
 
-/// What every secret starts with: recognisable in a leaked file or a
-/// secret scanner's rules.
-pub const SECRET_PREFIX: &str = "sowat_live_";
 /// Characters of the secret kept to tell keys apart in lists.
 const SHOWN_CHARS: usize = SECRET_PREFIX.len() + 8;
 /// Bounds of the limits a key may be given.
 pub const MAX_RATE_PER_MINUTE: i32 = 100_000;
 pub const MAX_MONTHLY_QUOTA: i64 = 1_000_000_000;
-
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = api_keys)]
-pub struct ApiKey {
-    pub id: i64,
-    pub name: String,
-    pub prefix: String,
-    pub scopes: String,
-    pub client_id: String,
-    pub owner_id: i64,
-    pub expires_at: Option<PrimitiveDateTime>,
-    pub rate_per_minute: i32,
-    pub monthly_quota: i64,
-    pub created_at: PrimitiveDateTime,
-    pub revoked_at: Option<PrimitiveDateTime>,
-    pub previous_until: Option<PrimitiveDateTime>,
-    pub last_used_at: Option<PrimitiveDateTime>,
-    pub last_used_ip: Option<String>,
-}
-
-/// Where a key stands at a given time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyState {
-    Active,
-    Expired,
-    Revoked,
-}
-
-impl KeyState {
-    pub const ALL: [KeyState; 3] = [KeyState::Active, KeyState::Expired, KeyState::Revoked];
-    pub fn parse(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.key() == key)
-    }
-    pub fn key(self) -> &'static str {
-        match self {
-            KeyState::Active => "active",
-            KeyState::Expired => "expired",
-            KeyState::Revoked => "revoked",
-        }
-    }
-}
-
-impl ApiKey {
-    pub fn scope_list(&self) -> Vec<Scope> {
-        parse_scopes(&self.scopes)
-    }
-
-    pub fn state(&self, now: PrimitiveDateTime) -> KeyState {
-        if self.revoked_at.is_some() {
-            KeyState::Revoked
-        } else if self.expires_at.is_some_and(|e| e <= now) {
-            KeyState::Expired
-        } else {
-            KeyState::Active
-        }
-    }
-}
-
-/// The scopes stored in a key, in the closed list's order; unknown words
-/// (a scope retired since) grant nothing.
-pub fn parse_scopes(text: &str) -> Vec<Scope> {
-    let mut out: Vec<Scope> = text.split_whitespace().filter_map(Scope::parse).collect();
-    out.sort();
-    out.dedup();
-    out
-}
 
 /// A key as the creation form gives it, checked.
 #[derive(Clone, Debug)]
@@ -240,34 +172,6 @@ pub async fn find(db: &mut Db, id: i64) -> Result<Option<ApiKey>, diesel::result
         .first(c)
         .await
         .optional())
-}
-
-/// The key a secret opens at `now`: its current secret, or its previous
-/// one within the grace period; never a revoked or expired key.
-pub async fn authenticate(
-    db: &mut Db,
-    secret: &str,
-    now: PrimitiveDateTime,
-) -> Result<Option<ApiKey>, diesel::result::Error> {
-    if !secret.starts_with(SECRET_PREFIX) || secret.len() > 128 {
-        return Ok(None);
-    }
-    let hash = sha256_hex(secret);
-    let found: Option<(ApiKey, String)> = crate::db_run!(db, |c| api_keys::table
-        .filter(
-            api_keys::secret_hash
-                .eq(&hash)
-                .or(api_keys::previous_hash.eq(&hash)),
-        )
-        .select((ApiKey::as_select(), api_keys::secret_hash))
-        .first(c)
-        .await
-        .optional())?;
-    Ok(found.and_then(|(key, current)| {
-        let by_old = current != hash;
-        let old_valid = key.previous_until.is_some_and(|u| now < u);
-        (key.state(now) == KeyState::Active && (!by_old || old_valid)).then_some(key)
-    }))
 }
 
 /// The filters of the key list.

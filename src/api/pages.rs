@@ -471,6 +471,8 @@ pub async fn rotate(
             Box::pin(async move { keys::rotate(db, &by, id, time::Duration::hours(hours)).await })
         })
         .await;
+    // This instance stops trusting what it kept of the old secret at once.
+    call.state.key_cache.forget(id);
     match refusal(result)? {
         Ok((name, secret)) => html(&SecretPage {
             ctx: call.ctx,
@@ -492,6 +494,7 @@ pub async fn revoke(call: Call, Path(id): Path<i64>) -> Result<Response, AppErro
     let result = db
         .transaction(|db| Box::pin(async move { keys::revoke(db, &by, id).await }))
         .await;
+    call.state.key_cache.forget(id);
     let error = refusal(result)?
         .err()
         .map(|key| call.ctx.tr(key).to_owned());

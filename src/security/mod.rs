@@ -3,7 +3,9 @@
 //! sign-in rate limits, and the reads the sign-in needs (credentials,
 //! lockout, the actor of a session).
 
+pub mod api_key;
 pub mod crypto;
+pub mod key_ledger;
 pub mod password;
 pub mod rate_limit;
 pub mod recovery;

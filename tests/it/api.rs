@@ -12,7 +12,7 @@ use sowat_admin::access::Scope;
 use sowat_admin::api::keys::{self, NewKey};
 use sowat_admin::audit::{ActorRef, RequestMeta};
 use sowat_admin::change::By;
-use sowat_admin::db::schema::{api_keys, audit_events};
+use sowat_admin::db::schema::{api_key_months, api_key_usage, api_keys, audit_events};
 use sowat_admin::db_run;
 
 use crate::harness::{Kind, TestApp, select_attr};
@@ -449,7 +449,7 @@ async fn limits_hold_across_two_instances() {
     let other = app.second_instance().await;
     let user = app.create_user("limited@api.test", &[], false).await;
     let path = format!("/api/v1/users/{}", user.id);
-    let (_, secret) = make_key(&app, &[Scope::UsersRead], 10, 15).await;
+    let (kid, secret) = make_key(&app, &[Scope::UsersRead], 10, 15).await;
     // 30 requests at once, half to each instance: exactly the minute's ten
     // are served, whichever instance counted them.
     let bases = [app.base.clone(), format!("http://{}", other.addr)];
@@ -516,7 +516,72 @@ async fn limits_hold_across_two_instances() {
         (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded")
     );
     assert!(h.contains_key("retry-after"));
+    // What the database holds once both instances wrote what they kept:
+    // served requests per minute and month, and every refusal.
+    let state = &app.running().state;
+    state
+        .key_ledger
+        .settle(&state.pool, app.clock.now_primitive())
+        .await;
     other.stop().await;
+    let mut db = app.db().await;
+    let minutes: Vec<(i64, i64)> = db_run!(&mut db, |c| api_key_usage::table
+        .filter(api_key_usage::key_id.eq(kid))
+        .order(api_key_usage::minute)
+        .select((api_key_usage::requests, api_key_usage::throttled))
+        .load(c)
+        .await)
+    .unwrap();
+    assert_eq!(minutes, vec![(10, 21), (5, 5)]);
+    let month: i64 = db_run!(&mut db, |c| api_key_months::table
+        .filter(api_key_months::key_id.eq(kid))
+        .select(api_key_months::requests)
+        .first(c)
+        .await)
+    .unwrap();
+    assert_eq!(month, 15);
+}
+
+/// A busy key takes leases of its allowance; what an instance did not use
+/// goes back to the minute and the month, so the counts are the requests
+/// served.
+#[tokio::test(flavor = "multi_thread")]
+async fn unused_leases_go_back_to_the_counts() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("leased@api.test", &[], false).await;
+    let path = format!("/api/v1/users/{}", user.id);
+    let (kid, secret) = make_key(&app, &[Scope::UsersRead], 5000, 1_000_000).await;
+    for _ in 0..7 {
+        assert_eq!(call(&app, Some(&secret), &path).await.0, StatusCode::OK);
+    }
+    let counts = || async {
+        let mut db = app.db().await;
+        let minute: i64 = db_run!(&mut db, |c| api_key_usage::table
+            .filter(api_key_usage::key_id.eq(kid))
+            .select(api_key_usage::requests)
+            .first(c)
+            .await)
+        .unwrap();
+        let month: i64 = db_run!(&mut db, |c| api_key_months::table
+            .filter(api_key_months::key_id.eq(kid))
+            .select(api_key_months::requests)
+            .first(c)
+            .await)
+        .unwrap();
+        (minute, month)
+    };
+    assert_eq!(
+        counts().await,
+        (100, 100),
+        "one lease of 2 % of 5,000 taken"
+    );
+    app.clock.advance(time::Duration::seconds(61));
+    let state = &app.running().state;
+    state
+        .key_ledger
+        .settle(&state.pool, app.clock.now_primitive())
+        .await;
+    assert_eq!(counts().await, (7, 7), "the 93 unused went back");
 }
 
 async fn post_json(
@@ -726,4 +791,39 @@ async fn the_contract_matches_the_routes() {
     let (c, _) = app.client_as(Kind::Support).await;
     let page = app.get(&c, "/api/docs").await.text().await.unwrap();
     assert!(page.contains("POST /api/v1/users/sync"), "{page}");
+}
+
+/// Another instance keeps what it read of a key for at most a second: a
+/// revocation made elsewhere stops the key there once that second is over.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revocation_reaches_the_other_instance_within_a_second() {
+    let app = TestApp::spawn().await;
+    let other = app.second_instance().await;
+    let user = app.create_user("cached@api.test", &[], false).await;
+    let (kid, secret) = make_key(&app, &[Scope::UsersRead], 1000, 1_000_000).await;
+    let url = format!("http://{}/api/v1/users/{}", other.addr, user.id);
+    let status = || async {
+        reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // Signed in first: the sign-in moves the clock (one TOTP step).
+    let (c, _) = app.client_as(Kind::Admin).await;
+    assert_eq!(status().await, StatusCode::OK);
+    let res = app
+        .post_form(&c, &format!("/admin/api-keys/{kid}/revoke"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        status().await,
+        StatusCode::OK,
+        "still in the other's memory"
+    );
+    app.clock.advance(time::Duration::seconds(1));
+    assert_eq!(status().await, StatusCode::UNAUTHORIZED);
+    other.stop().await;
 }
