@@ -94,11 +94,13 @@ def sql(query):
     return out.stdout.strip()
 
 
-def wrk(cookie, path, header=None):
+def wrk(cookie, path, header=None, connections=None):
     """`header` replaces the session cookie (the API's bearer key)."""
     header = header or f"Cookie: {cookie}"
+    conns = connections or CONNECTIONS
+    threads = "-t1" if str(conns) == "1" else "-t2"
     run = lambda duration: subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-H", header, BASE + path],
+        ["wrk", threads, f"-c{conns}", f"-d{duration}", "--latency", "-H", header, BASE + path],
         capture_output=True, text=True, check=True,
     ).stdout
     # An unmeasured run first: the figures are the scenario's, not those of

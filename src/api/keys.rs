@@ -19,7 +19,7 @@ use crate::security::crypto::{random_token, sha256_hex};
 /// Characters of the secret kept to tell keys apart in lists.
 const SHOWN_CHARS: usize = SECRET_PREFIX.len() + 8;
 /// Bounds of the limits a key may be given.
-pub const MAX_RATE_PER_MINUTE: i32 = 100_000;
+pub const MAX_RATE_PER_MINUTE: i32 = 1_000_000;
 pub const MAX_MONTHLY_QUOTA: i64 = 1_000_000_000;
 
 /// A key as the creation form gives it, checked.
