@@ -242,14 +242,17 @@ async fn upsert(
             .optional())?;
     match found {
         None => {
-            let new = NewUser::new(
-                &row.email,
-                &row.name,
-                &row.company,
-                row.user_type,
-                row.status,
-                by.now,
-            );
+            let new = NewUser {
+                signup_client_id: row.client_id.as_deref(),
+                ..NewUser::new(
+                    &row.email,
+                    &row.name,
+                    &row.company,
+                    row.user_type,
+                    row.status,
+                    by.now,
+                )
+            };
             let id: i64 = crate::db_run!(db, |c| diesel::insert_into(users::table)
                 .values(&new)
                 .returning(users::id)

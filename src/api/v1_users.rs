@@ -26,6 +26,9 @@ pub struct UserOut {
     pub status: &'static str,
     pub created_at: String,
     pub last_login_at: Option<String>,
+    /// The client id of the application they signed up in, when a sync
+    /// created them.
+    pub signup_client_id: Option<String>,
 }
 
 fn rfc3339(t: PrimitiveDateTime) -> String {
@@ -43,6 +46,7 @@ impl From<Listed> for UserOut {
             status: u.status.as_str(),
             created_at: rfc3339(u.created_at),
             last_login_at: u.last_login_at.map(rfc3339),
+            signup_client_id: u.signup_client_id,
         }
     }
 }

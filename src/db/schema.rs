@@ -29,6 +29,7 @@ diesel::table! {
         login_failures -> Integer,
         login_window_start -> Nullable<Timestamp>,
         locked_until -> Nullable<Timestamp>,
+        signup_client_id -> Nullable<Text>,
     }
 }
 

@@ -30,6 +30,8 @@ pub struct User {
     pub name_sort: String,
     pub last_login_sort: PrimitiveDateTime,
     pub erased_at: Option<PrimitiveDateTime>,
+    /// The application they signed up in (see the sync API).
+    pub signup_client_id: Option<String>,
 }
 
 /// The columns a list row shows and sorts by: lists never load secrets.
@@ -46,6 +48,7 @@ pub struct Listed {
     pub created_at: PrimitiveDateTime,
     pub name_sort: String,
     pub last_login_sort: PrimitiveDateTime,
+    pub signup_client_id: Option<String>,
 }
 
 impl User {
@@ -70,6 +73,7 @@ pub struct NewUser<'a> {
     pub updated_at: PrimitiveDateTime,
     pub name_sort: String,
     pub search_keys: Option<String>,
+    pub signup_client_id: Option<&'a str>,
 }
 
 impl<'a> NewUser<'a> {
@@ -100,6 +104,7 @@ impl<'a> NewUser<'a> {
             updated_at: now,
             name_sort,
             search_keys,
+            signup_client_id: None,
         }
     }
 }

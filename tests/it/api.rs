@@ -719,6 +719,15 @@ async fn user_sync_is_all_or_nothing_audited_and_idempotent() {
         (s, b["data"][0]["id"].as_i64()),
         (StatusCode::OK, Some(existing.id))
     );
+    // The application a user signed up in is the one whose sync created
+    // them; an update does not rewrite where someone came from.
+    assert_eq!(b["data"][0]["signup_client_id"], Value::Null);
+    let (_, _, b) = call(&app, Some(&secret), "/api/v1/users?email=u7@sync.test").await;
+    assert_eq!(
+        b["data"][0]["signup_client_id"].as_str(),
+        Some("mobile-app")
+    );
+    let u7 = b["data"][0]["id"].as_i64().unwrap();
     // Each change audited with the key as actor and its application.
     let mut db = app.db().await;
     let by_key: Vec<(String, String, Option<String>)> = db_run!(&mut db, |c| audit_events::table
@@ -765,6 +774,13 @@ async fn user_sync_is_all_or_nothing_audited_and_idempotent() {
             && page.contains("href=\"/admin/api-keys/"),
         "{page}"
     );
+    let page = app
+        .get(&c, &format!("/admin/users/{u7}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<code>mobile-app</code>"), "{page}");
 }
 
 /// The OpenAPI document names exactly the API routes of the route table,
