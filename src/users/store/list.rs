@@ -308,9 +308,10 @@ pub enum WordsBy {
     /// Look the prefix up in the key index, then sort every match: cheap
     /// while matches are few.
     Index,
-    /// Walk the list in its sort order and test each row's keys: a page
-    /// costs about size × users ÷ matches rows, so it is cheap when matches
-    /// are many, and the same at any depth.
+    /// Walk the list in its sort order and test each row (SQLite: each
+    /// index entry's id against the matching ids; PostgreSQL: the row's
+    /// keys): a page costs about size × users ÷ matches entries, so it is
+    /// cheap when matches are many, and the same at any depth.
     RowTest,
 }
 
@@ -406,7 +407,21 @@ fn search_condition(f: &Filter, sqlite: bool, part: Part) -> Condition {
     // a subquery, which PostgreSQL evaluates once through the index (to
     // exclude them) rather than testing every row.
     let words = |as_set: bool| {
-        if row_test {
+        if row_test && sqlite {
+            // The walk tests each index entry's id against the matching
+            // ids, gathered once into a temporary set (the `+` keeps the
+            // planner from looking the ids up one by one and sorting them
+            // all): no row is read unless it matches. Testing the row's own
+            // keys instead read every row passed, each a page from the
+            // operating system's cache (16 ms for a common word on 100,000
+            // users, against 2 ms).
+            Condition::new()
+                .sql("+users.id IN (SELECT user_id FROM user_search_keys WHERE key >= ")
+                .text(prefix.clone())
+                .sql(" AND key < ")
+                .text(search_keys::upper_bound(&prefix))
+                .sql(")")
+        } else if row_test {
             // A plain substring test of the row's own keys (see
             // `search_keys::row_needle`): no index, microseconds a row.
             Condition::new()
