@@ -252,7 +252,12 @@ impl Ledger {
             let sent = owed.clone();
             let written = match pool.get().await {
                 Ok(mut db) => db
-                    .transaction(|tx| Box::pin(async move { write_owed(tx, key_id, &sent).await }))
+                    .transaction(|tx| {
+                        Box::pin(async move {
+                            one_writer_per_key(tx, key_id).await?;
+                            write_owed(tx, key_id, &sent).await
+                        })
+                    })
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
@@ -289,6 +294,7 @@ async fn reserve(tx: &mut Tx<'_>, ask: &Ask, owed: &[Owed]) -> QueryResult<Grant
         tx.execute_batch("SET LOCAL synchronous_commit = off")
             .await?;
     }
+    one_writer_per_key(tx, ask.key_id).await?;
     write_owed(tx, ask.key_id, owed).await?;
     let month = month_of(ask.minute);
     let in_minute: i64 = db_run!(tx, |c| diesel::insert_into(api_key_usage::table)
@@ -354,6 +360,27 @@ async fn reserve(tx: &mut Tx<'_>, ask: &Ask, owed: &[Owed]) -> QueryResult<Grant
         .execute(c)
         .await)?;
     Ok(Grant::Lease(n))
+}
+
+/// Queues this transaction behind any other touching the key's counters
+/// (PostgreSQL; SQLite's writers already queue). Each takes several of
+/// the key's rows (old minutes, the current one, the month) in an order
+/// set by what it has to write: without one lock first, two instances
+/// could each hold a row the other waits for.
+async fn one_writer_per_key(tx: &mut Tx<'_>, key_id: i64) -> QueryResult<()> {
+    use diesel::sql_types::BigInt;
+    if tx.is_sqlite() {
+        return Ok(());
+    }
+    // "sowat" in the high bytes, then a range of its own (see db::locks).
+    let lock = 0x736f_7761_7410_0000_i64 + key_id;
+    db_run!(tx, |c| diesel::sql_query(
+        "SELECT pg_advisory_xact_lock($1)"
+    )
+    .bind::<BigInt, _>(lock)
+    .execute(c)
+    .await)?;
+    Ok(())
 }
 
 /// Gives back unused leases (to the minute and to the month) and adds the
