@@ -22,3 +22,4 @@ mod security;
 mod sessions;
 mod tasks;
 mod users;
+mod workspaces;

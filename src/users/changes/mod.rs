@@ -78,6 +78,19 @@ async fn guard_last_admin(db: &mut Db, id: i64) -> ChangeResult<()> {
     Ok(())
 }
 
+/// A workspace never loses its last manager to a suspension, a deletion
+/// or an erasure: another manager is named there first.
+async fn guard_last_manager(db: &mut Db, id: i64) -> ChangeResult<()> {
+    if crate::user_record::memberships::solely_managed(db, id)
+        .await?
+        .is_empty()
+    {
+        Ok(())
+    } else {
+        Err(ChangeError::Invalid("users.last_manager"))
+    }
+}
+
 async fn end_sessions(db: &mut Db, id: i64) -> ChangeResult<usize> {
     Ok(db_run!(db, |c| diesel::delete(
         sessions::table.filter(sessions::user_id.eq(id))
@@ -189,6 +202,7 @@ pub async fn set_status(
             return Err(ChangeError::Invalid("users.not_yourself"));
         }
         guard_last_admin(db, id).await?;
+        guard_last_manager(db, id).await?;
     }
     db_run!(db, |c| diesel::update(users::table.find(id))
         .set((
@@ -435,6 +449,7 @@ pub async fn soft_delete(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> 
         return Ok(());
     }
     guard_last_admin(db, id).await?;
+    guard_last_manager(db, id).await?;
     db_run!(db, |c| diesel::update(users::table.find(id))
         .set((users::deleted_at.eq(by.now), users::updated_at.eq(by.now)))
         .execute(c)
@@ -487,6 +502,7 @@ pub async fn erase(db: &mut Tx<'_>, by: &By, id: i64, typed_email: &str) -> Chan
         return Err(ChangeError::Invalid("users.erase_confirm_mismatch"));
     }
     guard_last_admin(db, id).await?;
+    guard_last_manager(db, id).await?;
     erase_data(db, &user, by.now).await?;
     by.record(
         db,
