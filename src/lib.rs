@@ -82,6 +82,7 @@ pub mod tasks;
 pub mod user_record;
 pub mod users;
 pub mod web;
+pub mod workspaces;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

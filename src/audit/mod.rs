@@ -120,6 +120,15 @@ actions! {
     ApiKeyCreated => "api_key.created",
     ApiKeyRotated => "api_key.rotated",
     ApiKeyRevoked => "api_key.revoked",
+    WorkspaceCreated => "workspace.created",
+    WorkspaceRenamed => "workspace.renamed",
+    WorkspaceSettingsChanged => "workspace.settings_changed",
+    WorkspaceArchived => "workspace.archived",
+    WorkspaceRestored => "workspace.restored",
+    WorkspaceDeleted => "workspace.deleted",
+    MemberAdded => "workspace.member_added",
+    MemberRoleChanged => "workspace.member_role_changed",
+    MemberRemoved => "workspace.member_removed",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
 }
@@ -152,6 +161,11 @@ impl Event {
     }
     pub fn details(mut self, details: Value) -> Self {
         self.details = details;
+        self
+    }
+    /// The workspace the event happened in (its history lists it).
+    pub fn workspace(mut self, id: i64) -> Self {
+        self.workspace_id = Some(id);
         self
     }
     pub fn denied(mut self) -> Self {

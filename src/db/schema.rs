@@ -69,6 +69,7 @@ diesel::table! {
         settings -> Text,
         created_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        archived_at -> Nullable<Timestamp>,
     }
 }
 

@@ -34,8 +34,45 @@ pub fn normalise_role(raw: &str) -> Result<(WorkspaceRole, Option<&'static str>)
     }
 }
 
+/// Holds the rows of these workspaces until the transaction ends, so two
+/// changes that each leave "another manager" cannot both pass at once on
+/// PostgreSQL (a no-op update takes the row lock; SQLite's writers
+/// already queue).
+pub async fn lock_workspaces(db: &mut Db, ids: &[i64]) -> QueryResult<()> {
+    if ids.is_empty() || db.is_sqlite() {
+        return Ok(());
+    }
+    db_run!(db, |c| diesel::update(
+        workspaces::table.filter(workspaces::id.eq_any(ids))
+    )
+    .set(workspaces::slug.eq(workspaces::slug))
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
+/// How many managers of `workspace_id` other than `user_id` can act there
+/// (active, not deleted).
+pub async fn other_active_managers(
+    db: &mut Db,
+    workspace_id: i64,
+    user_id: i64,
+) -> QueryResult<i64> {
+    db_run!(db, |c| workspace_members::table
+        .inner_join(users::table)
+        .filter(workspace_members::workspace_id.eq(workspace_id))
+        .filter(workspace_members::user_id.ne(user_id))
+        .filter(workspace_members::role.eq(WorkspaceRole::Manager.as_str()))
+        .filter(users::status.eq(UserStatus::Active))
+        .filter(users::deleted_at.is_null())
+        .count()
+        .get_result(c)
+        .await)
+}
+
 /// The live workspaces `user_id` manages with no other manager able to
-/// act there (active and not deleted), by name.
+/// act there (active and not deleted), by name. Call inside the
+/// transaction of the change: it locks those workspaces.
 pub async fn solely_managed(db: &mut Db, user_id: i64) -> QueryResult<Vec<String>> {
     let managed: Vec<(i64, String)> = db_run!(db, |c| workspace_members::table
         .inner_join(workspaces::table)
@@ -50,6 +87,7 @@ pub async fn solely_managed(db: &mut Db, user_id: i64) -> QueryResult<Vec<String
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = managed.iter().map(|(id, _)| *id).collect();
+    lock_workspaces(db, &ids).await?;
     let covered: HashSet<i64> = db_run!(db, |c| workspace_members::table
         .inner_join(users::table)
         .filter(workspace_members::workspace_id.eq_any(&ids))

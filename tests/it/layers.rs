@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "account",
         "admin",
         "users",
+        "workspaces",
         "task_pages",
         "health",
         "seed",

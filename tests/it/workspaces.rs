@@ -4,8 +4,13 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
-use sowat_admin::db::schema::{users, workspace_members, workspaces};
+use sowat_admin::audit::{ActorRef, RequestMeta};
+use sowat_admin::change::{By, ChangeError};
+use sowat_admin::db::schema::{audit_events, users, workspace_members, workspaces};
+use sowat_admin::db::types::WorkspaceRole;
 use sowat_admin::db_run;
+use sowat_admin::workspaces::changes;
+use sowat_admin::workspaces::settings::WorkspaceSettings;
 
 use crate::harness::{Kind, TestApp, select_text};
 
@@ -131,5 +136,182 @@ async fn the_last_manager_is_neither_suspended_nor_deleted_nor_erased() {
         res.status(),
         StatusCode::SEE_OTHER,
         "both clubs keep a manager"
+    );
+}
+
+/// Runs one workspace change as `by` in its own transaction.
+macro_rules! change {
+    ($app:expr, $by:expr, |$tx:ident, $b:ident| $body:expr) => {{
+        let mut db = $app.db().await;
+        let by = $by.clone();
+        db.transaction(|$tx| {
+            Box::pin(async move {
+                let $b = &by;
+                $body.await
+            })
+        })
+        .await
+    }};
+}
+
+fn invalid<T: std::fmt::Debug>(r: Result<T, ChangeError>) -> &'static str {
+    match r {
+        Err(ChangeError::Invalid(key)) => key,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workspace_changes_are_audited_protect_base_and_keep_a_manager() {
+    let app = TestApp::spawn().await;
+    let admin = app.create_user("boss@club.test", &["admin"], true).await;
+    let by = By {
+        actor: ActorRef::user(admin.id, &admin.email),
+        meta: RequestMeta::default(),
+        now: app.clock.now_primitive(),
+    };
+    let anna = app.create_user("anna@club.test", &[], false).await;
+    let ben = app.create_user("ben@club.test", &[], false).await;
+    let settings = WorkspaceSettings {
+        description: "Rowing on the Loire".into(),
+        ..WorkspaceSettings::default()
+    };
+
+    // BASE is never renamed, archived or deleted.
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::rename(tx, b, 1, "Other"))),
+        "workspaces.base_protected"
+    );
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::archive(tx, b, 1))),
+        "workspaces.base_protected"
+    );
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::delete(tx, b, 1))),
+        "workspaces.base_protected"
+    );
+
+    let s = settings.clone();
+    let ws = change!(app, by, |tx, b| changes::create(
+        tx, b, "rowing", "Rowing", &s
+    ))
+    .unwrap();
+    let s = settings.clone();
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::create(
+            tx, b, "rowing", "Again", &s
+        ))),
+        "workspaces.slug_taken"
+    );
+    let s = settings.clone();
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::create(
+            tx, b, "-Bad", "Bad", &s
+        ))),
+        "workspaces.slug_invalid"
+    );
+    let (a, bn) = (anna.id, ben.id);
+    change!(app, by, |tx, b| changes::add_member(
+        tx,
+        b,
+        ws,
+        a,
+        WorkspaceRole::Manager
+    ))
+    .unwrap();
+    change!(app, by, |tx, b| changes::add_member(
+        tx,
+        b,
+        ws,
+        bn,
+        WorkspaceRole::Member
+    ))
+    .unwrap();
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::add_member(
+            tx,
+            b,
+            ws,
+            bn,
+            WorkspaceRole::Manager
+        ))),
+        "workspaces.already_member"
+    );
+    // Anna is the only manager: neither demoted nor removed.
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::set_member_role(
+            tx,
+            b,
+            ws,
+            a,
+            WorkspaceRole::Member
+        ))),
+        "workspaces.last_manager"
+    );
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::remove_member(
+            tx, b, ws, a
+        ))),
+        "workspaces.last_manager"
+    );
+    // Ben promoted: then Anna may go.
+    assert!(
+        change!(app, by, |tx, b| changes::set_member_role(
+            tx,
+            b,
+            ws,
+            bn,
+            WorkspaceRole::Manager
+        ))
+        .unwrap()
+    );
+    change!(app, by, |tx, b| changes::remove_member(tx, b, ws, a)).unwrap();
+
+    // Settings are typed; archiving makes the workspace read-only.
+    let mut s = settings.clone();
+    s.require_two_factor = true;
+    assert!(change!(app, by, |tx, b| changes::set_settings(tx, b, ws, &s)).unwrap());
+    change!(app, by, |tx, b| changes::archive(tx, b, ws)).unwrap();
+    assert_eq!(
+        invalid(change!(app, by, |tx, b| changes::add_member(
+            tx,
+            b,
+            ws,
+            a,
+            WorkspaceRole::Member
+        ))),
+        "workspaces.archived"
+    );
+    change!(app, by, |tx, b| changes::restore(tx, b, ws)).unwrap();
+    assert!(change!(app, by, |tx, b| changes::rename(tx, b, ws, "Rowing club")).unwrap());
+    change!(app, by, |tx, b| changes::delete(tx, b, ws)).unwrap();
+    assert!(matches!(
+        change!(app, by, |tx, b| changes::rename(tx, b, ws, "Gone")),
+        Err(ChangeError::NotFound)
+    ));
+
+    // Every change is in the workspace's history.
+    let mut db = app.db().await;
+    let history: Vec<String> = db_run!(&mut db, |c| audit_events::table
+        .filter(audit_events::workspace_id.eq(ws))
+        .order(audit_events::id)
+        .select(audit_events::action)
+        .load(c)
+        .await)
+    .unwrap();
+    assert_eq!(
+        history,
+        [
+            "workspace.created",
+            "workspace.member_added",
+            "workspace.member_added",
+            "workspace.member_role_changed",
+            "workspace.member_removed",
+            "workspace.settings_changed",
+            "workspace.archived",
+            "workspace.restored",
+            "workspace.renamed",
+            "workspace.deleted",
+        ]
     );
 }
