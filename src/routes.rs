@@ -11,7 +11,7 @@ use axum::middleware::from_fn_with_state;
 use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
-use crate::{account, admin, api, auth, health, task_pages, users, web};
+use crate::{account, admin, api, auth, health, task_pages, users, web, workspaces};
 
 /// Every route of the service.
 pub fn table() -> Vec<Route> {
@@ -21,6 +21,7 @@ pub fn table() -> Vec<Route> {
         account::routes(),
         admin::routes(),
         users::routes(),
+        workspaces::routes(),
         task_pages::routes(),
         api::routes(),
     ]

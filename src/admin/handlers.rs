@@ -217,6 +217,7 @@ pub async fn audit(
             .and_then(|d| d.next_day())
             .map(|d| d.midnight()),
         before: f.before.parse::<i64>().ok(),
+        workspace_id: None,
     };
     let mut rows = if nobody {
         Vec::new()

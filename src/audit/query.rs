@@ -38,6 +38,8 @@ pub struct EventFilter {
     pub target: Option<(String, String)>,
     /// Events about records of this type.
     pub target_type: Option<String>,
+    /// Events in this workspace.
+    pub workspace_id: Option<i64>,
     /// One action (its stored key), or every action starting with `area.`.
     pub action: Option<String>,
     pub outcome: Option<Outcome>,
@@ -97,6 +99,9 @@ pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec
         }
         if let Some(t) = &f.target_type {
             q = q.filter(audit_events::target_type.eq(t.clone()));
+        }
+        if let Some(w) = f.workspace_id {
+            q = q.filter(audit_events::workspace_id.eq(w));
         }
         if let Some(a) = &f.action {
             q = match a.strip_suffix('.') {

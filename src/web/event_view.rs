@@ -50,6 +50,7 @@ fn record_href(kind: &str, id: &str) -> Option<String> {
         "user" => Some(format!("/admin/users/{numeric}")),
         "task" => Some(format!("/admin/tasks/{numeric}")),
         "api_key" => Some(format!("/admin/api-keys/{numeric}")),
+        "workspace" => Some(format!("/admin/workspaces/{numeric}")),
         _ => None,
     }
 }

@@ -97,9 +97,14 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 6] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 7] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
+        (
+            "/admin/workspaces",
+            "nav.workspaces",
+            Some(Permission::WorkspacesRead),
+        ),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
         (
             "/admin/api-keys",

@@ -6,4 +6,28 @@
 //! manager).
 
 pub mod changes;
+pub mod handlers;
 pub mod settings;
+pub mod store;
+pub mod views;
+
+/// The administrators' workspace screens (Testers and support read them).
+#[rustfmt::skip]
+pub fn routes() -> Vec<crate::web::route::Route> {
+    use crate::web::route::*;
+    use handlers::*;
+    vec![
+        get("/admin/workspaces", Staff(WorkspacesRead), list),
+        get("/admin/workspaces/new", Staff(WorkspacesManage), new),
+        post("/admin/workspaces", Staff(WorkspacesManage), create),
+        get("/admin/workspaces/{id}", Staff(WorkspacesRead), page),
+        post("/admin/workspaces/{id}/rename", Staff(WorkspacesManage), rename),
+        post("/admin/workspaces/{id}/settings", Staff(WorkspacesManage), settings),
+        post("/admin/workspaces/{id}/archive", Staff(WorkspacesManage), archive),
+        post("/admin/workspaces/{id}/restore", Staff(WorkspacesManage), restore),
+        post("/admin/workspaces/{id}/delete", Staff(WorkspacesManage), delete),
+        post("/admin/workspaces/{id}/members", Staff(WorkspacesManage), add_member),
+        post("/admin/workspaces/{id}/members/{user_id}/role", Staff(WorkspacesManage), set_role),
+        post("/admin/workspaces/{id}/members/{user_id}/remove", Staff(WorkspacesManage), remove_member),
+    ]
+}

@@ -133,6 +133,42 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("GET", "/admin/tasks/{id}/download"),
             [A, D, D, A, D, D, L, E],
         ),
+        (("GET", "/admin/workspaces"), [A, A, A, A, D, D, L, E]),
+        (("GET", "/admin/workspaces/new"), [A, D, D, D, D, D, L, E]),
+        (("POST", "/admin/workspaces"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/workspaces/{id}"), [A, A, A, A, D, D, L, E]),
+        (
+            ("POST", "/admin/workspaces/{id}/rename"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/settings"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/archive"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/restore"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/delete"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/members"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/members/{user_id}/role"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/workspaces/{id}/members/{user_id}/remove"),
+            [A, D, D, D, D, D, L, E],
+        ),
         (("GET", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
         (("GET", "/admin/api-keys/new"), [A, D, D, D, D, D, L, E]),
         (("POST", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),

@@ -315,3 +315,134 @@ async fn workspace_changes_are_audited_protect_base_and_keep_a_manager() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn administrators_run_workspaces_from_their_screens() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let anna = app.create_user("anna@rowing.test", &[], false).await;
+    app.create_user("ben@rowing.test", &[], false).await;
+
+    let res = app
+        .post_form(
+            &c,
+            "/admin/workspaces",
+            &[
+                ("name", "Rowing club"),
+                ("slug", "Bad Slug"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(select_text(&page, ".form-error")[0].contains("lower-case"));
+    assert!(
+        page.contains("value=\"Rowing club\""),
+        "the form keeps its input"
+    );
+    let res = app
+        .post_form(
+            &c,
+            "/admin/workspaces",
+            &[
+                ("name", "Rowing club"),
+                ("slug", "rowing"),
+                ("description", "On the Loire"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let at = crate::harness::location(&res);
+    let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
+
+    // Members by email; a legacy role is converted.
+    let members = format!("/admin/workspaces/{id}/members");
+    let res = app
+        .post_form(
+            &c,
+            &members,
+            &[("email", "ANNA@rowing.test"), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = app
+        .post_form(
+            &c,
+            &members,
+            &[("email", "nobody@rowing.test"), ("role", "MEMBER")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .post_form(
+            &c,
+            &members,
+            &[("email", "ben@rowing.test"), ("role", "ADMIN")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(select_text(&res.text().await.unwrap(), ".form-error")[0].contains("Unknown role"));
+    let res = app
+        .post_form(
+            &c,
+            &members,
+            &[("email", "ben@rowing.test"), ("role", "VIEWER")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // The only manager stays.
+    let res = app
+        .post_form(&c, &format!("{members}/{}/remove", anna.id), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(select_text(&res.text().await.unwrap(), ".form-error")[0].contains("active manager"));
+
+    let page = app
+        .get(&c, &format!("/admin/workspaces/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows = select_text(&page, "#member-rows tbody tr");
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("anna@rowing.test"),
+        "managers first: {rows:?}"
+    );
+    let history = select_text(&page, "#workspace-history tbody tr");
+    assert_eq!(history.len(), 3, "{history:?}");
+
+    // The list counts members and managers.
+    let list = app.get(&c, "/admin/workspaces").await.text().await.unwrap();
+    let row = select_text(&list, &format!("#workspace-rows tr[data-id=\"{id}\"] td"));
+    assert_eq!((row[2].trim(), row[3].trim()), ("2", "1"), "{row:?}");
+    let found = app
+        .get(&c, "/admin/workspaces?q=ROWING")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_text(&found, "#workspace-rows tbody tr").len(), 1);
+
+    // BASE offers no rename, archive or delete; a refused attempt says why.
+    let base = app
+        .get(&c, "/admin/workspaces/1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!base.contains("/admin/workspaces/1/delete"));
+    let res = app.post_form(&c, "/admin/workspaces/1/delete", &[]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A tester reads, without the forms.
+    let (t, _) = app.client_as(Kind::Tester).await;
+    let seen = app
+        .get(&t, &format!("/admin/workspaces/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(seen.contains("anna@rowing.test") && !seen.contains("member-add"));
+}

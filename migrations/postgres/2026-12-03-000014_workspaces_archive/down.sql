@@ -1,1 +1,2 @@
+DROP INDEX audit_events_workspace_idx;
 ALTER TABLE workspaces DROP COLUMN archived_at;

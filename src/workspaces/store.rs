@@ -1,0 +1,201 @@
+//! Reads for the workspace screens: the list (keyset by name, so a page
+//! costs the same at any depth), member and manager counts for a page's
+//! workspaces, and a workspace's members.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use time::PrimitiveDateTime;
+
+use crate::db::Db;
+use crate::db::schema::{users, workspace_members, workspaces};
+use crate::db::types::{UserStatus, WorkspaceRole};
+use crate::db_run;
+use crate::workspaces::changes::Workspace;
+
+/// Which workspaces the list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shown {
+    Live,
+    Archived,
+    All,
+}
+
+impl Shown {
+    pub const ALL: [Shown; 3] = [Shown::Live, Shown::Archived, Shown::All];
+    pub fn key(self) -> &'static str {
+        match self {
+            Shown::Live => "live",
+            Shown::Archived => "archived",
+            Shown::All => "all",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.key() == s)
+            .unwrap_or(Shown::Live)
+    }
+}
+
+pub struct ListFilter {
+    /// Part of the name or the address.
+    pub q: String,
+    pub shown: Shown,
+}
+
+/// Where a page starts: after or before a (name, id) in name order.
+pub enum Cursor {
+    First,
+    After(String, i64),
+    Before(String, i64),
+}
+
+fn like_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '!' => vec!['!', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// Up to `limit` workspaces in name order from `cursor` (BASE first on
+/// the first page, whatever its name).
+pub async fn list(
+    db: &mut Db,
+    f: &ListFilter,
+    cursor: &Cursor,
+    limit: i64,
+) -> QueryResult<Vec<Workspace>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool, Text};
+    let pattern = format!("%{}%", like_escape(&f.q.trim().to_lowercase()));
+    let mut rows: Vec<Workspace> = db_run!(db, |c| {
+        let mut q = workspaces::table
+            .filter(workspaces::deleted_at.is_null())
+            .select(Workspace::as_select())
+            .limit(limit)
+            .into_boxed();
+        q = match f.shown {
+            Shown::Live => q.filter(workspaces::archived_at.is_null()),
+            Shown::Archived => q.filter(workspaces::archived_at.is_not_null()),
+            Shown::All => q,
+        };
+        if !f.q.trim().is_empty() {
+            q = q.filter(
+                sql::<Bool>("(lower(workspaces.name) LIKE ")
+                    .bind::<Text, _>(pattern.clone())
+                    .sql(" ESCAPE '!' OR workspaces.slug LIKE ")
+                    .bind::<Text, _>(pattern.clone())
+                    .sql(" ESCAPE '!')"),
+            );
+        }
+        q = match cursor {
+            Cursor::First => q.order((workspaces::name.asc(), workspaces::id.asc())),
+            Cursor::After(name, id) => q
+                .filter(
+                    sql::<Bool>("(workspaces.name, workspaces.id) > (")
+                        .bind::<Text, _>(name.clone())
+                        .sql(", ")
+                        .bind::<BigInt, _>(*id)
+                        .sql(")"),
+                )
+                .order((workspaces::name.asc(), workspaces::id.asc())),
+            Cursor::Before(name, id) => q
+                .filter(
+                    sql::<Bool>("(workspaces.name, workspaces.id) < (")
+                        .bind::<Text, _>(name.clone())
+                        .sql(", ")
+                        .bind::<BigInt, _>(*id)
+                        .sql(")"),
+                )
+                .order((workspaces::name.desc(), workspaces::id.desc())),
+        };
+        q.load(c).await
+    })?;
+    if matches!(cursor, Cursor::Before(..)) {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// Members and managers of each of `ids`.
+pub async fn counts(db: &mut Db, ids: &[i64]) -> QueryResult<HashMap<i64, (i64, i64)>> {
+    let rows: Vec<(i64, String, i64)> = db_run!(db, |c| workspace_members::table
+        .filter(workspace_members::workspace_id.eq_any(ids))
+        .group_by((workspace_members::workspace_id, workspace_members::role))
+        .select((
+            workspace_members::workspace_id,
+            workspace_members::role,
+            diesel::dsl::count_star(),
+        ))
+        .load(c)
+        .await)?;
+    let mut out: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (ws, role, n) in rows {
+        let e = out.entry(ws).or_default();
+        e.0 += n;
+        if role == WorkspaceRole::Manager.as_str() {
+            e.1 += n;
+        }
+    }
+    Ok(out)
+}
+
+pub struct MemberRow {
+    pub user_id: i64,
+    pub email: String,
+    pub name: String,
+    pub status: UserStatus,
+    pub role: WorkspaceRole,
+    pub since: PrimitiveDateTime,
+}
+
+/// Members shown on a workspace's page: managers first, then by email.
+pub const MEMBERS_SHOWN: i64 = 500;
+
+pub async fn members(db: &mut Db, ws: i64) -> QueryResult<Vec<MemberRow>> {
+    let rows: Vec<(i64, String, String, UserStatus, String, PrimitiveDateTime)> =
+        db_run!(db, |c| workspace_members::table
+            .inner_join(users::table)
+            .filter(workspace_members::workspace_id.eq(ws))
+            .filter(users::deleted_at.is_null())
+            .order((workspace_members::role.asc(), users::email_lower.asc()))
+            .select((
+                users::id,
+                users::email,
+                users::name,
+                users::status,
+                workspace_members::role,
+                workspace_members::created_at,
+            ))
+            .limit(MEMBERS_SHOWN)
+            .load(c)
+            .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user_id, email, name, status, role, since)| {
+            Some(MemberRow {
+                user_id,
+                email,
+                name,
+                status,
+                role: WorkspaceRole::parse(&role)?,
+                since,
+            })
+        })
+        .collect())
+}
+
+/// The live user with this address, if any.
+pub async fn user_by_email(db: &mut Db, email: &str) -> QueryResult<Option<i64>> {
+    db_run!(db, |c| users::table
+        .filter(users::email_lower.eq(email.trim().to_lowercase()))
+        .filter(users::deleted_at.is_null())
+        .select(users::id)
+        .first(c)
+        .await
+        .optional())
+}
