@@ -34,6 +34,55 @@ pub fn normalise_role(raw: &str) -> Result<(WorkspaceRole, Option<&'static str>)
     }
 }
 
+/// One of a user's memberships, as their page lists it.
+pub struct Held {
+    pub workspace_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub is_base: bool,
+    pub archived: bool,
+    pub role: WorkspaceRole,
+}
+
+/// The live workspaces `user_id` belongs to, BASE first, then by name.
+pub async fn of_user(db: &mut Db, user_id: i64) -> QueryResult<Vec<Held>> {
+    let rows: Vec<(
+        i64,
+        String,
+        String,
+        bool,
+        Option<time::PrimitiveDateTime>,
+        String,
+    )> = db_run!(db, |c| workspace_members::table
+        .inner_join(workspaces::table)
+        .filter(workspace_members::user_id.eq(user_id))
+        .filter(workspaces::deleted_at.is_null())
+        .order((workspaces::is_base.desc(), workspaces::name.asc()))
+        .select((
+            workspaces::id,
+            workspaces::slug,
+            workspaces::name,
+            workspaces::is_base,
+            workspaces::archived_at,
+            workspace_members::role,
+        ))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(workspace_id, slug, name, is_base, archived, role)| {
+            Some(Held {
+                workspace_id,
+                slug,
+                name,
+                is_base,
+                archived: archived.is_some(),
+                role: WorkspaceRole::parse(&role)?,
+            })
+        })
+        .collect())
+}
+
 /// Holds the rows of these workspaces until the transaction ends, so two
 /// changes that each leave "another manager" cannot both pass at once on
 /// PostgreSQL (a no-op update takes the row lock; SQLite's writers

@@ -84,6 +84,8 @@ pub struct Abilities {
     pub audit: bool,
     pub export: bool,
     pub reset_password: bool,
+    /// May read workspaces (the user's memberships section).
+    pub workspaces: bool,
 }
 
 impl Abilities {
@@ -96,6 +98,7 @@ impl Abilities {
             audit: can(actor, Permission::AuditRead, None),
             export: can(actor, Permission::ExportsRun, None),
             reset_password: can(actor, Permission::UsersPasswordReset, None),
+            workspaces: can(actor, Permission::WorkspacesRead, None),
         }
     }
 }
@@ -130,6 +133,14 @@ pub fn type_choices(lang: Lang, current: &str) -> Vec<Choice> {
             selected: current == t.as_str(),
         })
         .collect()
+}
+
+/// The user's workspaces, linked, with their role in each.
+#[derive(Template)]
+#[template(path = "users/_workspaces.html")]
+pub struct WorkspacesSection<'a> {
+    pub ctx: &'a PageCtx,
+    pub held: Vec<crate::user_record::memberships::Held>,
 }
 
 #[derive(Template)]

@@ -413,6 +413,21 @@ async fn administrators_run_workspaces_from_their_screens() {
     let history = select_text(&page, "#workspace-history tbody tr");
     assert_eq!(history.len(), 3, "{history:?}");
 
+    // The user page lists the user's workspaces, linked, with the role.
+    let user_page = app
+        .get(&c, &format!("/admin/users/{}", anna.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let held = select_text(&user_page, "#section-workspaces tbody tr");
+    assert!(
+        held.iter()
+            .any(|r| r.contains("Rowing club") && r.contains("Manager")),
+        "{held:?}"
+    );
+    assert!(user_page.contains(&format!("href=\"/admin/workspaces/{id}\"")));
+
     // The list counts members and managers.
     let list = app.get(&c, "/admin/workspaces").await.text().await.unwrap();
     let row = select_text(&list, &format!("#workspace-rows tr[data-id=\"{id}\"] td"));

@@ -304,9 +304,14 @@ pub async fn header(
         ("section-status", lang.t("users.status")),
         ("section-roles", lang.t("users.roles")),
         ("section-security", lang.t("users.security")),
+    ];
+    if can.workspaces {
+        anchors.push(("section-workspaces", lang.t("users.workspaces")));
+    }
+    anchors.extend([
         ("section-logins", lang.t("users.sign_ins")),
         ("section-notes", lang.t("users.notes")),
-    ];
+    ]);
     if can.audit {
         anchors.push(("section-changes", lang.t("users.history")));
     }
@@ -377,6 +382,13 @@ pub async fn full(
     let mut sections = Vec::new();
     for part in [Part::Profile, Part::Status, Part::Roles, Part::Security] {
         sections.push(section(db, &ctx, actor, u, part, form_for(part), None).await?);
+    }
+    if can.workspaces {
+        let held = crate::user_record::memberships::of_user(db, u.id).await?;
+        sections.push(Section::render(
+            "section-workspaces",
+            &WorkspacesSection { ctx: &ctx, held },
+        )?);
     }
     sections.push(logins(db, &ctx, u).await?);
     sections.push(section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?);
