@@ -116,6 +116,10 @@ def main():
                     ("12-account", "/account"),
                     ("13-sessions", "/account/sessions"),
                     ("14-not-found", "/admin/users/999999999"),
+                    ("15-workspaces", "/admin/workspaces"),
+                    ("16-workspace-new", "/admin/workspaces/new"),
+                    ("17-workspace-base", "/admin/workspaces/1"),
+                    ("18-api-keys", "/admin/api-keys"),
                 ]
                 for name, path in pages:
                     b.go(path)
