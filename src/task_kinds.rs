@@ -28,8 +28,9 @@ pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler>
     ])
 }
 
-/// Expired sessions, old sign-in counters, expired task outputs and old
-/// tasks: each purge is idempotent, so a re-run is harmless.
+/// Expired sessions, old sign-in counters, API key counts per minute past
+/// a month, expired task outputs and old tasks: each purge is idempotent,
+/// so a re-run is harmless.
 async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
     let now = run.now();
     s.login_limiter
@@ -44,12 +45,15 @@ async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
     .purge_expired()
     .await
     .map_err(|e| TaskError::Retry(e.to_string()))?;
+    let key_minutes = crate::security::key_ledger::purge_old(&s.pool, now).await?;
     let mut db = s.pool.get().await?;
     let tasks = store::clean_up(&mut db, now).await?;
-    if sessions + tasks > 0 {
-        tracing::info!(sessions, tasks, "housekeeping purged");
+    if sessions + tasks + key_minutes > 0 {
+        tracing::info!(sessions, tasks, key_minutes, "housekeeping purged");
     }
     Ok(Done {
-        result: Some(serde_json::json!({ "sessions": sessions, "tasks": tasks })),
+        result: Some(
+            serde_json::json!({ "sessions": sessions, "tasks": tasks, "api_key_minutes": key_minutes }),
+        ),
     })
 }

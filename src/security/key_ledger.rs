@@ -270,6 +270,21 @@ impl Ledger {
     }
 }
 
+/// How long per-minute counts are kept: the key page shows 30 days.
+pub const MINUTES_KEPT: time::Duration = time::Duration::days(31);
+
+/// Drops per-minute counts older than [`MINUTES_KEPT`] (housekeeping);
+/// the months stay, they hold the quota's history.
+pub async fn purge_old(pool: &Pool, now: PrimitiveDateTime) -> Result<usize, DbError> {
+    let mut db = pool.get().await?;
+    let before = minute_of(now) - MINUTES_KEPT;
+    Ok(db_run!(&mut db, |c| diesel::delete(
+        api_key_usage::table.filter(api_key_usage::minute.lt(before))
+    )
+    .execute(c)
+    .await)?)
+}
+
 struct Ask {
     key_id: i64,
     limits: Limits,

@@ -582,6 +582,21 @@ async fn unused_leases_go_back_to_the_counts() {
         .settle(&state.pool, app.clock.now_primitive())
         .await;
     assert_eq!(counts().await, (7, 7), "the 93 unused went back");
+    // Minutes older than a month go with housekeeping; months stay.
+    app.clock.advance(time::Duration::days(32));
+    let purged =
+        sowat_admin::security::key_ledger::purge_old(&state.pool, app.clock.now_primitive())
+            .await
+            .unwrap();
+    assert_eq!(purged, 1);
+    let mut db = app.db().await;
+    let months: i64 = db_run!(&mut db, |c| api_key_months::table
+        .filter(api_key_months::key_id.eq(kid))
+        .select(api_key_months::requests)
+        .first(c)
+        .await)
+    .unwrap();
+    assert_eq!(months, 7);
 }
 
 async fn post_json(
