@@ -22,7 +22,7 @@ use crate::web::event_view::EventView;
 use crate::web::form::{Choice, all, field};
 use crate::web::format::{date_time, parse_day};
 use crate::web::layout::PageCtx;
-use crate::web::render::html;
+use crate::web::render::{html, refused};
 
 /// Grace periods offered when rotating, in hours (0: the old secret stops now).
 const GRACE_HOURS: [i64; 5] = [0, 1, 24, 72, 168];
@@ -499,10 +499,4 @@ pub async fn revoke(call: Call, Path(id): Path<i64>) -> Result<Response, AppErro
         .err()
         .map(|key| call.ctx.tr(key).to_owned());
     html(&key_page(&call, id, error).await?)
-}
-
-/// A form shown again with its refusal: 422, so scripts and tests see it.
-fn refused<T: Template>(page: &T) -> Result<Response, AppError> {
-    use axum::response::IntoResponse;
-    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html(page)?).into_response())
 }

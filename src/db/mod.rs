@@ -368,6 +368,18 @@ impl Drop for Db {
 }
 
 /// Whether `e` is a unique-constraint violation (a race past a pre-check).
+/// `%`, `_` and the escape character itself are literal in user input.
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,

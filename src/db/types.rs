@@ -61,6 +61,18 @@ text_enum!(
     UserType { Internal => "INTERNAL", External => "EXTERNAL" }
 );
 
+impl UserStatus {
+    /// The i18n key of the status's name.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            UserStatus::Active => "status.ACTIVE",
+            UserStatus::Pending => "status.PENDING",
+            UserStatus::Suspended => "status.SUSPENDED",
+            UserStatus::Inactive => "status.INACTIVE",
+        }
+    }
+}
+
 text_enum!(RoleScope { Platform => "PLATFORM", Workspace => "WORKSPACE" });
 
 text_enum!(

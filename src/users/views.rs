@@ -20,12 +20,7 @@ use crate::i18n::Lang;
 use crate::user_record::model::Listed;
 
 pub fn status_label(lang: Lang, s: UserStatus) -> &'static str {
-    lang.t(match s {
-        UserStatus::Active => "status.ACTIVE",
-        UserStatus::Pending => "status.PENDING",
-        UserStatus::Suspended => "status.SUSPENDED",
-        UserStatus::Inactive => "status.INACTIVE",
-    })
+    lang.t(s.label_key())
 }
 
 pub fn type_label(lang: Lang, t: UserType) -> &'static str {

@@ -14,6 +14,11 @@ pub fn html<T: Template>(template: &T) -> Result<Response, AppError> {
         .map_err(AppError::internal)
 }
 
+/// A form shown again with its refusal: 422, so scripts and tests see it.
+pub fn refused<T: Template>(page: &T) -> Result<Response, AppError> {
+    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html(page)?).into_response())
+}
+
 /// Adds a toast (shown by `static/app.js`) to a response.
 pub fn with_toast(mut response: Response, level: &str, message: &str) -> Response {
     let trigger = serde_json::json!({ "toast": { "level": level, "message": message } });

@@ -19,7 +19,7 @@ use crate::web::event_view::EventView;
 use crate::web::form::{Choice, field};
 use crate::web::format::date_time;
 use crate::web::guard::redirect;
-use crate::web::render::html;
+use crate::web::render::{html, refused};
 use crate::workspaces::changes::{self, Workspace};
 use crate::workspaces::settings::WorkspaceSettings;
 use crate::workspaces::store::{self, Cursor, ListFilter, MEMBERS_SHOWN, Shown};
@@ -235,12 +235,7 @@ async fn workspace_page(
             .map(|m| MemberView {
                 user_id: m.user_id,
                 active: m.status == UserStatus::Active,
-                status: lang.t(match m.status {
-                    UserStatus::Active => "status.ACTIVE",
-                    UserStatus::Pending => "status.PENDING",
-                    UserStatus::Suspended => "status.SUSPENDED",
-                    UserStatus::Inactive => "status.INACTIVE",
-                }),
+                status: lang.t(m.status.label_key()),
                 is_manager: m.role == WorkspaceRole::Manager,
                 since: date_time(m.since),
                 email: m.email,
@@ -309,6 +304,8 @@ async fn run<T: Send + 'static>(
     let mut db = call.state.pool.get().await?;
     let result = db.transaction(|tx| change(tx, by)).await;
     match refusal(result)? {
+        // A deleted workspace has no page left: back to the list.
+        Ok(_) if what == "delete" => Ok(redirect("/admin/workspaces", call.htmx)),
         Ok(_) => Ok(redirect(&format!("/admin/workspaces/{id}"), call.htmx)),
         Err(key) => {
             let page = workspace_page(&call, id, Some(call.ctx.tr(key).to_owned())).await?;
@@ -361,19 +358,10 @@ pub async fn restore(call: Call, Path(id): Path<i64>) -> Result<Response, AppErr
 }
 
 pub async fn delete(call: Call, Path(id): Path<i64>) -> Result<Response, AppError> {
-    changeable(&call, id, "delete").await?;
-    let by = call.by();
-    let mut db = call.state.pool.get().await?;
-    let result = db
-        .transaction(|tx| Box::pin(async move { changes::delete(tx, &by, id).await }))
-        .await;
-    match refusal(result)? {
-        Ok(()) => Ok(redirect("/admin/workspaces", call.htmx)),
-        Err(key) => {
-            let page = workspace_page(&call, id, Some(call.ctx.tr(key).to_owned())).await?;
-            refused(&page)
-        }
-    }
+    run(call, id, "delete", move |tx, by| {
+        Box::pin(async move { changes::delete(tx, &by, id).await })
+    })
+    .await
 }
 
 /// Adds an existing user by email, with a role (legacy values accepted).
@@ -429,10 +417,4 @@ pub async fn remove_member(
         Box::pin(async move { changes::remove_member(tx, &by, id, user_id).await })
     })
     .await
-}
-
-/// A form shown again with its refusal: 422, so scripts and tests see it.
-fn refused<T: askama::Template>(page: &T) -> Result<Response, AppError> {
-    use axum::response::IntoResponse;
-    Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html(page)?).into_response())
 }

@@ -8,9 +8,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
-use crate::db::Db;
 use crate::db::schema::{users, workspace_members, workspaces};
 use crate::db::types::{UserStatus, WorkspaceRole};
+use crate::db::{Db, like_escape};
 use crate::db_run;
 use crate::workspaces::changes::Workspace;
 
@@ -50,15 +50,6 @@ pub enum Cursor {
     First,
     After(String, i64),
     Before(String, i64),
-}
-
-fn like_escape(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '!' => vec!['!', c],
-            c => vec![c],
-        })
-        .collect()
 }
 
 /// Up to `limit` workspaces in name order from `cursor` (BASE first on

@@ -20,9 +20,9 @@ use time::{PrimitiveDateTime, Time};
 
 use crate::web::format::{date_range_problem, parse_day};
 
-use crate::db::Db;
 use crate::db::schema::{roles, user_roles, users};
 use crate::db::types::{UserStatus, UserType};
+use crate::db::{Db, like_escape};
 use crate::user_record::model::{Listed, is_valid_email};
 use crate::user_record::search_keys;
 use crate::users::store::search_sql::Condition;
@@ -334,18 +334,6 @@ pub fn ranking(f: &Filter, any_rows: bool) -> Option<&'static str> {
 /// Whether `f` searches by text (rather than by a whole email address).
 pub fn is_text_search(f: &Filter) -> bool {
     !f.q.is_empty() && !is_valid_email(&f.q)
-}
-
-/// `%`, `_` and the escape character itself are literal in user input.
-pub fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '!') {
-            out.push('!');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The FTS5 phrase for `q`: quoted, inner quotes doubled, so no operator
