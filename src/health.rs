@@ -30,6 +30,7 @@ pub async fn home(CurrentUser(actor): CurrentUser) -> Response {
     match actor {
         None => redirect("/login", false),
         Some(a) if a.has_platform_role() => redirect("/admin", false),
+        Some(a) if !a.memberships.is_empty() => redirect("/workspaces", false),
         Some(_) => redirect("/account/sessions", false),
     }
 }

@@ -46,9 +46,8 @@ fn core() -> Vec<Route> {
 /// the pages (sessions, CSRF) apart from the machine API (bearer keys), so
 /// neither's layers reach the other.
 pub fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
-    let (api, pages): (Vec<Route>, Vec<Route>) = table()
-        .into_iter()
-        .partition(|r| matches!(r.access, Access::Api(_)));
+    let (api, pages): (Vec<Route>, Vec<Route>) =
+        table().into_iter().partition(|r| r.access.is_api());
     let build = |routes: Vec<Route>| {
         routes.into_iter().fold(Router::new(), |router, r| {
             let guarded = r

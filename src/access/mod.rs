@@ -14,6 +14,7 @@ pub mod role_cache;
 pub mod rule;
 pub use rule::{Access, Decision, decide};
 pub mod roles;
+pub mod workspace;
 
 use std::collections::{HashMap, HashSet};
 
@@ -108,8 +109,10 @@ scopes! {
     UsageWrite => "usage:write" => [UsageWrite],
     JobsRead => "jobs:read" => [JobsRead],
     JobsWrite => "jobs:write" => [JobsWrite],
-    WorkspacesRead => "workspaces:read" => [WorkspacesRead],
-    WorkspacesWrite => "workspaces:write" => [WorkspacesManage],
+    // A workspace key reads (writes) every workspace but BASE, which only
+    // an administrator changes: a key acting on behalf of one.
+    WorkspacesRead => "workspaces:read" => [WorkspacesRead, WorkspaceRead],
+    WorkspacesWrite => "workspaces:write" => [WorkspacesManage, WorkspaceMembersManage, WorkspaceSettingsManage],
 }
 
 /// An API key acting: which one, and the application it speaks for (the
@@ -174,6 +177,8 @@ pub struct Actor {
 pub struct Membership {
     pub role: WorkspaceRole,
     pub permissions: HashSet<Permission>,
+    /// The workspace requires its managers to use a second factor.
+    pub two_factor_required: bool,
 }
 
 /// The workspace a permission is asked for.
@@ -205,9 +210,32 @@ impl Actor {
         self.platform_roles.iter().any(|r| r.key == ADMIN_ROLE)
     }
 
-    /// TOTP is mandatory for platform roles: until enrolled, nothing else.
+    /// TOTP is mandatory for platform roles, and for the managers of a
+    /// workspace whose settings require it: until enrolled, nothing else.
+    /// Other users (members, managers elsewhere) may enrol, need not.
     pub fn must_enroll_totp(&self) -> bool {
-        self.has_platform_role() && !self.totp_enabled
+        let required = self.has_platform_role()
+            || self
+                .memberships
+                .values()
+                .any(|m| m.role == WorkspaceRole::Manager && m.two_factor_required);
+        required && !self.totp_enabled
+    }
+
+    /// This actor, held to what `key` may do: the API key acting on behalf
+    /// of this user keeps the user's roles and memberships, each permission
+    /// kept only when one of the key's scopes also carries it.
+    pub fn through_key(mut self, key: KeyPrincipal, scopes: &[Scope]) -> Self {
+        let allowed: HashSet<Permission> = scopes
+            .iter()
+            .flat_map(|s| s.permissions().iter().copied())
+            .collect();
+        self.platform_permissions.retain(|p| allowed.contains(p));
+        for m in self.memberships.values_mut() {
+            m.permissions.retain(|p| allowed.contains(p));
+        }
+        self.key = Some(key);
+        self
     }
 }
 
@@ -268,6 +296,7 @@ mod tests {
             Membership {
                 role,
                 permissions: perms.iter().copied().collect(),
+                two_factor_required: false,
             },
         );
         a

@@ -2,7 +2,7 @@
 //! actor ([`decide`]): the access rule itself, with no HTTP in it. The web
 //! guard applies it to each request.
 
-use crate::access::{Actor, Permission, can};
+use crate::access::{Actor, Permission, WorkspaceRef, can};
 
 /// What a route requires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +22,20 @@ pub enum Access {
     /// The machine API: an API key whose scopes carry this permission.
     /// A person's session is never accepted there, nor a key elsewhere.
     Api(Permission),
+    /// Signed in with this permission in the workspace the path names
+    /// (`{slug}`): a workspace role grants it, or a platform role does.
+    InWorkspace(Permission),
+    /// The machine API inside the workspace named by `X-Workspace-Id` (which
+    /// must be the path's `{id}`): the key, or the user it acts for, holds
+    /// this permission there.
+    ApiWorkspace(Permission),
+}
+
+impl Access {
+    /// The machine API's routes, answered in JSON with a key.
+    pub fn is_api(self) -> bool {
+        matches!(self, Access::Api(_) | Access::ApiWorkspace(_))
+    }
 }
 
 impl Access {
@@ -30,7 +44,11 @@ impl Access {
             Access::Public => "public",
             Access::Enrolling => "signed-in (enrolling)",
             Access::SignedIn => "signed-in",
-            Access::Perm(p) | Access::Staff(p) | Access::Api(p) => p.key(),
+            Access::Perm(p)
+            | Access::Staff(p)
+            | Access::Api(p)
+            | Access::InWorkspace(p)
+            | Access::ApiWorkspace(p) => p.key(),
         }
     }
 }
@@ -44,7 +62,9 @@ pub enum Decision {
     Deny,
 }
 
-pub fn decide(access: Access, actor: Option<&Actor>) -> Decision {
+/// `workspace` is the workspace the request acts in, for the kinds that
+/// name one (`None` there: unknown, refused).
+pub fn decide(access: Access, actor: Option<&Actor>, workspace: Option<WorkspaceRef>) -> Decision {
     let Some(actor) = actor else {
         return if access == Access::Public {
             Decision::Allow
@@ -52,16 +72,19 @@ pub fn decide(access: Access, actor: Option<&Actor>) -> Decision {
             Decision::SignIn
         };
     };
+    let in_workspace = |p| workspace.is_some_and(|ws| can(actor, p, Some(ws)));
     match access {
         Access::Public => Decision::Allow,
         Access::Api(p) if actor.key.is_some() && can(actor, p, None) => Decision::Allow,
-        Access::Api(_) => Decision::Deny,
+        Access::ApiWorkspace(p) if actor.key.is_some() && in_workspace(p) => Decision::Allow,
+        Access::Api(_) | Access::ApiWorkspace(_) => Decision::Deny,
         _ if actor.key.is_some() => Decision::Deny,
         Access::Enrolling => Decision::Allow,
         _ if actor.must_enroll_totp() => Decision::Enroll,
         Access::SignedIn => Decision::Allow,
         Access::Perm(p) if can(actor, p, None) => Decision::Allow,
         Access::Staff(p) if actor.has_platform_role() && can(actor, p, None) => Decision::Allow,
-        Access::Perm(_) | Access::Staff(_) => Decision::Deny,
+        Access::InWorkspace(p) if in_workspace(p) => Decision::Allow,
+        Access::Perm(_) | Access::Staff(_) | Access::InWorkspace(_) => Decision::Deny,
     }
 }

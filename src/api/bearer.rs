@@ -60,7 +60,43 @@ async fn admit(state: &AppState, parts: &Parts) -> Result<Actor, ApiError> {
         name: key.name.clone(),
         client_id: key.client_id.clone(),
     };
-    Ok(Actor::for_key(principal, &key.scope_list()))
+    let scopes = key.scope_list();
+    match on_behalf_of(parts)? {
+        None => Ok(Actor::for_key(principal, &scopes)),
+        Some(user_id) => {
+            let mut db = state.pool.get().await?;
+            match state.actor(&mut db, user_id).await? {
+                Some(user) => Ok(user.through_key(principal, &scopes)),
+                None => Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "on_behalf_forbidden",
+                    "X-On-Behalf-Of names no active user",
+                )),
+            }
+        }
+    }
+}
+
+/// The user a key acts for (`X-On-Behalf-Of: <user id>`): the main app
+/// passes the signed-in user, and the request is held to that user's
+/// rights as well as the key's scopes.
+fn on_behalf_of(parts: &Parts) -> Result<Option<i64>, ApiError> {
+    let Some(value) = parts.headers.get("x-on-behalf-of") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "on_behalf_invalid",
+                "X-On-Behalf-Of must be a user id",
+            )
+        })
 }
 
 /// Counts this request against the key's minute and month (see

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod pages;
 pub mod v1_sync;
 pub mod v1_users;
+pub mod v1_workspaces;
 
 use crate::web::route::*;
 
@@ -27,5 +28,13 @@ pub fn routes() -> Vec<Route> {
         get("/api/v1/users", Api(UsersRead), v1_users::by_email),
         get("/api/v1/users/{id}", Api(UsersRead), v1_users::one),
         post("/api/v1/users/sync", Api(UsersSync), v1_sync::sync),
+        get("/api/v1/workspaces", Api(WorkspacesRead), v1_workspaces::list),
+        post("/api/v1/workspaces", Api(WorkspacesManage), v1_workspaces::create),
+        get("/api/v1/workspaces/{id}", ApiWorkspace(WorkspaceRead), v1_workspaces::one),
+        patch("/api/v1/workspaces/{id}", ApiWorkspace(WorkspaceSettingsManage), v1_workspaces::update),
+        del("/api/v1/workspaces/{id}", ApiWorkspace(WorkspacesManage), v1_workspaces::delete),
+        get("/api/v1/workspaces/{id}/members", ApiWorkspace(WorkspaceRead), v1_workspaces::members),
+        put("/api/v1/workspaces/{id}/members/{user_id}", ApiWorkspace(WorkspaceMembersManage), v1_workspaces::put_member),
+        del("/api/v1/workspaces/{id}/members/{user_id}", ApiWorkspace(WorkspaceMembersManage), v1_workspaces::remove_member),
     ]
 }

@@ -157,13 +157,7 @@ pub async fn sync(
             }
         }
     }
-    let request: SyncRequest = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not the expected JSON: {e}"),
-        )
-    })?;
+    let request: SyncRequest = crate::web::api_error::json_body(&body)?;
     if request.users.is_empty() || request.users.len() > MAX_ROWS {
         return Err(ApiError::invalid(format!(
             "send 1 to {MAX_ROWS} users a call"

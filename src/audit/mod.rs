@@ -36,6 +36,12 @@ impl ActorRef {
     }
     pub fn of(actor: &Actor) -> Self {
         match &actor.key {
+            // A key acting on behalf of a user names both.
+            Some(key) if actor.user_id != 0 => ActorRef {
+                kind: ActorType::ApiKey,
+                id: Some(key.id),
+                label: format!("key:{} for {}", key.name, actor.email),
+            },
             Some(key) => ActorRef {
                 kind: ActorType::ApiKey,
                 id: Some(key.id),
@@ -122,6 +128,8 @@ actions! {
     ApiKeyRevoked => "api_key.revoked",
     WorkspaceCreated => "workspace.created",
     WorkspaceRenamed => "workspace.renamed",
+    WorkspaceDuplicated => "workspace.duplicated",
+    MemberInvited => "workspace.member_invited",
     WorkspaceSettingsChanged => "workspace.settings_changed",
     WorkspaceArchived => "workspace.archived",
     WorkspaceRestored => "workspace.restored",

@@ -70,6 +70,7 @@ diesel::table! {
         created_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
         archived_at -> Nullable<Timestamp>,
+        two_factor_required -> Bool,
     }
 }
 

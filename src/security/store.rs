@@ -42,8 +42,13 @@ pub async fn user_by_id(db: &mut Db, id: i64) -> QResult<Option<User>> {
 #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
 struct MembershipList;
 
-const MEMBERSHIPS_FROM: &str = "(workspace_members.workspace_id || ':' || workspace_members.role, ',') \
-     FROM workspace_members WHERE workspace_members.user_id = users.id)";
+/// Each entry is `workspace_id:ROLE:T`, T being 1 when the workspace
+/// requires its managers to use a second factor. Deleted workspaces grant
+/// nothing.
+const MEMBERSHIPS_FROM: &str = "(workspace_members.workspace_id || ':' || workspace_members.role || ':' \
+     || CASE WHEN workspaces.two_factor_required THEN '1' ELSE '0' END, ',') \
+     FROM workspace_members JOIN workspaces ON workspaces.id = workspace_members.workspace_id \
+     WHERE workspace_members.user_id = users.id AND workspaces.deleted_at IS NULL)";
 
 impl diesel::expression::Expression for MembershipList {
     type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
@@ -136,16 +141,19 @@ pub async fn load_actor(
         .collect();
     let member_rows = memberships.unwrap_or_default();
     let member_rows = member_rows.split(',').filter_map(|m| {
-        let (ws, role) = m.split_once(':')?;
-        Some((ws.parse::<i64>().ok()?, WorkspaceRole::parse(role)?))
+        let mut parts = m.split(':');
+        let ws = parts.next()?.parse::<i64>().ok()?;
+        let role = WorkspaceRole::parse(parts.next()?)?;
+        Some((ws, role, parts.next() == Some("1")))
     });
     let memberships = member_rows
-        .map(|(ws, role)| {
+        .map(|(ws, role, two_factor_required)| {
             (
                 ws,
                 Membership {
                     role,
                     permissions: grants.workspace.get(&role).cloned().unwrap_or_default(),
+                    two_factor_required,
                 },
             )
         })

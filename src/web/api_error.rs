@@ -73,6 +73,32 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A JSON body read into `T`, or the API's 400 naming what is wrong.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not the expected JSON: {e}"),
+        )
+    })
+}
+
+/// A change's refusal: 422 whose code is the refusal's own key (for
+/// example `workspaces.last_manager`) and whose message says it in English.
+impl From<crate::change::ChangeError> for ApiError {
+    fn from(e: crate::change::ChangeError) -> Self {
+        use crate::change::ChangeError;
+        match e {
+            ChangeError::Invalid(key) => {
+                ApiError::invalid(crate::i18n::Lang::En.t(key)).with_code(key)
+            }
+            ChangeError::NotFound => ApiError::not_found(),
+            ChangeError::Db(e) => e.into(),
+        }
+    }
+}
+
 /// The application's errors in the API's shape; causes stay in the log.
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {

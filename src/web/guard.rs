@@ -12,7 +12,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::access::{Access, Actor, Decision, decide};
+use axum::extract::{FromRequestParts, RawPathParams};
+
+use crate::access::workspace::{self, InWorkspace};
+use crate::access::{Access, Actor, Decision, WorkspaceRef, decide};
 use crate::audit::{self, ActorRef, Event};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -62,20 +65,47 @@ pub async fn check(
     req: Request,
     next: Next,
 ) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let actor = parts
         .extensions
         .get::<CurrentUser>()
         .and_then(|c| c.0.clone());
     let path = parts.uri.path().to_owned();
     let htmx = parts.headers.contains_key("hx-request");
-    let api = matches!(access, Access::Api(_));
-    match decide(access, actor.as_ref()) {
-        Decision::Allow => next.run(Request::from_parts(parts, body)).await,
+    let api = access.is_api();
+    let workspace = match (access, &actor) {
+        (Access::InWorkspace(_) | Access::ApiWorkspace(_), Some(_)) => {
+            match workspace_of(&state, &mut parts, access).await {
+                Ok(w) => w,
+                Err(refusal) => return refusal,
+            }
+        }
+        _ => None,
+    };
+    let reference = workspace.as_ref().map(InWorkspace::reference);
+    match decide(access, actor.as_ref(), reference) {
+        Decision::Allow => {
+            if let Some(w) = workspace {
+                parts.extensions.insert(w);
+            }
+            next.run(Request::from_parts(parts, body)).await
+        }
         // The machine API answers in its JSON shape, never with a redirect.
         Decision::SignIn | Decision::Enroll if api => ApiError::unauthorized().into_response(),
+        Decision::Deny if matches!(access, Access::ApiWorkspace(_)) => {
+            deny_audit(&state, &parts, actor.as_ref(), access, reference).await;
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "workspace_forbidden",
+                format!(
+                    "this key, or the user it acts for, may not do this in this workspace ({})",
+                    access.describe()
+                ),
+            )
+            .into_response()
+        }
         Decision::Deny if api => {
-            deny_audit(&state, &parts, actor.as_ref(), access).await;
+            deny_audit(&state, &parts, actor.as_ref(), access, None).await;
             ApiError::forbidden(access.describe()).into_response()
         }
         Decision::Enroll => redirect(ENROLL_PATH, htmx),
@@ -92,22 +122,89 @@ pub async fn check(
             // The admin area is what attackers probe: audited. Elsewhere an
             // expired session is routine: logged only.
             if matches!(access, Access::Staff(_)) {
-                deny_audit(&state, &parts, None, access).await;
+                deny_audit(&state, &parts, None, access, None).await;
             } else {
                 tracing::info!(path = %path, permission = access.describe(), "not signed in: sent to sign-in");
             }
             redirect(&login, htmx)
         }
         Decision::Deny => {
-            deny_audit(&state, &parts, actor.as_ref(), access).await;
+            deny_audit(&state, &parts, actor.as_ref(), access, reference).await;
             AppError::Forbidden.into_response()
         }
     }
 }
 
+/// The workspace a workspace-scoped request names: the path's `{slug}` on
+/// the managers' screens (unknown: 404), `X-Workspace-Id` on the API (as
+/// the platform's own API does: missing → 400, not the path's `{id}` →
+/// 400, unknown → no workspace, which the check refuses with 403, so a key
+/// learns nothing of workspaces it may not see).
+async fn workspace_of(
+    state: &AppState,
+    parts: &mut Parts,
+    access: Access,
+) -> Result<Option<InWorkspace>, Response> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    };
+    let mut db = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| AppError::from(e).into_response())?;
+    if !matches!(access, Access::ApiWorkspace(_)) {
+        let slug = param("slug").unwrap_or_default();
+        return match workspace::by_slug(&mut db, &slug).await {
+            Ok(Some(w)) => Ok(Some(w)),
+            Ok(None) => Err(AppError::NotFound.into_response()),
+            Err(e) => Err(AppError::from(e).into_response()),
+        };
+    }
+    let header = parts
+        .headers
+        .get(WORKSPACE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let Some(id) = header else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "workspace_required",
+            "this route acts in a workspace: send its id in the X-Workspace-Id header",
+        )
+        .into_response());
+    };
+    if param("id").and_then(|p| p.parse::<i64>().ok()) != Some(id) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "workspace_mismatch",
+            "X-Workspace-Id must be the workspace of the path",
+        )
+        .into_response());
+    }
+    workspace::by_id(&mut db, id)
+        .await
+        .map_err(|e| ApiError::from(AppError::from(e)).into_response())
+}
+
+/// The header naming the workspace an API request acts in.
+pub const WORKSPACE_HEADER: &str = "x-workspace-id";
+
 /// Denials are logged and written to the audit trail (outside any transaction:
 /// nothing else happened).
-async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, access: Access) {
+async fn deny_audit(
+    state: &AppState,
+    parts: &Parts,
+    actor: Option<&Actor>,
+    access: Access,
+    workspace: Option<WorkspaceRef>,
+) {
     let meta = RequestMeta::from_parts(parts, state.config.trusted_proxies);
     let who = actor.map(ActorRef::of).unwrap_or_else(ActorRef::anonymous);
     tracing::warn!(actor = %who.label, method = %parts.method, path = %crate::redact::path(parts.uri.path()), permission = access.describe(), "access denied");
@@ -116,6 +213,10 @@ async fn deny_audit(state: &AppState, parts: &Parts, actor: Option<&Actor>, acce
         &crate::redact::path(parts.uri.path()),
         access.describe(),
     );
+    let event = match workspace {
+        Some(w) => event.workspace(w.id),
+        None => event,
+    };
     if actor.is_none() {
         // Unbounded in number: summed per address and minute.
         state

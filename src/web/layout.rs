@@ -97,7 +97,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 7] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 8] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -112,6 +112,8 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             Some(Permission::ApiKeysManage),
         ),
         ("/admin/tasks", "nav.tasks", Some(Permission::AdminAccess)),
+        // The workspaces the user belongs to (managers and members).
+        ("/workspaces", "nav.my_workspaces", None),
         ("/account", "nav.account", None),
     ];
     entries
@@ -120,6 +122,7 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             Some(p) => {
                 (!href.starts_with("/admin") || actor.has_platform_role()) && can(actor, *p, None)
             }
+            None if *href == "/workspaces" => !actor.memberships.is_empty(),
             None => true,
         })
         .map(|(href, key, _)| NavItem {

@@ -6,7 +6,9 @@
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-pub use crate::access::Access::{self, Api, Enrolling, Perm, Public, SignedIn, Staff};
+pub use crate::access::Access::{
+    self, Api, ApiWorkspace, Enrolling, InWorkspace, Perm, Public, SignedIn, Staff,
+};
 pub use crate::access::Permission::*;
 use crate::state::AppState;
 
@@ -47,4 +49,31 @@ where
     T: 'static,
 {
     route(Method::POST, path, access, handler)
+}
+
+/// A `PUT` route.
+pub fn put<H, T>(path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::PUT, path, access, handler)
+}
+
+/// A `PATCH` route.
+pub fn patch<H, T>(path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::PATCH, path, access, handler)
+}
+
+/// A `DELETE` route.
+pub fn del<H, T>(path: &'static str, access: Access, handler: H) -> Route
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    route(Method::DELETE, path, access, handler)
 }

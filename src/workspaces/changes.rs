@@ -102,6 +102,7 @@ pub async fn create(
             workspaces::name.eq(&name),
             workspaces::is_base.eq(false),
             workspaces::settings.eq(settings.to_json()),
+            workspaces::two_factor_required.eq(settings.require_two_factor),
             workspaces::created_at.eq(by.now),
         ))
         .returning(workspaces::id)
@@ -158,7 +159,10 @@ pub async fn set_settings(
         return Ok(false);
     }
     db_run!(db, |c| diesel::update(workspaces::table.find(id))
-        .set(workspaces::settings.eq(settings.to_json()))
+        .set((
+            workspaces::settings.eq(settings.to_json()),
+            workspaces::two_factor_required.eq(settings.require_two_factor),
+        ))
         .execute(c)
         .await)?;
     by.record(
@@ -349,4 +353,55 @@ pub async fn remove_member(db: &mut Tx<'_>, by: &By, ws: i64, user_id: i64) -> C
             .details(json!({ "workspace": w.slug, "role": role })),
     )
     .await
+}
+
+/// Creates workspace `slug` named `name` from workspace `source`: its
+/// settings, and its members with their roles when `with_members`. The new
+/// workspace's history starts with one event naming its source; the
+/// source's history gets nothing (it did not change).
+pub async fn duplicate(
+    db: &mut Tx<'_>,
+    by: &By,
+    source: i64,
+    slug: &str,
+    name: &str,
+    with_members: bool,
+) -> ChangeResult<i64> {
+    let w = load(db, source).await?;
+    // Stored settings that no longer parse are not copied: defaults instead.
+    let settings = WorkspaceSettings::parse(&w.settings).unwrap_or_default();
+    let id = create(db, by, slug, name, &settings).await?;
+    let mut copied = 0usize;
+    if with_members {
+        let members: Vec<(i64, String)> = db_run!(db, |c| workspace_members::table
+            .inner_join(users::table)
+            .filter(workspace_members::workspace_id.eq(source))
+            .filter(users::deleted_at.is_null())
+            .select((workspace_members::user_id, workspace_members::role))
+            .load(c)
+            .await)?;
+        // One by one: a batch insert of many rows does not go through the
+        // SQLite connection of diesel-async.
+        for (user_id, role) in members {
+            db_run!(db, |c| diesel::insert_into(workspace_members::table)
+                .values((
+                    workspace_members::workspace_id.eq(id),
+                    workspace_members::user_id.eq(user_id),
+                    workspace_members::role.eq(&role),
+                    workspace_members::created_at.eq(by.now),
+                ))
+                .execute(c)
+                .await)?;
+            copied += 1;
+        }
+    }
+    by.record(
+        db,
+        Event::new(Action::WorkspaceDuplicated)
+            .target("workspace", id)
+            .workspace(id)
+            .details(json!({ "source": { "id": w.id, "slug": w.slug }, "members_copied": copied })),
+    )
+    .await?;
+    Ok(id)
 }

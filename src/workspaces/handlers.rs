@@ -201,26 +201,16 @@ async fn workspace_page(
     .into_iter()
     .map(|e| EventView::of(call.ctx.lang, e))
     .collect();
-    let lang = call.ctx.lang;
-    let locales = ["", "en", "fr"]
-        .iter()
-        .map(|l| Choice {
-            value: (*l).to_owned(),
-            label: call
-                .ctx
-                .tr(match *l {
-                    "en" => "workspaces.locale_en",
-                    "fr" => "workspaces.locale_fr",
-                    _ => "workspaces.locale_none",
-                })
-                .to_owned(),
-            selected: settings.default_locale.as_deref().unwrap_or("") == *l,
-        })
-        .collect();
+    let locales = locale_choices(&call.ctx, settings.default_locale.as_deref());
+    let can_manage = may_change(call, &w);
     Ok(WorkspacePage {
         ctx: call.ctx.clone(),
         id,
-        can_manage: may_change(call, &w),
+        can_manage,
+        can_manage_members: can_manage,
+        actions_base: format!("/admin/workspaces/{id}"),
+        link_users: true,
+        show_emails: true,
         is_base: w.is_base,
         archived: w.archived_at.is_some(),
         created: date_time(w.created_at),
@@ -230,18 +220,7 @@ async fn workspace_page(
         require_two_factor: settings.require_two_factor,
         locales,
         members_capped: members.len() as i64 >= MEMBERS_SHOWN,
-        members: members
-            .into_iter()
-            .map(|m| MemberView {
-                user_id: m.user_id,
-                active: m.status == UserStatus::Active,
-                status: lang.t(m.status.label_key()),
-                is_manager: m.role == WorkspaceRole::Manager,
-                since: date_time(m.since),
-                email: m.email,
-                name: m.name,
-            })
-            .collect(),
+        members: member_views(call.ctx.lang, members, true),
         history,
         error,
     })
@@ -331,12 +310,7 @@ pub async fn settings(
     Path(id): Path<i64>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
-    let locale = field(&fields, "default_locale");
-    let settings = WorkspaceSettings {
-        description: field(&fields, "description").trim().to_owned(),
-        default_locale: (!locale.is_empty()).then_some(locale),
-        require_two_factor: field(&fields, "require_two_factor") == "on",
-    };
+    let settings = settings_from(&fields);
     run(call, id, "settings", move |tx, by| {
         Box::pin(async move { changes::set_settings(tx, &by, id, &settings).await })
     })
@@ -417,4 +391,90 @@ pub async fn remove_member(
         Box::pin(async move { changes::remove_member(tx, &by, id, user_id).await })
     })
     .await
+}
+
+/// The settings as the settings form posts them.
+pub(crate) fn settings_from(fields: &[(String, String)]) -> WorkspaceSettings {
+    let locale = field(fields, "default_locale");
+    WorkspaceSettings {
+        description: field(fields, "description").trim().to_owned(),
+        default_locale: (!locale.is_empty()).then_some(locale),
+        require_two_factor: field(fields, "require_two_factor") == "on",
+    }
+}
+
+/// The language choices of the settings form, `current` selected.
+pub(crate) fn locale_choices(
+    ctx: &crate::web::layout::PageCtx,
+    current: Option<&str>,
+) -> Vec<Choice> {
+    ["", "en", "fr"]
+        .iter()
+        .map(|l| Choice {
+            value: (*l).to_owned(),
+            label: ctx
+                .tr(match *l {
+                    "en" => "workspaces.locale_en",
+                    "fr" => "workspaces.locale_fr",
+                    _ => "workspaces.locale_none",
+                })
+                .to_owned(),
+            selected: current.unwrap_or("") == *l,
+        })
+        .collect()
+}
+
+/// Members as the tables show them; without `emails` (a member looking at
+/// fellow members) only names, never addresses.
+pub(crate) fn member_views(
+    lang: crate::i18n::Lang,
+    members: Vec<store::MemberRow>,
+    emails: bool,
+) -> Vec<MemberView> {
+    members
+        .into_iter()
+        .map(|m| MemberView {
+            user_id: m.user_id,
+            active: m.status == UserStatus::Active,
+            status: lang.t(m.status.label_key()),
+            is_manager: m.role == WorkspaceRole::Manager,
+            since: date_time(m.since),
+            email: if emails { m.email } else { String::new() },
+            name: match (m.name.is_empty(), emails) {
+                (true, false) => lang.t("workspaces.unnamed").to_owned(),
+                _ => m.name,
+            },
+        })
+        .collect()
+}
+
+/// Creates a new workspace from this one: its settings, and its members
+/// when asked. Then the new workspace's page.
+pub async fn duplicate(
+    call: Call,
+    Path(id): Path<i64>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    changeable(&call, id, "duplicate").await?;
+    let (slug, name) = (
+        field(&fields, "slug").trim().to_owned(),
+        field(&fields, "name"),
+    );
+    let with_members = field(&fields, "with_members") == "on";
+    let by = call.by();
+    let mut db = call.state.pool.get().await?;
+    let result = db
+        .transaction(|tx| {
+            Box::pin(
+                async move { changes::duplicate(tx, &by, id, &slug, &name, with_members).await },
+            )
+        })
+        .await;
+    match refusal(result)? {
+        Ok(new_id) => Ok(redirect(&format!("/admin/workspaces/{new_id}"), call.htmx)),
+        Err(key) => {
+            let page = workspace_page(&call, id, Some(call.ctx.tr(key).to_owned())).await?;
+            refused(&page)
+        }
+    }
 }

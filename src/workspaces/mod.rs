@@ -7,11 +7,13 @@
 
 pub mod changes;
 pub mod handlers;
+pub mod managed;
 pub mod settings;
 pub mod store;
 pub mod views;
 
-/// The administrators' workspace screens (Testers and support read them).
+/// The administrators' workspace screens (Testers and support read them),
+/// and the screens of the workspaces' own managers and members.
 #[rustfmt::skip]
 pub fn routes() -> Vec<crate::web::route::Route> {
     use crate::web::route::*;
@@ -29,5 +31,13 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/admin/workspaces/{id}/members", Staff(WorkspacesManage), add_member),
         post("/admin/workspaces/{id}/members/{user_id}/role", Staff(WorkspacesManage), set_role),
         post("/admin/workspaces/{id}/members/{user_id}/remove", Staff(WorkspacesManage), remove_member),
+        post("/admin/workspaces/{id}/duplicate", Staff(WorkspacesManage), duplicate),
+        get("/workspaces", SignedIn, managed::mine),
+        get("/workspaces/{slug}/members", InWorkspace(WorkspaceRead), managed::members),
+        post("/workspaces/{slug}/members", InWorkspace(WorkspaceMembersManage), managed::add_member),
+        post("/workspaces/{slug}/members/{user_id}/role", InWorkspace(WorkspaceMembersManage), managed::set_role),
+        post("/workspaces/{slug}/members/{user_id}/remove", InWorkspace(WorkspaceMembersManage), managed::remove_member),
+        get("/workspaces/{slug}/settings", InWorkspace(WorkspaceSettingsManage), managed::settings),
+        post("/workspaces/{slug}/settings", InWorkspace(WorkspaceSettingsManage), managed::save_settings),
     ]
 }

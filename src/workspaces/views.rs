@@ -66,6 +66,64 @@ pub struct WorkspacePage {
     pub members_capped: bool,
     /// The workspace may be changed by this actor (BASE: administrators).
     pub can_manage: bool,
+    pub can_manage_members: bool,
+    /// Where the member and settings forms post.
+    pub actions_base: String,
+    pub link_users: bool,
+    pub show_emails: bool,
     pub history: Vec<EventView>,
+    pub error: Option<String>,
+}
+
+/// One of the signed-in user's workspaces, on `/workspaces`.
+pub struct MineRow {
+    pub slug: String,
+    pub name: String,
+    pub is_base: bool,
+    pub archived: bool,
+    pub is_manager: bool,
+    /// Members and settings may be managed (not BASE, unless administrator).
+    pub manages: bool,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces/mine.html")]
+pub struct MinePage {
+    pub ctx: PageCtx,
+    pub rows: Vec<MineRow>,
+}
+
+/// A workspace's members as its managers and members see them.
+#[derive(Template)]
+#[template(path = "workspaces/managed_members.html")]
+pub struct MembersPage {
+    pub ctx: PageCtx,
+    pub slug: String,
+    pub name: String,
+    pub is_base: bool,
+    pub archived: bool,
+    pub members: Vec<MemberView>,
+    pub members_capped: bool,
+    pub can_manage_members: bool,
+    pub can_manage_settings: bool,
+    pub actions_base: String,
+    pub link_users: bool,
+    pub show_emails: bool,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+/// A workspace's settings as its managers edit them.
+#[derive(Template)]
+#[template(path = "workspaces/managed_settings.html")]
+pub struct SettingsPage {
+    pub ctx: PageCtx,
+    pub slug: String,
+    pub name: String,
+    pub archived: bool,
+    pub description: String,
+    pub locales: Vec<Choice>,
+    pub require_two_factor: bool,
+    pub actions_base: String,
     pub error: Option<String>,
 }

@@ -169,6 +169,38 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("POST", "/admin/workspaces/{id}/members/{user_id}/remove"),
             [A, D, D, D, D, D, L, E],
         ),
+        (
+            ("POST", "/admin/workspaces/{id}/duplicate"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        // The managers' screens, in the workspace "club" (the manager's and
+        // the member's): staff roles read every workspace, only its
+        // managers (and administrators) change it.
+        (("GET", "/workspaces"), [A, A, A, A, A, A, L, E]),
+        (
+            ("GET", "/workspaces/{slug}/members"),
+            [A, A, A, A, A, A, L, E],
+        ),
+        (
+            ("POST", "/workspaces/{slug}/members"),
+            [A, D, D, D, A, D, L, E],
+        ),
+        (
+            ("POST", "/workspaces/{slug}/members/{user_id}/role"),
+            [A, D, D, D, A, D, L, E],
+        ),
+        (
+            ("POST", "/workspaces/{slug}/members/{user_id}/remove"),
+            [A, D, D, D, A, D, L, E],
+        ),
+        (
+            ("GET", "/workspaces/{slug}/settings"),
+            [A, D, D, D, A, D, L, E],
+        ),
+        (
+            ("POST", "/workspaces/{slug}/settings"),
+            [A, D, D, D, A, D, L, E],
+        ),
         (("GET", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
         (("GET", "/admin/api-keys/new"), [A, D, D, D, D, D, L, E]),
         (("POST", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
@@ -185,6 +217,29 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
         (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
         (("POST", "/api/v1/users/sync"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/api/v1/workspaces"), [K, K, K, K, K, K, K, K]),
+        (("POST", "/api/v1/workspaces"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/api/v1/workspaces/{id}"), [K, K, K, K, K, K, K, K]),
+        (
+            ("PATCH", "/api/v1/workspaces/{id}"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("DELETE", "/api/v1/workspaces/{id}"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("GET", "/api/v1/workspaces/{id}/members"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("PUT", "/api/v1/workspaces/{id}/members/{user_id}"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("DELETE", "/api/v1/workspaces/{id}/members/{user_id}"),
+            [K, K, K, K, K, K, K, K],
+        ),
         (("GET", "/api/docs"), [A, A, A, A, D, D, L, E]),
         (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A]),
     ])
@@ -196,6 +251,7 @@ fn concrete(path: &str, target: i64) -> String {
     path.replace("{*name}", "app.css")
         .replace("{token}", "not-a-token")
         .replace("{handle}", "0000")
+        .replace("{slug}", "club")
         .replace("{id}", &target.to_string())
 }
 

@@ -1,0 +1,3 @@
+DELETE FROM role_permissions WHERE permission = 'workspace.read'
+  AND role_id IN (SELECT role_id FROM role_permissions WHERE permission = 'workspaces.read');
+ALTER TABLE workspaces DROP COLUMN two_factor_required;

@@ -1,0 +1,10 @@
+-- The workspace setting "require a second factor", kept beside the settings
+-- JSON (written by the same change) so that loading a signed-in user, on
+-- every request, reads it with the memberships without parsing JSON in SQL.
+ALTER TABLE workspaces ADD COLUMN two_factor_required BOOLEAN NOT NULL DEFAULT FALSE;
+-- Reading every workspace (the staff roles' workspaces.read) includes
+-- reading each one, as its members do.
+INSERT INTO role_permissions (role_id, permission)
+  SELECT role_id, 'workspace.read' FROM role_permissions WHERE permission = 'workspaces.read';
+-- Running instances reload the role tables.
+UPDATE shared_state SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE name = 'roles_version';

@@ -1,0 +1,232 @@
+//! The screens of the people who belong to workspaces: `/workspaces`, the
+//! ones the signed-in user belongs to; a workspace's members (its members
+//! see names; its managers add, change and remove members) and settings
+//! (managers). The guard has already resolved the workspace from the
+//! path's slug and checked the permission in it; the handlers ask the one
+//! check again only to decide what to show.
+
+use axum::Form;
+use axum::extract::{Extension, Path};
+use axum::response::Response;
+
+use crate::access::workspace::InWorkspace;
+use crate::access::{Permission, can};
+use crate::change::{By, ChangeResult, refusal};
+use crate::db::types::WorkspaceRole;
+use crate::error::AppError;
+use crate::user_record::memberships::{normalise_role, of_user};
+use crate::web::action::Call;
+use crate::web::form::field;
+use crate::web::guard::redirect;
+use crate::web::render::{html, refused};
+use crate::workspaces::changes::{self, find};
+use crate::workspaces::handlers::{locale_choices, member_views, settings_from};
+use crate::workspaces::settings::WorkspaceSettings;
+use crate::workspaces::store::{self, MEMBERS_SHOWN};
+use crate::workspaces::views::{MembersPage, MinePage, MineRow, SettingsPage};
+
+pub async fn mine(call: Call) -> Result<Response, AppError> {
+    let mut db = call.state.pool.get().await?;
+    let rows = of_user(&mut db, call.actor.user_id)
+        .await?
+        .into_iter()
+        .map(|h| {
+            let ws = crate::access::WorkspaceRef {
+                id: h.workspace_id,
+                is_base: h.is_base,
+            };
+            MineRow {
+                manages: can(&call.actor, Permission::WorkspaceSettingsManage, Some(ws)),
+                is_manager: h.role == WorkspaceRole::Manager,
+                slug: h.slug,
+                name: h.name,
+                is_base: h.is_base,
+                archived: h.archived,
+            }
+        })
+        .collect();
+    html(&MinePage {
+        ctx: call.ctx,
+        rows,
+    })
+}
+
+pub async fn members(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+) -> Result<Response, AppError> {
+    html(&members_page(&call, &w, None).await?)
+}
+
+async fn members_page(
+    call: &Call,
+    w: &InWorkspace,
+    error: Option<String>,
+) -> Result<MembersPage, AppError> {
+    let mut db = call.state.pool.get().await?;
+    let members = store::members(&mut db, w.id).await?;
+    let ws = Some(w.reference());
+    let can_manage_members = can(&call.actor, Permission::WorkspaceMembersManage, ws);
+    Ok(MembersPage {
+        ctx: call.ctx.clone(),
+        slug: w.slug.clone(),
+        name: w.name.clone(),
+        is_base: w.is_base,
+        archived: w.archived,
+        members_capped: members.len() as i64 >= MEMBERS_SHOWN,
+        // Addresses are for those who manage the members.
+        members: member_views(call.ctx.lang, members, can_manage_members),
+        can_manage_members,
+        can_manage_settings: can(&call.actor, Permission::WorkspaceSettingsManage, ws),
+        actions_base: format!("/workspaces/{}", w.slug),
+        link_users: false,
+        show_emails: can_manage_members,
+        error,
+        notice: None,
+    })
+}
+
+/// Runs one change of the members, then shows the members again: the
+/// refusal in the page (422), or a redirect to it.
+async fn run_members<T: Send + 'static>(
+    call: Call,
+    w: InWorkspace,
+    change: impl for<'c, 'd> FnOnce(
+        &'c mut crate::db::Tx<'d>,
+        By,
+    ) -> crate::db::BoxFuture<'c, ChangeResult<T>>
+    + Send,
+) -> Result<Response, AppError> {
+    let by = call.by();
+    let mut db = call.state.pool.get().await?;
+    let result = db.transaction(|tx| change(tx, by)).await;
+    match refusal(result)? {
+        Ok(_) => Ok(redirect(
+            &format!("/workspaces/{}/members", w.slug),
+            call.htmx,
+        )),
+        Err(key) => {
+            let page = members_page(&call, &w, Some(call.ctx.tr(key).to_owned())).await?;
+            refused(&page)
+        }
+    }
+}
+
+/// Adds an existing user by email, with a role (legacy values accepted).
+pub async fn add_member(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let email = field(&fields, "email");
+    let role = normalise_role(&field(&fields, "role"));
+    let user = {
+        let mut db = call.state.pool.get().await?;
+        store::user_by_email(&mut db, &email).await?
+    };
+    let (role, user_id) = match (role, user) {
+        (Ok((role, _)), Some(user_id)) => (role, user_id),
+        (Err(_), _) | (_, None) => {
+            let key = if user.is_none() {
+                "workspaces.user_unknown_manager"
+            } else {
+                "workspaces.role_invalid"
+            };
+            let page = members_page(&call, &w, Some(call.ctx.tr(key).to_owned())).await?;
+            return refused(&page);
+        }
+    };
+    let id = w.id;
+    run_members(call, w, move |tx, by| {
+        Box::pin(async move { changes::add_member(tx, &by, id, user_id, role).await })
+    })
+    .await
+}
+
+pub async fn set_role(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+    Path((_, user_id)): Path<(String, i64)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let Ok((role, _)) = normalise_role(&field(&fields, "role")) else {
+        return Err(AppError::BadRequest("role".into()));
+    };
+    let id = w.id;
+    run_members(call, w, move |tx, by| {
+        Box::pin(async move { changes::set_member_role(tx, &by, id, user_id, role).await })
+    })
+    .await
+}
+
+pub async fn remove_member(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+    Path((_, user_id)): Path<(String, i64)>,
+) -> Result<Response, AppError> {
+    let id = w.id;
+    run_members(call, w, move |tx, by| {
+        Box::pin(async move { changes::remove_member(tx, &by, id, user_id).await })
+    })
+    .await
+}
+
+pub async fn settings(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+) -> Result<Response, AppError> {
+    html(&settings_page(&call, &w, None, None).await?)
+}
+
+async fn settings_page(
+    call: &Call,
+    w: &InWorkspace,
+    shown: Option<WorkspaceSettings>,
+    error: Option<String>,
+) -> Result<SettingsPage, AppError> {
+    let settings = match shown {
+        Some(s) => s,
+        None => {
+            let mut db = call.state.pool.get().await?;
+            let stored = find(&mut db, w.id).await?.ok_or(AppError::NotFound)?;
+            WorkspaceSettings::parse(&stored.settings).unwrap_or_default()
+        }
+    };
+    Ok(SettingsPage {
+        ctx: call.ctx.clone(),
+        slug: w.slug.clone(),
+        name: w.name.clone(),
+        archived: w.archived,
+        locales: locale_choices(&call.ctx, settings.default_locale.as_deref()),
+        description: settings.description,
+        require_two_factor: settings.require_two_factor,
+        actions_base: format!("/workspaces/{}", w.slug),
+        error,
+    })
+}
+
+pub async fn save_settings(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let settings = settings_from(&fields);
+    let by = call.by();
+    let (id, s) = (w.id, settings.clone());
+    let mut db = call.state.pool.get().await?;
+    let result = db
+        .transaction(|tx| Box::pin(async move { changes::set_settings(tx, &by, id, &s).await }))
+        .await;
+    match refusal(result)? {
+        Ok(_) => Ok(redirect(
+            &format!("/workspaces/{}/settings", w.slug),
+            call.htmx,
+        )),
+        Err(key) => {
+            // The form comes back as typed, with the reason.
+            let error = Some(call.ctx.tr(key).to_owned());
+            let page = settings_page(&call, &w, Some(settings), error).await?;
+            refused(&page)
+        }
+    }
+}
