@@ -18,7 +18,12 @@ use sowat_admin::db_run;
 use crate::harness::{Kind, TestApp, select_attr};
 
 /// A key made as an administrator would, straight through the store.
-async fn make_key(app: &TestApp, scopes: &[Scope], rate: i32, quota: i64) -> (i64, String) {
+pub(crate) async fn make_key(
+    app: &TestApp,
+    scopes: &[Scope],
+    rate: i32,
+    quota: i64,
+) -> (i64, String) {
     let owner = app
         .create_user(&format!("owner{}@api.test", uuid()), &[], false)
         .await;

@@ -10,6 +10,7 @@ mod browser;
 mod cancellation;
 mod data_table;
 mod foundation;
+mod governance;
 mod harness;
 mod history;
 mod hostile;

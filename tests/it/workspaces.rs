@@ -14,7 +14,7 @@ use sowat_admin::workspaces::settings::WorkspaceSettings;
 
 use crate::harness::{Kind, TestApp, select_text};
 
-async fn workspace(app: &TestApp, slug: &str, managers: &[i64], members: &[i64]) -> i64 {
+pub(crate) async fn workspace(app: &TestApp, slug: &str, managers: &[i64], members: &[i64]) -> i64 {
     let now = app.clock.now_primitive();
     let mut db = app.db().await;
     let id: i64 = db_run!(&mut db, |c| diesel::insert_into(workspaces::table)
