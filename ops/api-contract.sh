@@ -3,7 +3,9 @@
 # fresh SQLite database, makes a test key with every scope, and runs
 # schemathesis (PyPI) over /api/v1/openapi.json with every check: any 5xx,
 # any answer whose status, content type, headers or body the document does
-# not describe, any bad input accepted, fails the run.
+# not describe, any bad input accepted, fails the run. One worker: with
+# two, Python 3.11's ast module races in hypothesis (SystemError: AST
+# constructor recursion depth mismatch), a tool error, not a finding.
 #
 # Needs: python3 with schemathesis (`pip install schemathesis`; installed
 # here when missing), curl.
@@ -39,7 +41,7 @@ export SOWAT_LOG=warn
 OWNER=$(sed -n 's/^ *email: *//p' "$WORK/seed.txt" | head -n 1)
 [ -n "$OWNER" ] || { echo "api-contract: the seed printed no administrator:" >&2; cat "$WORK/seed.txt" >&2; exit 1; }
 SECRET=$("$BIN" --data-dir "$WORK" create-api-key --name "contract test" --client-id contract-test \
-  --owner "$OWNER" --scopes users:read,users:sync --rate-per-minute 100000 --monthly-quota 1000000000 \
+  --owner "$OWNER" --scopes users:read,users:sync,workspaces:read,workspaces:write --rate-per-minute 100000 --monthly-quota 1000000000 \
   | sed -n 's/^ *\(sowat_live_[A-Za-z0-9_-]*\)$/\1/p')
 [ -n "$SECRET" ] || { echo "api-contract: no key was created" >&2; exit 1; }
 
@@ -57,7 +59,7 @@ CONTRACT_KEY="$SECRET" SCHEMATHESIS_HOOKS="$PWD/ops/api_contract_hooks.py" \
   --checks all \
   --max-examples "${CONTRACT_EXAMPLES:-60}" \
   --seed "${CONTRACT_SEED:-20261203}" \
-  --workers 2 \
+  --workers 1 \
   --no-color \
   --report-dir "$WORK/report" || status=$?
 if [ "$status" -ne 0 ]; then

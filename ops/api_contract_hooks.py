@@ -8,6 +8,9 @@ refusals are covered by the Rust tests (tests/it/api.rs).
 - An Idempotency-Key reused with another body is refused (422
   idempotency_conflict). A valid generated key is made specific to its
   body: the same key and body still replay, and are exercised here.
+- A workspace route acts in the workspace its X-Workspace-Id names, which
+  must be the path's: a valid generated header is set to the path's id
+  (a missing or different one is refused with 400, tested in Rust).
 """
 import hashlib
 import json
@@ -44,7 +47,19 @@ def key_per_body(case):
         headers[name] = value[:200] + "-" + hashlib.sha256(body).hexdigest()[:16]
 
 
+def workspace_of_path(case):
+    headers = case.headers or {}
+    ws = (case.path_parameters or {}).get("id")
+    if not case.path.startswith("/api/v1/workspaces/{id}") or not str(ws).lstrip("-").isdigit():
+        return
+    for name in list(headers):
+        if name.lower() == "x-workspace-id" and isinstance(headers[name], (int, str)):
+            if str(headers[name]).lstrip("-").isdigit():
+                headers[name] = str(ws)
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     distinct_addresses(case.body)
     key_per_body(case)
+    workspace_of_path(case)

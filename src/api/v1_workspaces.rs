@@ -71,10 +71,10 @@ fn by(state: &AppState, actor: &Actor, meta: RequestMeta) -> By {
 pub struct ListQuery {
     q: String,
     /// `live` (default), `archived` or `all`.
-    shown: String,
-    /// The cursor of the next page: the last workspace's name and id.
-    after_name: Option<String>,
-    after: Option<i64>,
+    shown: Option<String>,
+    /// The cursor of the next page: the id of the last workspace shown.
+    /// Read as text so that a wrong value gets the API's 422, not a bare 400.
+    after: Option<String>,
 }
 
 /// Workspaces in name order, a page of 100 at most, with the cursor of the next.
@@ -82,22 +82,42 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut db = state.pool.get().await?;
-    let filter = ListFilter {
-        q: q.q.chars().take(200).collect(),
-        shown: Shown::parse(&q.shown),
+    if q.q.chars().count() > 200 {
+        return Err(ApiError::invalid("q has at most 200 characters"));
+    }
+    let shown = match q.shown.as_deref() {
+        None => Shown::Live,
+        Some(s) => Shown::ALL
+            .into_iter()
+            .find(|x| x.key() == s)
+            .ok_or_else(|| ApiError::invalid("shown is live, archived or all"))?,
     };
-    let cursor = match (q.after_name, q.after) {
-        (Some(n), Some(id)) => Cursor::After(n, id),
-        _ => Cursor::First,
+    let after = match q.after.as_deref().map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return Err(ApiError::invalid("after is a workspace id")),
+    };
+    let filter = ListFilter { q: q.q, shown };
+    let mut db = state.pool.get().await?;
+    // The page goes on from that workspace's place in name order, even if
+    // it was deleted since.
+    let cursor = match after {
+        None => Cursor::First,
+        Some(id) => match store::name_of(&mut db, id).await? {
+            Some(name) => Cursor::After(name, id),
+            None => {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "cursor_unknown",
+                    "after names no workspace",
+                ));
+            }
+        },
     };
     let mut found = store::list(&mut db, &filter, &cursor, PAGE + 1).await?;
     let more = found.len() as i64 > PAGE;
     found.truncate(PAGE as usize);
-    let next = found
-        .last()
-        .filter(|_| more)
-        .map(|w| serde_json::json!({ "after_name": w.name, "after": w.id }));
+    let next = found.last().filter(|_| more).map(|w| w.id);
     let workspaces: Vec<WorkspaceOut> = found.into_iter().map(Into::into).collect();
     Ok(Json(
         serde_json::json!({ "workspaces": workspaces, "next": next }),
@@ -128,7 +148,8 @@ pub async fn create(
                 changes::create(tx, &by, new.slug.trim(), &new.name, &new.settings).await
             })
         })
-        .await?;
+        .await
+        .map_err(refused)?;
     let w = changes::find(&mut db, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -196,7 +217,8 @@ pub async fn update(
             Ok::<_, ChangeError>(())
         })
     })
-    .await?;
+    .await
+    .map_err(refused)?;
     one(
         State(state),
         Extension(InWorkspace {
@@ -216,7 +238,8 @@ pub async fn delete(
     let by = by(&state, &actor, meta);
     let mut db = state.pool.get().await?;
     db.transaction(|tx| Box::pin(async move { changes::delete(tx, &by, w.id).await }))
-        .await?;
+        .await
+        .map_err(refused)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -304,7 +327,8 @@ pub async fn put_member(
                 }
             })
         })
-        .await?;
+        .await
+        .map_err(refused)?;
     Ok(Json(serde_json::json!({
         "user_id": user_id,
         "role": role,
@@ -326,8 +350,30 @@ pub async fn remove_member(
     db.transaction(|tx| {
         Box::pin(async move { changes::remove_member(tx, &by, w.id, user_id).await })
     })
-    .await?;
+    .await
+    .map_err(refused)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A change's refusal in the API: malformed values are 422; a user that
+/// does not exist (or no longer) is 404; every other refusal is about the
+/// workspace's present state (the address is taken, the last manager,
+/// BASE, archived, not a member) and is 409. The code is the refusal's key.
+fn refused(e: ChangeError) -> ApiError {
+    match e {
+        ChangeError::Invalid(
+            key @ ("workspaces.slug_invalid"
+            | "workspaces.name_invalid"
+            | "workspaces.settings_invalid"),
+        ) => ApiError::from(ChangeError::Invalid(key)),
+        ChangeError::Invalid(key @ "workspaces.user_unavailable") => {
+            ApiError::new(StatusCode::NOT_FOUND, key, crate::i18n::Lang::En.t(key))
+        }
+        ChangeError::Invalid(key) => {
+            ApiError::new(StatusCode::CONFLICT, key, crate::i18n::Lang::En.t(key))
+        }
+        e => e.into(),
+    }
 }
 
 fn user_id_of(raw: &str) -> Result<i64, ApiError> {

@@ -112,6 +112,16 @@ pub async fn list(
     Ok(rows)
 }
 
+/// The name of workspace `id`, deleted or not (a cursor's place).
+pub async fn name_of(db: &mut Db, id: i64) -> QueryResult<Option<String>> {
+    db_run!(db, |c| workspaces::table
+        .find(id)
+        .select(workspaces::name)
+        .first(c)
+        .await
+        .optional())
+}
+
 /// Members and managers of each of `ids`.
 pub async fn counts(db: &mut Db, ids: &[i64]) -> QueryResult<HashMap<i64, (i64, i64)>> {
     let rows: Vec<(i64, String, i64)> = db_run!(db, |c| workspace_members::table

@@ -620,7 +620,7 @@ async fn the_workspace_header_and_legacy_roles_through_the_api() {
     .await;
     assert_eq!(
         (s, code(&b)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "workspaces.last_manager")
+        (StatusCode::CONFLICT, "workspaces.last_manager")
     );
 
     // A manager acting through the main app: their members with addresses.
@@ -684,11 +684,7 @@ async fn two_managers_demoting_each_other_at_once_leave_one() {
         let (x, y) = tokio::join!(demote(a.id), demote(b.id));
         let mut got = [x, y];
         got.sort();
-        assert_eq!(
-            got,
-            [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY],
-            "round {round}"
-        );
+        assert_eq!(got, [StatusCode::OK, StatusCode::CONFLICT], "round {round}");
         let mut db = app.db().await;
         let managers: i64 = db_run!(&mut db, |c| workspace_members::table
             .filter(workspace_members::workspace_id.eq(club))
