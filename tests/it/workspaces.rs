@@ -461,3 +461,41 @@ async fn administrators_run_workspaces_from_their_screens() {
         .unwrap();
     assert!(seen.contains("anna@rowing.test") && !seen.contains("member-add"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_list_filters_by_workspace() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Support).await;
+    let a = app.create_user("ann@rowing.test", &[], false).await;
+    let b = app.create_user("bob@rowing.test", &[], false).await;
+    app.create_user("cid@elsewhere.test", &[], false).await;
+    workspace(&app, "rowing", &[a.id], &[b.id]).await;
+    let html = app
+        .get(&c, "/admin/users?workspace=rowing")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut emails = select_text(&html, "#user-rows tr[data-id] td.col-email");
+    emails.sort();
+    assert_eq!(emails, ["ann@rowing.test", "bob@rowing.test"]);
+    // Combined with the other filters, and kept by the pager's links.
+    let html = app
+        .get(&c, "/admin/users?workspace=rowing&q=bob")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_text(&html, "#user-rows tr[data-id] td.col-email"),
+        ["bob@rowing.test"]
+    );
+    // A workspace that does not exist has no members.
+    let html = app
+        .get(&c, "/admin/users?workspace=nowhere")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_text(&html, "#user-rows tr[data-id] td.col-email").is_empty());
+}

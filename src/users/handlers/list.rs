@@ -105,6 +105,7 @@ fn chips(lang: Lang, params: &ListParams, role_label: Option<&str>) -> Vec<Chip>
             "status" => "users.status",
             "type" => "users.type",
             "role" => "users.role",
+            "workspace" => "users.workspace",
             "from" => "users.created_from",
             _ => "users.created_to",
         };

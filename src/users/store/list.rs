@@ -20,7 +20,7 @@ use time::{PrimitiveDateTime, Time};
 
 use crate::web::format::{date_range_problem, parse_day};
 
-use crate::db::schema::{roles, user_roles, users};
+use crate::db::schema::{roles, user_roles, users, workspace_members, workspaces};
 use crate::db::types::{UserStatus, UserType};
 use crate::db::{Db, like_escape};
 use crate::user_record::model::{Listed, is_valid_email};
@@ -100,6 +100,9 @@ pub struct ListParams {
     pub user_type: String,
     #[serde(default)]
     pub role: String,
+    /// A workspace's address: its members.
+    #[serde(default)]
+    pub workspace: String,
     #[serde(default)]
     pub from: String,
     #[serde(default)]
@@ -126,6 +129,7 @@ pub struct Filter {
     pub status: StatusFilter,
     pub user_type: Option<UserType>,
     pub role: Option<String>,
+    pub workspace: Option<String>,
     pub created_from: Option<PrimitiveDateTime>,
     pub created_to: Option<PrimitiveDateTime>,
     pub sort: Sort,
@@ -157,6 +161,9 @@ impl ListParams {
             role: Some(self.role.trim())
                 .filter(|r| !r.is_empty() && r.len() < 64)
                 .map(str::to_owned),
+            workspace: Some(self.workspace.trim())
+                .filter(|w| !w.is_empty() && w.len() <= 64)
+                .map(str::to_owned),
             created_from: parse_day(&self.from).map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
             created_to: parse_day(&self.to)
                 .and_then(|d| d.next_day())
@@ -176,12 +183,13 @@ impl ListParams {
 
     /// The filter's parameters by name, declared once: links, the bulk
     /// forms' hidden fields and the reading of those forms all go through it.
-    pub fn filter_mut(&mut self) -> [(&'static str, &mut String); 6] {
+    pub fn filter_mut(&mut self) -> [(&'static str, &mut String); 7] {
         [
             ("q", &mut self.q),
             ("status", &mut self.status),
             ("type", &mut self.user_type),
             ("role", &mut self.role),
+            ("workspace", &mut self.workspace),
             ("from", &mut self.from),
             ("to", &mut self.to),
         ]
@@ -344,7 +352,8 @@ fn fts_phrase(q: &str) -> String {
 
 /// Applies every filter of `f` to a boxed `users` query (one body, both engines).
 macro_rules! filtered {
-    ($f:expr, $sqlite:expr, $role_id:expr, $part:expr) => {{
+    ($f:expr, $sqlite:expr, $ids:expr, $part:expr) => {{
+        let ids: NamedIds = $ids;
         let f: &Filter = $f;
         let mut q = users::table.into_boxed();
         q = match f.status {
@@ -359,12 +368,22 @@ macro_rules! filtered {
         if let Some(t) = f.user_type {
             q = q.filter(users::user_type.eq(t));
         }
-        if let Some(role_id) = $role_id {
+        if let Some(role_id) = ids.role {
             q = q.filter(
                 users::id.eq_any(
                     user_roles::table
                         .filter(user_roles::role_id.eq(role_id))
                         .select(user_roles::user_id),
+                ),
+            );
+        }
+        if let Some(ws) = ids.workspace {
+            // The membership key (workspace_id, user_id) answers from its index.
+            q = q.filter(
+                users::id.eq_any(
+                    workspace_members::table
+                        .filter(workspace_members::workspace_id.eq(ws))
+                        .select(workspace_members::user_id),
                 ),
             );
         }
@@ -509,16 +528,15 @@ pub async fn page(db: &mut Db, f: &Filter) -> Result<Page, diesel::result::Error
 /// One page as [`page`] reads it, with the word-start tier read `by` the
 /// given path (the search test checks both paths give the same pages).
 pub async fn page_by(db: &mut Db, f: &Filter, by: WordsBy) -> Result<Page, diesel::result::Error> {
-    let role_id = role_filter_id(db, f).await?;
-    if f.role.is_some() && role_id.is_none() {
+    let Some(ids) = named_ids(db, f).await? else {
         return Ok(Page {
             rows: Vec::new(),
             next: None,
             prev: None,
         });
-    }
+    };
     if let Some(before) = &f.before {
-        let (rows, more_before) = walk(db, f, role_id, by, Some(before), true).await?;
+        let (rows, more_before) = walk(db, f, ids, by, Some(before), true).await?;
         if more_before {
             let prev = <[_]>::first(&rows).map(|(u, t)| cursor_after(u, f.sort, *t));
             let next = rows.last().map(|(u, t)| cursor_after(u, f.sort, *t));
@@ -529,10 +547,10 @@ pub async fn page_by(db: &mut Db, f: &Filter, by: WordsBy) -> Result<Page, diese
             });
         }
         // Back at the start: show a whole first page.
-        let (rows, more) = walk(db, f, role_id, by, None, false).await?;
+        let (rows, more) = walk(db, f, ids, by, None, false).await?;
         return Ok(forward_page(f, rows, more, false));
     }
-    let (rows, more) = walk(db, f, role_id, by, f.after.as_ref(), false).await?;
+    let (rows, more) = walk(db, f, ids, by, f.after.as_ref(), false).await?;
     Ok(forward_page(f, rows, more, f.after.is_some()))
 }
 
@@ -560,7 +578,7 @@ fn forward_page(f: &Filter, rows: Vec<(Listed, Tier)>, more: bool, has_prev: boo
 async fn walk(
     db: &mut Db,
     f: &Filter,
-    role_id: Option<i64>,
+    ids: NamedIds,
     by: WordsBy,
     from: Option<&Cursor>,
     backward: bool,
@@ -583,7 +601,7 @@ async fn walk(
         }
         let cursor = from.filter(|c| c.tier == tier);
         let rest = limit - rows.len() as i64;
-        let found = tier_rows(db, f, role_id, Part::Only(tier, by), cursor, backward, rest).await?;
+        let found = tier_rows(db, f, ids, Part::Only(tier, by), cursor, backward, rest).await?;
         rows.extend(found.into_iter().map(|u| (u, tier)));
     }
     let more = rows.len() as i64 > f.size;
@@ -631,7 +649,7 @@ macro_rules! keyset {
 async fn tier_rows(
     db: &mut Db,
     f: &Filter,
-    role_id: Option<i64>,
+    ids: NamedIds,
     part: Part,
     after: Option<&Cursor>,
     backward: bool,
@@ -643,7 +661,7 @@ async fn tier_rows(
     let time = after.and_then(Cursor::time);
     let text = after.map(|c| c.key.clone());
     crate::db_run!(db, |c| {
-        let q = filtered!(f, sqlite, role_id, part)
+        let q = filtered!(f, sqlite, ids, part)
             .select(Listed::as_select())
             .limit(limit);
         use diesel::sql_types::{Text, Timestamp};
@@ -763,24 +781,50 @@ fn planned_rows(json: &str) -> i64 {
         .map_or(0, |n| n as i64)
 }
 
-async fn role_filter_id(db: &mut Db, f: &Filter) -> Result<Option<i64>, diesel::result::Error> {
-    let Some(key) = &f.role else { return Ok(None) };
-    crate::db_run!(db, |c| roles::table
-        .filter(roles::key.eq(key))
-        .select(roles::id)
-        .first(c)
-        .await
-        .optional())
+/// The ids of what the filter names by key: the role, the workspace.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NamedIds {
+    role: Option<i64>,
+    workspace: Option<i64>,
+}
+
+/// The ids the filter names, or `None` when it names a role or workspace
+/// that does not exist (then nothing matches).
+async fn named_ids(db: &mut Db, f: &Filter) -> Result<Option<NamedIds>, diesel::result::Error> {
+    let mut ids = NamedIds::default();
+    if let Some(key) = &f.role {
+        ids.role = crate::db_run!(db, |c| roles::table
+            .filter(roles::key.eq(key))
+            .select(roles::id)
+            .first(c)
+            .await
+            .optional())?;
+        if ids.role.is_none() {
+            return Ok(None);
+        }
+    }
+    if let Some(slug) = &f.workspace {
+        ids.workspace = crate::db_run!(db, |c| workspaces::table
+            .filter(workspaces::slug.eq(slug))
+            .filter(workspaces::deleted_at.is_null())
+            .select(workspaces::id)
+            .first(c)
+            .await
+            .optional())?;
+        if ids.workspace.is_none() {
+            return Ok(None);
+        }
+    }
+    Ok(Some(ids))
 }
 
 /// How many users match, counted up to [`COUNT_CAP`] + 1.
 pub async fn capped_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result::Error> {
     let sqlite = db.is_sqlite();
-    let role_id = role_filter_id(db, f).await?;
-    if f.role.is_some() && role_id.is_none() {
+    let Some(ids) = named_ids(db, f).await? else {
         return Ok(0);
-    }
-    let ids: Vec<i64> = crate::db_run!(db, |c| filtered!(f, sqlite, role_id, Part::All)
+    };
+    let ids: Vec<i64> = crate::db_run!(db, |c| filtered!(f, sqlite, ids, Part::All)
         .select(users::id)
         .limit(COUNT_CAP + 1)
         .load(c)
@@ -798,10 +842,9 @@ const SAMPLE_WIDTH: i64 = 500;
 /// that of the capped count (bounded index ranges), whatever the filter.
 pub async fn estimated_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::result::Error> {
     let sqlite = db.is_sqlite();
-    let role_id = role_filter_id(db, f).await?;
-    if f.role.is_some() && role_id.is_none() {
+    let Some(ids) = named_ids(db, f).await? else {
         return Ok(0);
-    }
+    };
     let (low, high): (Option<i64>, Option<i64>) = crate::db_run!(db, |c| users::table
         .select((diesel::dsl::min(users::id), diesel::dsl::max(users::id)))
         .first(c)
@@ -815,7 +858,7 @@ pub async fn estimated_count(db: &mut Db, f: &Filter) -> Result<i64, diesel::res
     let mut start = low;
     while start <= high {
         let end = (start + SAMPLE_WIDTH).min(high + 1);
-        let n: i64 = crate::db_run!(db, |c| filtered!(f, sqlite, role_id, Part::All)
+        let n: i64 = crate::db_run!(db, |c| filtered!(f, sqlite, ids, Part::All)
             .filter(users::id.ge(start))
             .filter(users::id.lt(end))
             .count()
@@ -847,11 +890,10 @@ pub async fn matching_ids(
     batch: i64,
 ) -> Result<Vec<i64>, diesel::result::Error> {
     let sqlite = db.is_sqlite();
-    let role_id = role_filter_id(db, f).await?;
-    if f.role.is_some() && role_id.is_none() {
+    let Some(ids) = named_ids(db, f).await? else {
         return Ok(Vec::new());
-    }
-    crate::db_run!(db, |c| filtered!(f, sqlite, role_id, Part::All)
+    };
+    crate::db_run!(db, |c| filtered!(f, sqlite, ids, Part::All)
         .filter(users::id.gt(after_id))
         .order(users::id.asc())
         .select(users::id)
