@@ -11,10 +11,12 @@
 //!    (events written through a `Tx`), `change` (`By`, `ChangeError`),
 //!    `user_record` (the `users` row and its derived columns).
 //! 4. `security` (credentials, secrets, sessions), `mail` (the outbox),
-//!    `tasks` (the durable task runner): no HTTP, no area.
+//!    `tasks` (the durable task runner): no HTTP, no area; then
+//!    `invitations` (a pending account and its mailed one-time link, for
+//!    the users and workspaces areas alike).
 //! 5. `state`, then `web` (layout, guard, CSRF, extractors, forms, formats).
 //! 6. Areas, peers that never import each other: `auth`, `account`, `admin`,
-//!    `users`, `task_pages`, plus `health` and `seed`. Each has the same
+//!    `users`, `workspaces`, `task_pages`, plus `health` and `seed`. Each has the same
 //!    files: `mod.rs` (routes), `handlers` (a file, or a folder with a file
 //!    per screen), `store.rs` (reads), `changes` (writes), `views.rs`
 //!    (template structs), `tasks/` (long work), as far as it needs them.
@@ -70,6 +72,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod i18n;
+pub mod invitations;
 pub mod mail;
 pub mod redact;
 pub mod routes;

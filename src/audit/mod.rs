@@ -129,7 +129,6 @@ actions! {
     WorkspaceCreated => "workspace.created",
     WorkspaceRenamed => "workspace.renamed",
     WorkspaceDuplicated => "workspace.duplicated",
-    MemberInvited => "workspace.member_invited",
     WorkspaceSettingsChanged => "workspace.settings_changed",
     WorkspaceArchived => "workspace.archived",
     WorkspaceRestored => "workspace.restored",

@@ -11,13 +11,15 @@ use axum::response::Response;
 
 use crate::access::workspace::InWorkspace;
 use crate::access::{Permission, can};
-use crate::change::{By, ChangeResult, refusal};
-use crate::db::types::WorkspaceRole;
+use crate::change::{By, ChangeError, ChangeResult, refusal};
+use crate::db::types::{TokenPurpose, UserType, WorkspaceRole};
 use crate::error::AppError;
+use crate::invitations::{ProfileInput, create_pending, issue_link, validate_profile};
 use crate::user_record::memberships::{normalise_role, of_user};
 use crate::web::action::Call;
 use crate::web::form::field;
 use crate::web::guard::redirect;
+use crate::web::layout::FLASH;
 use crate::web::render::{html, refused};
 use crate::workspaces::changes::{self, find};
 use crate::workspaces::handlers::{locale_choices, member_views, settings_from};
@@ -82,7 +84,6 @@ async fn members_page(
         link_users: false,
         show_emails: can_manage_members,
         error,
-        notice: None,
     })
 }
 
@@ -229,4 +230,61 @@ pub async fn save_settings(
             refused(&page)
         }
     }
+}
+
+/// Invites someone who has no account yet: a pending account, the
+/// membership with its role, and the invitation link by mail, in one
+/// transaction (each with its audit event). The person sets a password
+/// through the link.
+pub async fn invite(
+    call: Call,
+    Extension(w): Extension<InWorkspace>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response, AppError> {
+    let profile = ProfileInput {
+        email: field(&fields, "email").trim().to_owned(),
+        name: field(&fields, "name"),
+        company: String::new(),
+        user_type: UserType::External,
+    };
+    let role = match (
+        normalise_role(&field(&fields, "role")),
+        validate_profile(&profile),
+    ) {
+        (Ok((role, _)), Ok(())) => role,
+        (Err(_), _) => return refuse_members(&call, &w, "workspaces.role_invalid").await,
+        (_, Err((_, key))) => return refuse_members(&call, &w, key).await,
+    };
+    let (by, id, config) = (call.by(), w.id, call.state.config.clone());
+    let email = profile.email.clone();
+    let mut db = call.state.pool.get().await?;
+    let result = db
+        .transaction(|tx| {
+            Box::pin(async move {
+                let user_id = create_pending(tx, &by, &profile).await?;
+                changes::add_member(tx, &by, id, user_id, role).await?;
+                issue_link(tx, &by, user_id, TokenPurpose::Invite, &|p| config.link(p)).await?;
+                Ok::<_, ChangeError>(())
+            })
+        })
+        .await;
+    match refusal(result)? {
+        Ok(()) => {
+            let note = call.ctx.lang.tf("workspaces.invited", &[("email", &email)]);
+            call.session.insert(FLASH, note).await?;
+            Ok(redirect(
+                &format!("/workspaces/{}/members", w.slug),
+                call.htmx,
+            ))
+        }
+        // An address with an account already: add that user instead.
+        Err("users.email_taken") => refuse_members(&call, &w, "workspaces.invite_exists").await,
+        Err(key) => refuse_members(&call, &w, key).await,
+    }
+}
+
+/// The members page again with the reason (422).
+async fn refuse_members(call: &Call, w: &InWorkspace, key: &str) -> Result<Response, AppError> {
+    let page = members_page(call, w, Some(call.ctx.tr(key).to_owned())).await?;
+    refused(&page)
 }

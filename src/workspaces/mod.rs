@@ -35,6 +35,7 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         get("/workspaces", SignedIn, managed::mine),
         get("/workspaces/{slug}/members", InWorkspace(WorkspaceRead), managed::members),
         post("/workspaces/{slug}/members", InWorkspace(WorkspaceMembersManage), managed::add_member),
+        post("/workspaces/{slug}/invite", InWorkspace(WorkspaceMembersManage), managed::invite),
         post("/workspaces/{slug}/members/{user_id}/role", InWorkspace(WorkspaceMembersManage), managed::set_role),
         post("/workspaces/{slug}/members/{user_id}/remove", InWorkspace(WorkspaceMembersManage), managed::remove_member),
         get("/workspaces/{slug}/settings", InWorkspace(WorkspaceSettingsManage), managed::settings),

@@ -110,7 +110,6 @@ pub struct MembersPage {
     pub link_users: bool,
     pub show_emails: bool,
     pub error: Option<String>,
-    pub notice: Option<String>,
 }
 
 /// A workspace's settings as its managers edit them.

@@ -194,6 +194,10 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             [A, D, D, D, A, D, L, E],
         ),
         (
+            ("POST", "/workspaces/{slug}/invite"),
+            [A, D, D, D, A, D, L, E],
+        ),
+        (
             ("GET", "/workspaces/{slug}/settings"),
             [A, D, D, D, A, D, L, E],
         ),

@@ -802,3 +802,59 @@ async fn a_workspace_can_require_its_managers_to_use_a_second_factor() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manager_invites_someone_new() {
+    let app = TestApp::spawn().await;
+    let manager = app.create_user("host@club.test", &[], false).await;
+    workspace(&app, "club", &[manager.id], &[]).await;
+    let client = app.client();
+    app.sign_in(&client, &manager).await;
+    let res = app
+        .post_form(
+            &client,
+            "/workspaces/club/invite",
+            &[
+                ("email", "Newbie@Club.test"),
+                ("name", "New Bie"),
+                ("role", "MEMBER"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app
+        .get(&client, "/workspaces/club/members")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Invitation sent to Newbie@Club.test"),
+        "{html}"
+    );
+    assert!(html.contains("New Bie"));
+    // The mail with the link is queued; the events carry who did it.
+    let sent = app.audit("user.invitation_sent").await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("host@club.test"));
+    let added = app.audit("workspace.member_added").await;
+    assert!(added[0].2.contains("newbie@club.test") || added[0].2.contains("Newbie@Club.test"));
+    // An address with an account already, or a bad one: said on the page.
+    let res = app
+        .post_form(
+            &client,
+            "/workspaces/club/invite",
+            &[("email", "host@club.test"), ("role", "MEMBER")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("already has an account"));
+    let res = app
+        .post_form(
+            &client,
+            "/workspaces/club/invite",
+            &[("email", "not-an-address"), ("role", "MEMBER")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["user_record"],
     &["tasks"],
     &["security", "mail"],
+    &["invitations"],
     &["state"],
     &["web"],
     &[

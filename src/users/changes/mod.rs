@@ -14,14 +14,12 @@ use crate::audit::Event;
 use crate::db::schema::{
     comments, login_events, one_time_tokens, recovery_codes, roles, sessions, user_roles, users,
 };
-use crate::db::types::{TokenPurpose, UserStatus, UserType};
+use crate::db::types::UserStatus;
 use crate::db::{Conn, Db, Tx};
 use crate::db_run;
-use crate::i18n::Lang;
-use crate::mail::{self, Mail};
-use crate::security::crypto::{random_token, sha256_hex};
+use crate::invitations::{email_race, email_taken};
 use crate::security::store as auth_store;
-use crate::user_record::model::{Derived, NewUser, User, is_valid_email, normalize_email};
+use crate::user_record::model::{Derived, User, normalize_email};
 use crate::users::store;
 
 use crate::change::{By, ChangeError, ChangeResult};
@@ -99,46 +97,7 @@ async fn end_sessions(db: &mut Db, id: i64) -> ChangeResult<usize> {
     .await)?)
 }
 
-pub struct ProfileInput {
-    pub name: String,
-    pub email: String,
-    pub company: String,
-    pub user_type: UserType,
-}
-
-pub fn validate_profile(input: &ProfileInput) -> Result<(), (&'static str, &'static str)> {
-    if !is_valid_email(&input.email) {
-        return Err(("email", "users.bad_email"));
-    }
-    if input.name.trim().chars().count() > 200 {
-        return Err(("name", "users.bad_name"));
-    }
-    if input.company.trim().chars().count() > 200 {
-        return Err(("company", "users.bad_company"));
-    }
-    Ok(())
-}
-
-/// The unique index on `email_lower` caught a request that passed the
-/// pre-check at the same moment as another: the same inline error.
-fn email_race(e: diesel::result::Error) -> ChangeError {
-    if crate::db::is_unique_violation(&e) {
-        ChangeError::Invalid("users.email_taken")
-    } else {
-        ChangeError::Db(e)
-    }
-}
-
-async fn email_taken(db: &mut Db, email: &str, except: Option<i64>) -> ChangeResult<bool> {
-    let lower = normalize_email(email);
-    let found: Option<i64> = db_run!(db, |c| users::table
-        .filter(users::email_lower.eq(&lower))
-        .select(users::id)
-        .first(c)
-        .await
-        .optional())?;
-    Ok(found.is_some_and(|id| Some(id) != except))
-}
+pub use crate::invitations::{ProfileInput, validate_profile};
 
 pub async fn update_profile(
     db: &mut Tx<'_>,
@@ -344,64 +303,9 @@ pub async fn reset_totp(db: &mut Tx<'_>, by: &By, id: i64) -> ChangeResult<()> {
     .await
 }
 
-/// Issues a one-time link (1 hour) and queues the mail carrying it. Returns the link.
-pub async fn issue_link(
-    db: &mut Tx<'_>,
-    by: &By,
-    id: i64,
-    purpose: TokenPurpose,
-    link: &(dyn Fn(&str) -> String + Sync),
-) -> ChangeResult<String> {
-    let user = load(db, id).await?;
-    // The newest link is the only one that works.
-    auth_store::revoke_links(db, id, Some(purpose), by.now).await?;
-    let token = random_token();
-    auth_store::insert_token(
-        db,
-        &sha256_hex(&token),
-        purpose,
-        Some(id),
-        by.now,
-        by.now + crate::security::store::LINK_VALID_FOR,
-    )
-    .await?;
-    let (path, subject_key, action) = match purpose {
-        TokenPurpose::PasswordReset => (
-            format!("/reset/{token}"),
-            "mail.reset_subject",
-            crate::audit::Action::PasswordResetSent,
-        ),
-        _ => (
-            format!("/setup/{token}"),
-            "mail.invite_subject",
-            crate::audit::Action::InvitationSent,
-        ),
-    };
-    let url = link(&path);
-    // In the recipient's language when they chose one.
-    let lang = user
-        .locale
-        .as_deref()
-        .and_then(Lang::parse)
-        .unwrap_or_default();
-    let body = lang
-        .tf("mail.link_body", &[("url", &url)])
-        .replace("\\n", "\n");
-    let mail = Mail {
-        to: &user.email,
-        subject: lang.t(subject_key).to_owned(),
-        body,
-    };
-    mail::queue(db, by.now, mail).await?;
-    by.record(
-        db,
-        Event::new(action)
-            .target("user", id)
-            .details(json!({ "expires_in_minutes": 60 })),
-    )
-    .await?;
-    Ok(url)
-}
+/// Issues a one-time link and queues the mail carrying it (see
+/// [`crate::invitations::issue_link`]).
+pub use crate::invitations::issue_link;
 
 pub struct NewUserInput {
     pub profile: ProfileInput,
@@ -410,32 +314,7 @@ pub struct NewUserInput {
 
 /// A pending user with roles; the invitation link is issued by the caller.
 pub async fn create(db: &mut Tx<'_>, by: &By, input: &NewUserInput) -> ChangeResult<i64> {
-    let p = &input.profile;
-    if email_taken(db, &p.email, None).await? {
-        return Err(ChangeError::Invalid("users.email_taken"));
-    }
-    let new = NewUser::new(
-        p.email.trim(),
-        p.name.trim(),
-        p.company.trim(),
-        p.user_type,
-        UserStatus::Pending,
-        by.now,
-    );
-    let id: i64 = db_run!(db, |c| diesel::insert_into(users::table)
-        .values(&new)
-        .returning(users::id)
-        .get_result(c)
-        .await)
-    .map_err(email_race)?;
-    let after = json!({ "email": new.email, "name": new.name, "company": new.company, "type": new.user_type, "status": new.status });
-    by.record(
-        db,
-        Event::new(crate::audit::Action::UserCreated)
-            .target("user", id)
-            .details(json!({ "after": after })),
-    )
-    .await?;
+    let id = crate::invitations::create_pending(db, by, &input.profile).await?;
     for role in &input.roles {
         set_role(db, by, id, role, true).await?;
     }
