@@ -261,7 +261,7 @@ pub async fn members(
     Extension(w): Extension<InWorkspace>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut db = state.pool.get().await?;
-    let rows = store::members(&mut db, w.id).await?;
+    let rows = store::members(&mut db, w.id, None, false, MEMBERS_SHOWN).await?;
     let emails = can(
         &actor,
         Permission::WorkspaceMembersManage,

@@ -22,7 +22,7 @@ use crate::web::guard::redirect;
 use crate::web::render::{html, refused};
 use crate::workspaces::changes::{self, Workspace};
 use crate::workspaces::settings::WorkspaceSettings;
-use crate::workspaces::store::{self, Cursor, ListFilter, MEMBERS_SHOWN, Shown};
+use crate::workspaces::store::{self, Cursor, ListFilter, Shown};
 use crate::workspaces::views::*;
 
 const PAGE: usize = 50;
@@ -174,8 +174,12 @@ pub async fn create(
     }
 }
 
-pub async fn page(call: Call, Path(id): Path<i64>) -> Result<Response, AppError> {
-    html(&workspace_page(&call, id, None).await?)
+pub async fn page(
+    call: Call,
+    Path(id): Path<i64>,
+    Query(q): Query<MembersQuery>,
+) -> Result<Response, AppError> {
+    html(&workspace_page_at(&call, id, &q, None).await?)
 }
 
 async fn workspace_page(
@@ -183,12 +187,21 @@ async fn workspace_page(
     id: i64,
     error: Option<String>,
 ) -> Result<WorkspacePage, AppError> {
+    workspace_page_at(call, id, &MembersQuery::default(), error).await
+}
+
+async fn workspace_page_at(
+    call: &Call,
+    id: i64,
+    q: &MembersQuery,
+    error: Option<String>,
+) -> Result<WorkspacePage, AppError> {
     let mut db = call.state.pool.get().await?;
     let w = changes::find(&mut db, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let settings = WorkspaceSettings::parse(&w.settings).unwrap_or_default();
-    let members = store::members(&mut db, id).await?;
+    let shown = members_shown(&mut db, id, q, &format!("/admin/workspaces/{id}")).await?;
     let history = events(
         &mut db,
         &EventFilter {
@@ -219,8 +232,10 @@ async fn workspace_page(
         description: settings.description,
         require_two_factor: settings.require_two_factor,
         locales,
-        members_capped: members.len() as i64 >= MEMBERS_SHOWN,
-        members: member_views(call.ctx.lang, members, true),
+        members_total: shown.total,
+        prev_href: shown.prev_href,
+        next_href: shown.next_href,
+        members: member_views(call.ctx.lang, shown.rows, true),
         history,
         error,
     })
@@ -477,4 +492,77 @@ pub async fn duplicate(
             refused(&page)
         }
     }
+}
+
+/// Where a workspace's member list starts: after or before a member.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct MembersQuery {
+    after_role: Option<String>,
+    after: Option<i64>,
+    before_role: Option<String>,
+    before: Option<i64>,
+}
+
+/// One page of a workspace's members, its total, and the links to the
+/// pages before and after it (`base`: the page's own path).
+pub(crate) struct MembersShown {
+    pub rows: Vec<store::MemberRow>,
+    pub total: i64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
+}
+
+pub(crate) async fn members_shown(
+    db: &mut crate::db::Db,
+    ws: i64,
+    q: &MembersQuery,
+    base: &str,
+) -> Result<MembersShown, AppError> {
+    let at = |role: &Option<String>, id: Option<i64>| {
+        Some(store::MemberAt {
+            role: role.clone()?,
+            user_id: id?,
+        })
+    };
+    let (cursor, backward) = match (at(&q.after_role, q.after), at(&q.before_role, q.before)) {
+        (Some(a), _) => (Some(a), false),
+        (None, Some(b)) => (Some(b), true),
+        _ => (None, false),
+    };
+    let limit = store::MEMBERS_PAGE;
+    let mut rows = store::members(db, ws, cursor.as_ref(), backward, limit + 1).await?;
+    // One more than a page tells whether there is another page that way.
+    let more = rows.len() as i64 > limit;
+    if more {
+        if backward {
+            rows.remove(0);
+        } else {
+            rows.truncate(limit as usize);
+        }
+    }
+    let (earlier, later) = match (cursor.is_some(), backward) {
+        (false, _) => (false, more),
+        (true, false) => (true, more),
+        (true, true) => (more, true),
+    };
+    let href = |m: &store::MemberRow, forward: bool| {
+        let (r, i) = if forward {
+            ("after_role", "after")
+        } else {
+            ("before_role", "before")
+        };
+        format!("{base}?{r}={}&{i}={}", m.role.as_str(), m.user_id)
+    };
+    let prev_href = <[store::MemberRow]>::first(&rows)
+        .filter(|_| earlier)
+        .map(|m| href(m, false));
+    let next_href = rows.last().filter(|_| later).map(|m| href(m, true));
+    let total = store::counts(db, &[ws]).await?.get(&ws).map_or(0, |c| c.0);
+    Ok(MembersShown {
+        rows,
+        total,
+        prev_href,
+        next_href,
+    })
 }

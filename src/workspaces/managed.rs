@@ -6,7 +6,7 @@
 //! check again only to decide what to show.
 
 use axum::Form;
-use axum::extract::{Extension, Path};
+use axum::extract::{Extension, Path, Query};
 use axum::response::Response;
 
 use crate::access::workspace::InWorkspace;
@@ -22,9 +22,11 @@ use crate::web::guard::redirect;
 use crate::web::layout::FLASH;
 use crate::web::render::{html, refused};
 use crate::workspaces::changes::{self, find};
-use crate::workspaces::handlers::{locale_choices, member_views, settings_from};
+use crate::workspaces::handlers::{
+    MembersQuery, locale_choices, member_views, members_shown, settings_from,
+};
 use crate::workspaces::settings::WorkspaceSettings;
-use crate::workspaces::store::{self, MEMBERS_SHOWN};
+use crate::workspaces::store;
 use crate::workspaces::views::{MembersPage, MinePage, MineRow, SettingsPage};
 
 pub async fn mine(call: Call) -> Result<Response, AppError> {
@@ -56,8 +58,9 @@ pub async fn mine(call: Call) -> Result<Response, AppError> {
 pub async fn members(
     call: Call,
     Extension(w): Extension<InWorkspace>,
+    Query(q): Query<MembersQuery>,
 ) -> Result<Response, AppError> {
-    html(&members_page(&call, &w, None).await?)
+    html(&members_page_at(&call, &w, &q, None).await?)
 }
 
 async fn members_page(
@@ -65,8 +68,17 @@ async fn members_page(
     w: &InWorkspace,
     error: Option<String>,
 ) -> Result<MembersPage, AppError> {
+    members_page_at(call, w, &MembersQuery::default(), error).await
+}
+
+async fn members_page_at(
+    call: &Call,
+    w: &InWorkspace,
+    q: &MembersQuery,
+    error: Option<String>,
+) -> Result<MembersPage, AppError> {
     let mut db = call.state.pool.get().await?;
-    let members = store::members(&mut db, w.id).await?;
+    let shown = members_shown(&mut db, w.id, q, &format!("/workspaces/{}/members", w.slug)).await?;
     let ws = Some(w.reference());
     let can_manage_members = can(&call.actor, Permission::WorkspaceMembersManage, ws);
     Ok(MembersPage {
@@ -75,9 +87,11 @@ async fn members_page(
         name: w.name.clone(),
         is_base: w.is_base,
         archived: w.archived,
-        members_capped: members.len() as i64 >= MEMBERS_SHOWN,
+        members_total: shown.total,
+        prev_href: shown.prev_href,
+        next_href: shown.next_href,
         // Addresses are for those who manage the members.
-        members: member_views(call.ctx.lang, members, can_manage_members),
+        members: member_views(call.ctx.lang, shown.rows, can_manage_members),
         can_manage_members,
         can_manage_settings: can(&call.actor, Permission::WorkspaceSettingsManage, ws),
         actions_base: format!("/workspaces/{}", w.slug),

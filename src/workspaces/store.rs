@@ -154,28 +154,74 @@ pub struct MemberRow {
     pub since: PrimitiveDateTime,
 }
 
-/// Members shown on a workspace's page: managers first, then by email.
+/// Members on one page of a workspace's member list.
+pub const MEMBERS_PAGE: i64 = 100;
+/// At most this many members through the API's one call.
 pub const MEMBERS_SHOWN: i64 = 500;
 
-pub async fn members(db: &mut Db, ws: i64) -> QueryResult<Vec<MemberRow>> {
+/// A place in the member list: managers first, then members, each in the
+/// order they were given an account (user id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberAt {
+    pub role: String,
+    pub user_id: i64,
+}
+
+/// Up to `limit` live members of `ws` after (or, `backward`, before) `at`,
+/// in list order. The row-value comparison walks the index
+/// (workspace_id, role, user_id) from the cursor: a page costs the same at
+/// any depth of a 5,000-member workspace.
+pub async fn members(
+    db: &mut Db,
+    ws: i64,
+    at: Option<&MemberAt>,
+    backward: bool,
+    limit: i64,
+) -> QueryResult<Vec<MemberRow>> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool, Text};
     let rows: Vec<(i64, String, String, UserStatus, String, PrimitiveDateTime)> =
-        db_run!(db, |c| workspace_members::table
-            .inner_join(users::table)
-            .filter(workspace_members::workspace_id.eq(ws))
-            .filter(users::deleted_at.is_null())
-            .order((workspace_members::role.asc(), users::email_lower.asc()))
-            .select((
-                users::id,
-                users::email,
-                users::name,
-                users::status,
-                workspace_members::role,
-                workspace_members::created_at,
-            ))
-            .limit(MEMBERS_SHOWN)
-            .load(c)
-            .await)?;
-    Ok(rows
+        db_run!(db, |c| {
+            let mut q = workspace_members::table
+                .inner_join(users::table)
+                .filter(workspace_members::workspace_id.eq(ws))
+                .filter(users::deleted_at.is_null())
+                .select((
+                    users::id,
+                    users::email,
+                    users::name,
+                    users::status,
+                    workspace_members::role,
+                    workspace_members::created_at,
+                ))
+                .limit(limit)
+                .into_boxed();
+            if let Some(at) = at {
+                let op = if backward { "<" } else { ">" };
+                q = q.filter(
+                    sql::<Bool>(&format!(
+                        "(workspace_members.role, workspace_members.user_id) {op} ("
+                    ))
+                    .bind::<Text, _>(at.role.clone())
+                    .sql(", ")
+                    .bind::<BigInt, _>(at.user_id)
+                    .sql(")"),
+                );
+            }
+            q = if backward {
+                q.order((
+                    workspace_members::role.desc(),
+                    workspace_members::user_id.desc(),
+                ))
+            } else {
+                q.order((
+                    workspace_members::role.asc(),
+                    workspace_members::user_id.asc(),
+                ))
+            };
+            q.load(c).await
+        })?;
+    let mut out: Vec<MemberRow> = rows
         .into_iter()
         .filter_map(|(user_id, email, name, status, role, since)| {
             Some(MemberRow {
@@ -187,7 +233,11 @@ pub async fn members(db: &mut Db, ws: i64) -> QueryResult<Vec<MemberRow>> {
                 since,
             })
         })
-        .collect())
+        .collect();
+    if backward {
+        out.reverse();
+    }
+    Ok(out)
 }
 
 /// The live user with this address, if any.

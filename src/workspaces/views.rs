@@ -63,7 +63,10 @@ pub struct WorkspacePage {
     pub locales: Vec<Choice>,
     pub require_two_factor: bool,
     pub members: Vec<MemberView>,
-    pub members_capped: bool,
+    /// Every member, of which `members` is one page.
+    pub members_total: i64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
     /// The workspace may be changed by this actor (BASE: administrators).
     pub can_manage: bool,
     pub can_manage_members: bool,
@@ -103,7 +106,10 @@ pub struct MembersPage {
     pub is_base: bool,
     pub archived: bool,
     pub members: Vec<MemberView>,
-    pub members_capped: bool,
+    /// Every member, of which `members` is one page.
+    pub members_total: i64,
+    pub prev_href: Option<String>,
+    pub next_href: Option<String>,
     pub can_manage_members: bool,
     pub can_manage_settings: bool,
     pub actions_base: String,

@@ -499,3 +499,68 @@ async fn the_users_list_filters_by_workspace() {
         .unwrap();
     assert!(select_text(&html, "#user-rows tr[data-id] td.col-email").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_workspace_pages_its_members_both_ways() {
+    use sowat_admin::db::types::{UserStatus, UserType};
+    use sowat_admin::user_record::model::NewUser;
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Admin).await;
+    let now = app.clock.now_primitive();
+    let mut ids = Vec::new();
+    {
+        let mut db = app.db().await;
+        for i in 0..250 {
+            let email = format!("m{i:03}@big.test");
+            let new = NewUser::new(&email, "", "", UserType::External, UserStatus::Active, now);
+            let id: i64 = db_run!(&mut db, |c| diesel::insert_into(users::table)
+                .values(&new)
+                .returning(users::id)
+                .get_result(c)
+                .await)
+            .unwrap();
+            ids.push(id);
+        }
+    }
+    let ws = workspace(&app, "big", &ids[..3], &ids[3..]).await;
+    let base = format!("/admin/workspaces/{ws}");
+    let mut seen = Vec::new();
+    let mut path = base.clone();
+    let mut pages = Vec::new();
+    loop {
+        let html = app.get(&c, &path).await.text().await.unwrap();
+        assert!(html.contains("(250)"), "the total is every member");
+        let page: Vec<String> = select_text(&html, "#member-rows tr[data-id] .muted");
+        assert!(page.len() <= 100);
+        seen.extend(page.clone());
+        pages.push((path.clone(), page));
+        match crate::harness::select_attr(&html, "#next-page", "href") {
+            Some(next) => path = next.replace("&amp;", "&").replace("&#38;", "&"),
+            None => break,
+        }
+    }
+    assert_eq!(pages.len(), 3);
+    assert_eq!(seen.len(), 250);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 250, "no member twice");
+    // Managers first.
+    assert!(
+        pages[0].1[..3]
+            .iter()
+            .all(|e| ["m000@big.test", "m001@big.test", "m002@big.test"].contains(&e.as_str()))
+    );
+    // Back from the last page: the middle page again, whole.
+    let html = app.get(&c, &pages[2].0).await.text().await.unwrap();
+    let prev = crate::harness::select_attr(&html, "#prev-page", "href").unwrap();
+    let html = app
+        .get(&c, &prev.replace("&amp;", "&").replace("&#38;", "&"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_text(&html, "#member-rows tr[data-id] .muted"),
+        pages[1].1
+    );
+}

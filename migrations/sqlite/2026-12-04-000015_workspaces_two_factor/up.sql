@@ -8,3 +8,5 @@ INSERT INTO role_permissions (role_id, permission)
   SELECT role_id, 'workspace.read' FROM role_permissions WHERE permission = 'workspaces.read';
 -- Running instances reload the role tables.
 UPDATE shared_state SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE name = 'roles_version';
+-- A workspace's members page by page (managers first), from the cursor.
+CREATE INDEX workspace_members_list_idx ON workspace_members (workspace_id, role, user_id);
