@@ -265,6 +265,75 @@ async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> R
     Ok(())
 }
 
+/// `spaces` workspaces (`club-1` … named `Club 1` …) and `memberships`
+/// memberships among the users `first_id..first_id + users`: the first
+/// workspace, `club-1`, gets up to 5,000 members (three managers), the
+/// others share the rest, each led by one manager. One `INSERT … SELECT`
+/// per 200,000 rows over a number series; a pair drawn twice is skipped
+/// (`WHERE TRUE` keeps SQLite from reading the join's `ON` as the upsert's).
+async fn workspaces_bench(
+    db: &mut Db,
+    first_id: i64,
+    users: i64,
+    spaces: i64,
+    memberships: i64,
+) -> Result<(), String> {
+    let sqlite = db.is_sqlite();
+    let series = |from: i64, to: i64| {
+        if sqlite {
+            format!("WITH RECURSIVE g(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM g WHERE n < {to})")
+        } else {
+            format!("WITH g(n) AS (SELECT generate_series({from}::bigint, {to}::bigint))")
+        }
+    };
+    let mut statements = vec![format!(
+        "{} INSERT INTO workspaces (slug, name, is_base, settings, created_at)
+         SELECT 'club-' || g.n, 'Club ' || g.n, FALSE, '{{}}', CURRENT_TIMESTAMP FROM g",
+        series(1, spaces)
+    )];
+    let big = (users.min(5_000)).min(memberships);
+    // The large workspace: users spread by a prime stride.
+    statements.push(format!(
+        "{} INSERT INTO workspace_members (workspace_id, user_id, role, created_at)
+         SELECT w.id, {first_id} + (g.n * 7919) % {users}, CASE WHEN g.n < 3 THEN 'MANAGER' ELSE 'MEMBER' END, CURRENT_TIMESTAMP
+         FROM g JOIN workspaces w ON w.slug = 'club-1'
+         WHERE TRUE ON CONFLICT DO NOTHING",
+        series(0, big - 1)
+    ));
+    // The others: membership m goes to workspace 2 + m mod (spaces − 1),
+    // its first round (m < spaces − 1) as manager.
+    let others = (spaces - 1).max(1);
+    let mut done = 0;
+    let rest = memberships - big;
+    while done < rest && spaces > 1 {
+        let n = 200_000.min(rest - done);
+        statements.push(format!(
+            "{} INSERT INTO workspace_members (workspace_id, user_id, role, created_at)
+             SELECT w.id, {first_id} + (g.n * 7919 + 13) % {users},
+                    CASE WHEN g.n < {others} THEN 'MANAGER' ELSE 'MEMBER' END, CURRENT_TIMESTAMP
+             FROM g JOIN workspaces w ON w.slug = 'club-' || (2 + g.n % {others})
+             WHERE TRUE ON CONFLICT DO NOTHING",
+            series(done, done + n - 1)
+        ));
+        done += n;
+    }
+    for sql in statements {
+        let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
+        crate::db_run!(db, |c| diesel::sql_query(&sql).execute(c).await)
+            .map_err(|e| e.to_string())?;
+        db.execute_batch("COMMIT").await.map_err(|e| e.to_string())?;
+    }
+    let analyze = if sqlite {
+        "ANALYZE;"
+    } else {
+        "VACUUM ANALYZE workspace_members"
+    };
+    db.execute_batch(analyze).await.map_err(|e| e.to_string())?;
+    eprintln!("  {spaces} workspaces, {memberships} memberships");
+    Ok(())
+}
+
 async fn next_number(db: &mut Db) -> Result<i64, diesel::result::Error> {
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
@@ -339,6 +408,10 @@ pub async fn users(
         Some(s) => {
             // Benchmarks read the audit trail too: two events per user.
             audit_history(&mut db, first_id, count, 2 * count).await?;
+            // And workspaces: 20,000 (one per five users, at least one)
+            // holding ten memberships per user, up to 1,000,000.
+            let spaces = (count / 5).clamp(1, 20_000);
+            workspaces_bench(&mut db, first_id, count, spaces, (count * 10).min(1_000_000)).await?;
             Some(create_bench_admin(&mut db, clock, s).await?)
         }
         None => None,
