@@ -270,7 +270,8 @@ async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> R
 /// workspace, `club-1`, gets up to 5,000 members (three managers), the
 /// others share the rest, each led by one manager. One `INSERT … SELECT`
 /// per 200,000 rows over a number series; a pair drawn twice is skipped
-/// (`WHERE TRUE` keeps SQLite from reading the join's `ON` as the upsert's).
+/// (`WHERE TRUE`: SQLite's upsert after a SELECT needs a WHERE). The
+/// workspaces of one statement get consecutive ids.
 async fn workspaces_bench(
     db: &mut Db,
     first_id: i64,
@@ -291,13 +292,33 @@ async fn workspaces_bench(
          SELECT 'club-' || g.n, 'Club ' || g.n, FALSE, '{{}}', CURRENT_TIMESTAMP FROM g",
         series(1, spaces)
     )];
+    // Workspace ids are read back once: joining on a computed address
+    // would make SQLite compare every workspace with every row.
+    let statements_done = std::mem::take(&mut statements);
+    for sql in statements_done {
+        let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
+        crate::db_run!(db, |c| diesel::sql_query(&sql).execute(c).await)
+            .map_err(|e| e.to_string())?;
+        db.execute_batch("COMMIT").await.map_err(|e| e.to_string())?;
+    }
+    let first_ws: i64 = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use crate::db::schema::workspaces;
+        crate::db_run!(db, |c| workspaces::table
+            .filter(workspaces::slug.eq("club-1"))
+            .select(workspaces::id)
+            .first(c)
+            .await)
+        .map_err(|e| e.to_string())?
+    };
     let big = (users.min(5_000)).min(memberships);
     // The large workspace: users spread by a prime stride.
     statements.push(format!(
         "{} INSERT INTO workspace_members (workspace_id, user_id, role, created_at)
-         SELECT w.id, {first_id} + (g.n * 7919) % {users}, CASE WHEN g.n < 3 THEN 'MANAGER' ELSE 'MEMBER' END, CURRENT_TIMESTAMP
-         FROM g JOIN workspaces w ON w.slug = 'club-1'
-         WHERE TRUE ON CONFLICT DO NOTHING",
+         SELECT {first_ws}, {first_id} + (g.n * 7919) % {users}, CASE WHEN g.n < 3 THEN 'MANAGER' ELSE 'MEMBER' END, CURRENT_TIMESTAMP
+         FROM g WHERE TRUE ON CONFLICT DO NOTHING",
         series(0, big - 1)
     ));
     // The others: membership m goes to workspace 2 + m mod (spaces − 1),
@@ -309,10 +330,9 @@ async fn workspaces_bench(
         let n = 200_000.min(rest - done);
         statements.push(format!(
             "{} INSERT INTO workspace_members (workspace_id, user_id, role, created_at)
-             SELECT w.id, {first_id} + (g.n * 7919 + 13) % {users},
+             SELECT {first_ws} + 1 + g.n % {others}, {first_id} + (g.n * 7919 + 13) % {users},
                     CASE WHEN g.n < {others} THEN 'MANAGER' ELSE 'MEMBER' END, CURRENT_TIMESTAMP
-             FROM g JOIN workspaces w ON w.slug = 'club-' || (2 + g.n % {others})
-             WHERE TRUE ON CONFLICT DO NOTHING",
+             FROM g WHERE TRUE ON CONFLICT DO NOTHING",
             series(done, done + n - 1)
         ));
         done += n;
@@ -324,12 +344,17 @@ async fn workspaces_bench(
             .map_err(|e| e.to_string())?;
         db.execute_batch("COMMIT").await.map_err(|e| e.to_string())?;
     }
-    let analyze = if sqlite {
-        "ANALYZE;"
+    // One statement per call (VACUUM refuses to run in a batch); without
+    // statistics PostgreSQL takes the new workspaces for one row and joins
+    // them first when loading a signed-in user's memberships.
+    let analyze: &[&str] = if sqlite {
+        &["ANALYZE;"]
     } else {
-        "VACUUM ANALYZE workspace_members"
+        &["VACUUM ANALYZE workspace_members", "ANALYZE workspaces"]
     };
-    db.execute_batch(analyze).await.map_err(|e| e.to_string())?;
+    for sql in analyze {
+        db.execute_batch(sql).await.map_err(|e| e.to_string())?;
+    }
     eprintln!("  {spaces} workspaces, {memberships} memberships");
     Ok(())
 }

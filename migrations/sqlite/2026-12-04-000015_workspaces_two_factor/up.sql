@@ -10,3 +10,5 @@ INSERT INTO role_permissions (role_id, permission)
 UPDATE shared_state SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE name = 'roles_version';
 -- A workspace's members page by page (managers first), from the cursor.
 CREATE INDEX workspace_members_list_idx ON workspace_members (workspace_id, role, user_id);
+-- The workspaces list in name order, read from the cursor on (no sort).
+CREATE INDEX workspaces_name_idx ON workspaces (name, id) WHERE deleted_at IS NULL;
