@@ -282,7 +282,9 @@ async fn workspaces_bench(
     let sqlite = db.is_sqlite();
     let series = |from: i64, to: i64| {
         if sqlite {
-            format!("WITH RECURSIVE g(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM g WHERE n < {to})")
+            format!(
+                "WITH RECURSIVE g(n) AS (SELECT {from} UNION ALL SELECT n + 1 FROM g WHERE n < {to})"
+            )
         } else {
             format!("WITH g(n) AS (SELECT generate_series({from}::bigint, {to}::bigint))")
         }
@@ -294,18 +296,11 @@ async fn workspaces_bench(
     )];
     // Workspace ids are read back once: joining on a computed address
     // would make SQLite compare every workspace with every row.
-    let statements_done = std::mem::take(&mut statements);
-    for sql in statements_done {
-        let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
-        crate::db_run!(db, |c| diesel::sql_query(&sql).execute(c).await)
-            .map_err(|e| e.to_string())?;
-        db.execute_batch("COMMIT").await.map_err(|e| e.to_string())?;
-    }
+    in_transactions(db, std::mem::take(&mut statements)).await?;
     let first_ws: i64 = {
+        use crate::db::schema::workspaces;
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
-        use crate::db::schema::workspaces;
         crate::db_run!(db, |c| workspaces::table
             .filter(workspaces::slug.eq("club-1"))
             .select(workspaces::id)
@@ -337,13 +332,7 @@ async fn workspaces_bench(
         ));
         done += n;
     }
-    for sql in statements {
-        let begin = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
-        crate::db_run!(db, |c| diesel::sql_query(&sql).execute(c).await)
-            .map_err(|e| e.to_string())?;
-        db.execute_batch("COMMIT").await.map_err(|e| e.to_string())?;
-    }
+    in_transactions(db, statements).await?;
     // One statement per call (VACUUM refuses to run in a batch); without
     // statistics PostgreSQL takes the new workspaces for one row and joins
     // them first when loading a signed-in user's memberships.
@@ -356,6 +345,25 @@ async fn workspaces_bench(
         db.execute_batch(sql).await.map_err(|e| e.to_string())?;
     }
     eprintln!("  {spaces} workspaces, {memberships} memberships");
+    Ok(())
+}
+
+/// Each statement in a transaction of its own (SQLite: taking the write
+/// lock first, waiting for it rather than failing midway).
+async fn in_transactions(db: &mut Db, statements: Vec<String>) -> Result<(), String> {
+    let begin = if db.is_sqlite() {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
+    for sql in statements {
+        db.execute_batch(begin).await.map_err(|e| e.to_string())?;
+        crate::db_run!(db, |c| diesel::sql_query(&sql).execute(c).await)
+            .map_err(|e| e.to_string())?;
+        db.execute_batch("COMMIT")
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -436,7 +444,14 @@ pub async fn users(
             // And workspaces: 20,000 (one per five users, at least one)
             // holding ten memberships per user, up to 1,000,000.
             let spaces = (count / 5).clamp(1, 20_000);
-            workspaces_bench(&mut db, first_id, count, spaces, (count * 10).min(1_000_000)).await?;
+            workspaces_bench(
+                &mut db,
+                first_id,
+                count,
+                spaces,
+                (count * 10).min(1_000_000),
+            )
+            .await?;
             Some(create_bench_admin(&mut db, clock, s).await?)
         }
         None => None,
