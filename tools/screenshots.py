@@ -120,6 +120,11 @@ def main():
                     ("16-workspace-new", "/admin/workspaces/new"),
                     ("17-workspace-base", "/admin/workspaces/1"),
                     ("18-api-keys", "/admin/api-keys"),
+                    ("19-workspace-large", "/admin/workspaces?q=club-1"),
+                    ("20-workspace-members", "/workspaces/club-1/members"),
+                    ("21-workspace-settings", "/workspaces/club-1/settings"),
+                    ("22-users-in-workspace", "/admin/users?workspace=club-1"),
+                    ("23-my-workspaces", "/workspaces"),
                 ]
                 for name, path in pages:
                     b.go(path)

@@ -97,7 +97,11 @@ pub async fn list(
         Some(Ok(id)) => Some(id),
         Some(Err(_)) => return Err(ApiError::invalid("after is a workspace id")),
     };
-    let filter = ListFilter { q: q.q, shown };
+    let filter = ListFilter {
+        q: q.q,
+        shown,
+        sort: store::SortBy::Name,
+    };
     let mut db = state.pool.get().await?;
     // The page goes on from that workspace's place in name order, even if
     // it was deleted since.

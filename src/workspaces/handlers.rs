@@ -22,7 +22,7 @@ use crate::web::guard::redirect;
 use crate::web::render::{html, refused};
 use crate::workspaces::changes::{self, Workspace};
 use crate::workspaces::settings::WorkspaceSettings;
-use crate::workspaces::store::{self, Cursor, ListFilter, Shown};
+use crate::workspaces::store::{self, Cursor, ListFilter, Shown, SortBy};
 use crate::workspaces::views::*;
 
 const PAGE: usize = 50;
@@ -32,6 +32,7 @@ const PAGE: usize = 50;
 pub struct ListQuery {
     q: String,
     shown: String,
+    sort: String,
     after_name: Option<String>,
     after: Option<i64>,
     before_name: Option<String>,
@@ -47,6 +48,9 @@ impl ListQuery {
         if !self.shown.is_empty() {
             q.append_pair("shown", &self.shown);
         }
+        if !self.sort.is_empty() {
+            q.append_pair("sort", &self.sort);
+        }
         let (n, i) = if forward {
             ("after_name", "after")
         } else {
@@ -60,9 +64,16 @@ impl ListQuery {
 pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
     let mut db = call.state.pool.get().await?;
     let shown = Shown::parse(&q.shown);
+    let sort = SortBy::parse(&q.sort);
     let filter = ListFilter {
         q: q.q.chars().take(200).collect(),
         shown,
+        sort,
+    };
+    // The cursor's key: the name, or the creation time.
+    let key = |w: &Workspace| match sort {
+        SortBy::Name => w.name.clone(),
+        _ => store::time_key(w.created_at),
     };
     let cursor = match (&q.after_name, q.after, &q.before_name, q.before) {
         (Some(n), Some(id), _, _) => Cursor::After(n.clone(), id),
@@ -89,11 +100,11 @@ pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, Ap
     };
     let prev_href = <[Workspace]>::first(&found)
         .filter(|_| earlier)
-        .map(|w| q.href(&w.name, w.id, false));
+        .map(|w| q.href(&key(w), w.id, false));
     let next_href = found
         .last()
         .filter(|_| later)
-        .map(|w| q.href(&w.name, w.id, true));
+        .map(|w| q.href(&key(w), w.id, true));
     let ids: Vec<i64> = found.iter().map(|w| w.id).collect();
     let counts = store::counts(&mut db, &ids).await?;
     let rows = found
@@ -123,7 +134,16 @@ pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, Ap
             selected: *s == shown,
         })
         .collect();
+    let sorts = SortBy::ALL
+        .iter()
+        .map(|s| Choice {
+            value: s.key().to_owned(),
+            label: call.ctx.tr(s.label_key()).to_owned(),
+            selected: *s == sort,
+        })
+        .collect();
     html(&ListPage {
+        sorts,
         can_manage: can(&call.actor, Permission::WorkspacesManage, None),
         rows,
         q: q.q,

@@ -39,21 +39,66 @@ impl Shown {
     }
 }
 
+/// The list's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortBy {
+    #[default]
+    Name,
+    Newest,
+    Oldest,
+}
+
+impl SortBy {
+    pub const ALL: [SortBy; 3] = [SortBy::Name, SortBy::Newest, SortBy::Oldest];
+    pub fn key(self) -> &'static str {
+        match self {
+            SortBy::Name => "name",
+            SortBy::Newest => "-created",
+            SortBy::Oldest => "created",
+        }
+    }
+    pub fn label_key(self) -> &'static str {
+        match self {
+            SortBy::Name => "workspaces.sort_name",
+            SortBy::Newest => "workspaces.sort_created_desc",
+            SortBy::Oldest => "workspaces.sort_created",
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.key() == s)
+            .unwrap_or_default()
+    }
+}
+
 pub struct ListFilter {
     /// Part of the name or the address.
     pub q: String,
     pub shown: Shown,
+    pub sort: SortBy,
 }
 
-/// Where a page starts: after or before a (name, id) in name order.
+/// Where a page starts: after or before a row, named by its sort key (the
+/// name, or the creation time as Unix nanoseconds) and id.
 pub enum Cursor {
     First,
     After(String, i64),
     Before(String, i64),
 }
 
-/// Up to `limit` workspaces in name order from `cursor` (BASE first on
-/// the first page, whatever its name).
+/// A creation time as a cursor key, and back.
+pub fn time_key(t: PrimitiveDateTime) -> String {
+    t.assume_utc().unix_timestamp_nanos().to_string()
+}
+
+fn key_time(key: &str) -> Option<PrimitiveDateTime> {
+    let nanos: i128 = key.parse().ok()?;
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok()?;
+    Some(PrimitiveDateTime::new(t.date(), t.time()))
+}
+
+/// Up to `limit` workspaces in the filter's order from `cursor`.
 pub async fn list(
     db: &mut Db,
     f: &ListFilter,
@@ -61,7 +106,7 @@ pub async fn list(
     limit: i64,
 ) -> QueryResult<Vec<Workspace>> {
     use diesel::dsl::sql;
-    use diesel::sql_types::{BigInt, Bool, Text};
+    use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
     let pattern = format!("%{}%", like_escape(&f.q.trim().to_lowercase()));
     let mut rows: Vec<Workspace> = db_run!(db, |c| {
         let mut q = workspaces::table
@@ -83,26 +128,41 @@ pub async fn list(
                     .sql(" ESCAPE '!')"),
             );
         }
-        q = match cursor {
-            Cursor::First => q.order((workspaces::name.asc(), workspaces::id.asc())),
-            Cursor::After(name, id) => q
-                .filter(
-                    sql::<Bool>("(workspaces.name, workspaces.id) > (")
-                        .bind::<Text, _>(name.clone())
+        // Walking forward in the sort order, or backward from a cursor.
+        let (key, id, backward) = match cursor {
+            Cursor::First => (None, 0, false),
+            Cursor::After(k, id) => (Some(k.clone()), *id, false),
+            Cursor::Before(k, id) => (Some(k.clone()), *id, true),
+        };
+        let descending = (f.sort == SortBy::Newest) != backward;
+        let op = if descending { "<" } else { ">" };
+        if let Some(key) = key {
+            q = match f.sort {
+                SortBy::Name => q.filter(
+                    sql::<Bool>(&format!("(workspaces.name, workspaces.id) {op} ("))
+                        .bind::<Text, _>(key)
                         .sql(", ")
-                        .bind::<BigInt, _>(*id)
+                        .bind::<BigInt, _>(id)
                         .sql(")"),
-                )
-                .order((workspaces::name.asc(), workspaces::id.asc())),
-            Cursor::Before(name, id) => q
-                .filter(
-                    sql::<Bool>("(workspaces.name, workspaces.id) < (")
-                        .bind::<Text, _>(name.clone())
-                        .sql(", ")
-                        .bind::<BigInt, _>(*id)
-                        .sql(")"),
-                )
-                .order((workspaces::name.desc(), workspaces::id.desc())),
+                ),
+                // An unreadable time key starts from the first page.
+                SortBy::Newest | SortBy::Oldest => match key_time(&key) {
+                    Some(t) => q.filter(
+                        sql::<Bool>(&format!("(workspaces.created_at, workspaces.id) {op} ("))
+                            .bind::<Timestamp, _>(t)
+                            .sql(", ")
+                            .bind::<BigInt, _>(id)
+                            .sql(")"),
+                    ),
+                    None => q,
+                },
+            };
+        }
+        q = match (f.sort, descending) {
+            (SortBy::Name, false) => q.order((workspaces::name.asc(), workspaces::id.asc())),
+            (SortBy::Name, true) => q.order((workspaces::name.desc(), workspaces::id.desc())),
+            (_, false) => q.order((workspaces::created_at.asc(), workspaces::id.asc())),
+            (_, true) => q.order((workspaces::created_at.desc(), workspaces::id.desc())),
         };
         q.load(c).await
     })?;

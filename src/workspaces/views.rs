@@ -24,6 +24,7 @@ pub struct ListPage {
     pub rows: Vec<WorkspaceRow>,
     pub q: String,
     pub shown: Vec<Choice>,
+    pub sorts: Vec<Choice>,
     pub can_manage: bool,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,

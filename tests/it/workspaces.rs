@@ -564,3 +564,44 @@ async fn a_large_workspace_pages_its_members_both_ways() {
         pages[1].1
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workspace_list_sorts_by_name_or_age_and_pages_both_ways() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(Kind::Tester).await;
+    for i in 0..60 {
+        // Names in the reverse order of age, so the two orders differ.
+        workspace(&app, &format!("w{:02}", 59 - i), &[], &[]).await;
+        app.clock.advance(time::Duration::seconds(1));
+    }
+    let ids =
+        |html: &str| crate::harness::select_attrs(html, "#workspace-rows tr[data-id]", "data-id");
+    let newest = app
+        .get(&c, "/admin/workspaces?sort=-created")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let first = ids(&newest);
+    assert_eq!(first.len(), 50);
+    let names = select_text(&newest, "#workspace-rows tr[data-id] td:nth-child(2)");
+    assert_eq!(names[0], "w00", "the newest first: {names:?}");
+    let next = crate::harness::select_attr(&newest, "#next-page", "href")
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(next.contains("sort=-created"));
+    let page2 = app.get(&c, &next).await.text().await.unwrap();
+    let second = ids(&page2);
+    // 60 workspaces and BASE (the oldest).
+    assert_eq!(second.len(), 11);
+    assert!(second.iter().all(|i| !first.contains(i)));
+    let prev = crate::harness::select_attr(&page2, "#prev-page", "href")
+        .unwrap()
+        .replace("&amp;", "&");
+    assert_eq!(ids(&app.get(&c, &prev).await.text().await.unwrap()), first);
+    let by_name = app.get(&c, "/admin/workspaces").await.text().await.unwrap();
+    assert_eq!(
+        select_text(&by_name, "#workspace-rows tr[data-id] td:nth-child(2)")[..2],
+        ["base".to_owned(), "w00".to_owned()]
+    );
+}

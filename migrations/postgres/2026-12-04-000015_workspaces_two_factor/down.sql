@@ -1,3 +1,4 @@
+DROP INDEX workspaces_created_idx;
 DROP INDEX workspaces_name_idx;
 DROP INDEX workspace_members_list_idx;
 DELETE FROM role_permissions WHERE permission = 'workspace.read'

@@ -12,3 +12,5 @@ UPDATE shared_state SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE na
 CREATE INDEX workspace_members_list_idx ON workspace_members (workspace_id, role, user_id);
 -- The workspaces list in name order, read from the cursor on (no sort).
 CREATE INDEX workspaces_name_idx ON workspaces (name, id) WHERE deleted_at IS NULL;
+-- The same list newest or oldest first.
+CREATE INDEX workspaces_created_idx ON workspaces (created_at, id) WHERE deleted_at IS NULL;
