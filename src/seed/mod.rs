@@ -280,6 +280,23 @@ async fn workspaces_bench(
     memberships: i64,
 ) -> Result<(), String> {
     let sqlite = db.is_sqlite();
+    // Seeding again (more users into the same database) keeps the
+    // workspaces of the first run: their addresses are fixed.
+    let seeded: i64 = {
+        use crate::db::schema::workspaces;
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        crate::db_run!(db, |c| workspaces::table
+            .filter(workspaces::slug.eq("club-1"))
+            .count()
+            .get_result(c)
+            .await)
+        .map_err(|e| e.to_string())?
+    };
+    if seeded > 0 {
+        eprintln!("  workspaces already seeded: kept");
+        return Ok(());
+    }
     let series = |from: i64, to: i64| {
         if sqlite {
             format!(
