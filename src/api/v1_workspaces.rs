@@ -11,8 +11,6 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use time::PrimitiveDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::access::workspace::InWorkspace;
 use crate::access::{Actor, Permission, can};
@@ -23,15 +21,12 @@ use crate::state::AppState;
 use crate::user_record::memberships::normalise_role;
 use crate::web::api_error::{ApiError, json_body};
 use crate::web::current::SignedIn;
+use crate::web::format::rfc3339;
 use crate::workspaces::changes::{self, Workspace};
 use crate::workspaces::settings::WorkspaceSettings;
 use crate::workspaces::store::{self, Cursor, ListFilter, MEMBERS_SHOWN, Shown};
 
 const PAGE: i64 = 100;
-
-fn rfc3339(t: PrimitiveDateTime) -> String {
-    t.assume_utc().format(&Rfc3339).unwrap_or_default()
-}
 
 #[derive(Serialize)]
 pub struct WorkspaceOut {

@@ -17,7 +17,7 @@ use crate::user_record::memberships::normalise_role;
 use crate::web::action::Call;
 use crate::web::event_view::EventView;
 use crate::web::form::{Choice, field};
-use crate::web::format::date_time;
+use crate::web::format::{date_time, group};
 use crate::web::guard::redirect;
 use crate::web::render::{html, refused};
 use crate::workspaces::changes::{self, Workspace};
@@ -118,8 +118,8 @@ pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, Ap
                 slug: w.slug,
                 name: w.name,
                 is_base: w.is_base,
-                members,
-                managers,
+                members: group(members),
+                managers: group(managers),
             }
         })
         .collect();
@@ -252,7 +252,7 @@ async fn workspace_page_at(
         description: settings.description,
         require_two_factor: settings.require_two_factor,
         locales,
-        members_total: shown.total,
+        members_total: group(shown.total),
         prev_href: shown.prev_href,
         next_href: shown.next_href,
         members: member_views(call.ctx.lang, shown.rows, true),

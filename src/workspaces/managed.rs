@@ -18,6 +18,7 @@ use crate::invitations::{ProfileInput, create_pending, issue_link, validate_prof
 use crate::user_record::memberships::{normalise_role, of_user};
 use crate::web::action::Call;
 use crate::web::form::field;
+use crate::web::format::group;
 use crate::web::guard::redirect;
 use crate::web::layout::FLASH;
 use crate::web::render::{html, refused};
@@ -87,7 +88,7 @@ async fn members_page_at(
         name: w.name.clone(),
         is_base: w.is_base,
         archived: w.archived,
-        members_total: shown.total,
+        members_total: group(shown.total),
         prev_href: shown.prev_href,
         next_href: shown.next_href,
         // Addresses are for those who manage the members.

@@ -12,8 +12,9 @@ pub struct WorkspaceRow {
     pub name: String,
     pub is_base: bool,
     pub archived: bool,
-    pub members: i64,
-    pub managers: i64,
+    /// Counts as shown (grouped: 12,345).
+    pub members: String,
+    pub managers: String,
     pub created: String,
 }
 
@@ -65,7 +66,7 @@ pub struct WorkspacePage {
     pub require_two_factor: bool,
     pub members: Vec<MemberView>,
     /// Every member, of which `members` is one page.
-    pub members_total: i64,
+    pub members_total: String,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
     /// The workspace may be changed by this actor (BASE: administrators).
@@ -108,7 +109,7 @@ pub struct MembersPage {
     pub archived: bool,
     pub members: Vec<MemberView>,
     /// Every member, of which `members` is one page.
-    pub members_total: i64,
+    pub members_total: String,
     pub prev_href: Option<String>,
     pub next_href: Option<String>,
     pub can_manage_members: bool,
