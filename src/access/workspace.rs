@@ -13,7 +13,7 @@ use crate::db_run;
 /// The workspace a request acts in, put in the request's extensions by the
 /// guard once the access check has passed, so the handler knows it without
 /// looking it up again.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct InWorkspace {
     pub id: i64,
     pub slug: String,
@@ -43,36 +43,37 @@ fn of(row: Option<Row>) -> Option<InWorkspace> {
     })
 }
 
-pub async fn by_slug(db: &mut Db, slug: &str) -> QueryResult<Option<InWorkspace>> {
-    let row: Option<Row> = db_run!(db, |c| workspaces::table
-        .filter(workspaces::slug.eq(slug))
-        .filter(workspaces::deleted_at.is_null())
-        .select((
-            workspaces::id,
-            workspaces::slug,
-            workspaces::name,
-            workspaces::is_base,
-            workspaces::archived_at
-        ))
-        .first(c)
-        .await
-        .optional())?;
+/// How a request names its workspace.
+enum Key<'a> {
+    Slug(&'a str),
+    Id(i64),
+}
+
+async fn find(db: &mut Db, key: Key<'_>) -> QueryResult<Option<InWorkspace>> {
+    let row: Option<Row> = db_run!(db, |c| {
+        let q = workspaces::table
+            .filter(workspaces::deleted_at.is_null())
+            .select((
+                workspaces::id,
+                workspaces::slug,
+                workspaces::name,
+                workspaces::is_base,
+                workspaces::archived_at,
+            ))
+            .into_boxed();
+        let q = match key {
+            Key::Slug(slug) => q.filter(workspaces::slug.eq(slug)),
+            Key::Id(id) => q.filter(workspaces::id.eq(id)),
+        };
+        q.first(c).await.optional()
+    })?;
     Ok(of(row))
 }
 
+pub async fn by_slug(db: &mut Db, slug: &str) -> QueryResult<Option<InWorkspace>> {
+    find(db, Key::Slug(slug)).await
+}
+
 pub async fn by_id(db: &mut Db, id: i64) -> QueryResult<Option<InWorkspace>> {
-    let row: Option<Row> = db_run!(db, |c| workspaces::table
-        .find(id)
-        .filter(workspaces::deleted_at.is_null())
-        .select((
-            workspaces::id,
-            workspaces::slug,
-            workspaces::name,
-            workspaces::is_base,
-            workspaces::archived_at
-        ))
-        .first(c)
-        .await
-        .optional())?;
-    Ok(of(row))
+    find(db, Key::Id(id)).await
 }

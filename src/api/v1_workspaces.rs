@@ -159,12 +159,17 @@ pub async fn one(
     State(state): State<AppState>,
     Extension(w): Extension<InWorkspace>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    workspace_answer(&state, w.id).await
+}
+
+/// Workspace `id` with its member and manager counts, as `GET` answers it.
+async fn workspace_answer(state: &AppState, id: i64) -> Result<Json<serde_json::Value>, ApiError> {
     let mut db = state.pool.get().await?;
-    let found = changes::find(&mut db, w.id)
+    let found = changes::find(&mut db, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let counts = store::counts(&mut db, &[w.id]).await?;
-    let (members, managers) = counts.get(&w.id).copied().unwrap_or_default();
+    let counts = store::counts(&mut db, &[id]).await?;
+    let (members, managers) = counts.get(&id).copied().unwrap_or_default();
     let mut out = serde_json::to_value(WorkspaceOut::from(found)).unwrap_or_default();
     out["members"] = members.into();
     out["managers"] = managers.into();
@@ -218,14 +223,7 @@ pub async fn update(
     })
     .await
     .map_err(refused)?;
-    one(
-        State(state),
-        Extension(InWorkspace {
-            id,
-            ..InWorkspace::default()
-        }),
-    )
-    .await
+    workspace_answer(&state, id).await
 }
 
 pub async fn delete(
