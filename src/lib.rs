@@ -74,6 +74,7 @@ pub mod health;
 pub mod i18n;
 pub mod invitations;
 pub mod mail;
+pub mod metering;
 pub mod redact;
 pub mod routes;
 pub mod security;

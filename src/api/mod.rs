@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod pages;
 pub mod v1_sync;
+pub mod v1_usage;
 pub mod v1_users;
 pub mod v1_workspaces;
 
@@ -28,6 +29,9 @@ pub fn routes() -> Vec<Route> {
         get("/api/v1/users", Api(UsersRead), v1_users::by_email),
         get("/api/v1/users/{id}", Api(UsersRead), v1_users::one),
         post("/api/v1/users/sync", Api(UsersSync), v1_sync::sync),
+        post("/api/v1/usage/consume", Api(UsageWrite), v1_usage::consume),
+        post("/api/v1/usage/check", Api(UsageRead), v1_usage::check),
+        get("/api/v1/usage/{user_id}", Api(UsageRead), v1_usage::of_user),
         get("/api/v1/workspaces", Api(WorkspacesRead), v1_workspaces::list),
         post("/api/v1/workspaces", Api(WorkspacesManage), v1_workspaces::create),
         get("/api/v1/workspaces/{id}", ApiWorkspace(WorkspaceRead), v1_workspaces::one),

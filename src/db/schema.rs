@@ -285,6 +285,132 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    plans (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        price_cents -> BigInt,
+        currency -> Text,
+        billing_interval -> Text,
+        limits -> Text,
+        overage -> Text,
+        stripe_price_id -> Nullable<Text>,
+        active -> Bool,
+        is_default -> Bool,
+        archived_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        plan_id -> BigInt,
+        status -> Text,
+        stripe_customer_id -> Nullable<Text>,
+        stripe_subscription_id -> Nullable<Text>,
+        current_period_start -> Nullable<Timestamp>,
+        current_period_end -> Nullable<Timestamp>,
+        cancel_at_period_end -> Bool,
+        stripe_state_at -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    usage_counters (user_id, period) {
+        user_id -> BigInt,
+        period -> Text,
+        articles -> BigInt,
+        images -> BigInt,
+        social_posts -> BigInt,
+        level -> Integer,
+    }
+}
+
+diesel::table! {
+    usage_events (id) {
+        id -> BigInt,
+        idempotency_key -> Text,
+        user_id -> BigInt,
+        kind -> Text,
+        amount -> BigInt,
+        period -> Text,
+        counted -> Bool,
+        overage -> BigInt,
+        status -> Integer,
+        answer -> Text,
+        key_id -> Nullable<BigInt>,
+        client_id -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    quota_overrides (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        mode -> Text,
+        amount -> BigInt,
+        reason -> Text,
+        expires_at -> Nullable<Timestamp>,
+        created_by -> Nullable<BigInt>,
+        created_by_label -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        permission -> Text,
+        kind -> Text,
+        subject_user_id -> Nullable<BigInt>,
+        details -> Text,
+        dedupe_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notification_seen (user_id) {
+        user_id -> BigInt,
+        seen_up_to -> BigInt,
+    }
+}
+
+diesel::table! {
+    overage_reports (period, user_id, kind) {
+        period -> Text,
+        user_id -> BigInt,
+        kind -> Text,
+        plan_id -> BigInt,
+        used -> BigInt,
+        quota -> BigInt,
+        overage -> BigInt,
+        unit_cents -> Nullable<BigInt>,
+        amount_cents -> BigInt,
+        currency -> Text,
+        stripe_invoice_item_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    period_closes (period) {
+        period -> Text,
+        closed_at -> Timestamp,
+        users -> BigInt,
+        amount_cents -> BigInt,
+    }
+}
+
 diesel::joinable!(api_key_usage -> api_keys (key_id));
 diesel::joinable!(api_key_months -> api_keys (key_id));
 diesel::joinable!(user_preferences -> users (user_id));
@@ -296,6 +422,11 @@ diesel::joinable!(workspace_members -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(task_outputs -> tasks (task_id));
 diesel::joinable!(tasks -> users (created_by));
+diesel::joinable!(subscriptions -> plans (plan_id));
+diesel::joinable!(subscriptions -> users (user_id));
+diesel::joinable!(usage_counters -> users (user_id));
+diesel::joinable!(quota_overrides -> users (user_id));
+diesel::joinable!(overage_reports -> plans (plan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -320,4 +451,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     task_outputs,
     shared_state,
     rate_counters,
+    plans,
+    subscriptions,
+    usage_counters,
+    usage_events,
+    quota_overrides,
+    notifications,
+    notification_seen,
+    overage_reports,
+    period_closes,
 );

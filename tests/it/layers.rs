@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["user_record"],
     &["tasks"],
     &["security", "mail"],
-    &["invitations"],
+    &["invitations", "metering"],
     &["state"],
     &["web"],
     &[

@@ -22,5 +22,6 @@ mod search;
 mod security;
 mod sessions;
 mod tasks;
+mod usage;
 mod users;
 mod workspaces;

@@ -1,0 +1,9 @@
+DROP TABLE period_closes;
+DROP TABLE overage_reports;
+DROP TABLE notification_seen;
+DROP TABLE notifications;
+DROP TABLE quota_overrides;
+DROP TABLE usage_events;
+DROP TABLE usage_counters;
+DROP TABLE subscriptions;
+DROP TABLE plans;

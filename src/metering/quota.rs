@@ -1,0 +1,197 @@
+//! What a user may use this month: their plan's limits (the subscribed
+//! plan, or the default plan without a live subscription), changed by
+//! their active overrides. Read on every consume call: two indexed
+//! queries, no cache, so an override or its expiry counts at once.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use time::PrimitiveDateTime;
+
+use crate::db::Db;
+use crate::db::schema::{plans, quota_overrides, subscriptions, users};
+use crate::metering::kind::UsageKind;
+use crate::metering::plan::{Limit, Plan, PlanRow};
+
+crate::text_enum!(
+    /// An override adds to the plan's limit or replaces it.
+    OverrideMode { Extra => "extra", Replace => "replace" }
+);
+
+/// Subscription states that no longer give their plan's limits.
+pub const ENDED: [&str; 2] = ["canceled", "incomplete"];
+
+/// An override as stored.
+#[derive(Clone, Debug, Queryable)]
+pub struct QuotaOverride {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: UsageKind,
+    pub mode: OverrideMode,
+    pub amount: i64,
+    pub reason: String,
+    pub expires_at: Option<PrimitiveDateTime>,
+    pub created_by: Option<i64>,
+    pub created_by_label: String,
+    pub created_at: PrimitiveDateTime,
+    pub revoked_at: Option<PrimitiveDateTime>,
+}
+
+impl QuotaOverride {
+    pub fn active(&self, now: PrimitiveDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+/// A user's limits now.
+#[derive(Clone, Debug)]
+pub struct UserQuota {
+    pub plan: Plan,
+    /// A live subscription gives the plan (otherwise the default plan does).
+    pub subscribed: bool,
+    /// Per kind, in [`UsageKind::index`] order: the plan's limit with the
+    /// overrides applied.
+    pub limits: [Limit; 3],
+}
+
+impl UserQuota {
+    pub fn limit(&self, kind: UsageKind) -> Limit {
+        self.limits[kind.index()]
+    }
+
+    /// Units beyond the limit are billed at this price (cents) rather than refused.
+    pub fn overage_cents(&self, kind: UsageKind) -> Option<i64> {
+        self.plan.overage.of(kind)
+    }
+}
+
+/// The plan's limit for `kind` changed by `overrides` (the active ones):
+/// the newest replacement if any, plus every extra.
+pub fn apply(plan_limit: Limit, kind: UsageKind, overrides: &[QuotaOverride]) -> Limit {
+    let of_kind = || overrides.iter().filter(move |o| o.kind == kind);
+    let base = of_kind()
+        .filter(|o| o.mode == OverrideMode::Replace)
+        .max_by_key(|o| o.id)
+        .map_or(plan_limit, |o| Limit(Some(o.amount)));
+    let extra: i64 = of_kind()
+        .filter(|o| o.mode == OverrideMode::Extra)
+        .map(|o| o.amount)
+        .sum();
+    base.plus(extra)
+}
+
+/// The plan that gives `user_id` their limits, and whether a subscription
+/// does; `None` when the user does not exist (or was deleted).
+pub async fn plan_of(
+    db: &mut Db,
+    user_id: i64,
+) -> Result<Option<(Plan, bool)>, diesel::result::Error> {
+    // One query: the user, their live subscription if any, and the plan it
+    // names, or the default plan when there is none.
+    let row: Option<(Option<i64>, Option<PlanRow>)> = crate::db_run!(db, |c| users::table
+        .left_join(
+            subscriptions::table.on(subscriptions::user_id
+                .eq(users::id)
+                .and(subscriptions::status.ne_all(ENDED))),
+        )
+        .left_join(
+            plans::table.on(plans::id
+                .nullable()
+                .eq(subscriptions::plan_id.nullable())
+                .or(plans::is_default.and(subscriptions::id.nullable().is_null()))),
+        )
+        .filter(users::id.eq(user_id))
+        .filter(users::deleted_at.is_null())
+        .select((
+            subscriptions::id.nullable(),
+            plans::all_columns.nullable()
+        ))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(match row {
+        None => None,
+        Some((sub, Some(plan))) => Some((Plan::from_row(plan), sub.is_some())),
+        // No default plan configured: nothing is allowed.
+        Some((sub, None)) => Some((Plan::nothing(), sub.is_some())),
+    })
+}
+
+/// The active overrides of `user_id` (all kinds), oldest first.
+pub async fn active_overrides(
+    db: &mut Db,
+    user_id: i64,
+    now: PrimitiveDateTime,
+) -> Result<Vec<QuotaOverride>, diesel::result::Error> {
+    crate::db_run!(db, |c| quota_overrides::table
+        .filter(quota_overrides::user_id.eq(user_id))
+        .filter(quota_overrides::revoked_at.is_null())
+        .filter(
+            quota_overrides::expires_at
+                .is_null()
+                .or(quota_overrides::expires_at.gt(now))
+        )
+        .order(quota_overrides::id)
+        .load(c)
+        .await)
+}
+
+/// `user_id`'s limits at `now`; `None` for an unknown user.
+pub async fn of_user(
+    db: &mut Db,
+    user_id: i64,
+    now: PrimitiveDateTime,
+) -> Result<Option<UserQuota>, diesel::result::Error> {
+    let Some((plan, subscribed)) = plan_of(db, user_id).await? else {
+        return Ok(None);
+    };
+    let overrides = active_overrides(db, user_id, now).await?;
+    let limits = [UsageKind::Article, UsageKind::Image, UsageKind::SocialPost]
+        .map(|k| apply(plan.limits.of(k), k, &overrides));
+    Ok(Some(UserQuota {
+        plan,
+        subscribed,
+        limits,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(id: i64, kind: UsageKind, mode: OverrideMode, amount: i64) -> QuotaOverride {
+        let t = time::macros::datetime!(2026-12-01 00:00);
+        QuotaOverride {
+            id,
+            user_id: 1,
+            kind,
+            mode,
+            amount,
+            reason: String::new(),
+            expires_at: None,
+            created_by: None,
+            created_by_label: String::new(),
+            created_at: t,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn the_newest_replacement_then_every_extra() {
+        use OverrideMode::*;
+        use UsageKind::*;
+        let plan = Limit(Some(10));
+        assert_eq!(apply(plan, Article, &[]), plan);
+        let list = [
+            o(1, Article, Extra, 5),
+            o(2, Article, Replace, 100),
+            o(3, Article, Replace, 50),
+            o(4, Image, Extra, 7),
+            o(5, Article, Extra, 1),
+        ];
+        assert_eq!(apply(plan, Article, &list), Limit(Some(56)));
+        assert_eq!(apply(plan, Image, &list), Limit(Some(17)));
+        assert_eq!(apply(Limit::UNLIMITED, Image, &list), Limit::UNLIMITED);
+        // A replacement bounds an unlimited plan.
+        assert_eq!(apply(Limit::UNLIMITED, Article, &list), Limit(Some(56)));
+    }
+}
