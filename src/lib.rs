@@ -75,6 +75,7 @@ pub mod i18n;
 pub mod invitations;
 pub mod mail;
 pub mod metering;
+pub mod plans;
 pub mod redact;
 pub mod routes;
 pub mod security;

@@ -11,7 +11,7 @@ use axum::middleware::from_fn_with_state;
 use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
-use crate::{account, admin, api, auth, health, task_pages, users, web, workspaces};
+use crate::{account, admin, api, auth, health, plans, task_pages, users, web, workspaces};
 
 /// Every route of the service.
 pub fn table() -> Vec<Route> {
@@ -22,6 +22,7 @@ pub fn table() -> Vec<Route> {
         admin::routes(),
         users::routes(),
         workspaces::routes(),
+        plans::routes(),
         task_pages::routes(),
         api::routes(),
     ]

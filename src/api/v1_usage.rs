@@ -38,11 +38,14 @@ fn one() -> i64 {
 /// The body's kind and amount, or the API's 422 naming the field.
 fn validate(kind: &str, amount: i64) -> Result<UsageKind, ApiError> {
     let kind = UsageKind::parse(kind).ok_or_else(|| {
-        ApiError::invalid("kind is article, image or social_post").details(vec![json!({"field": "kind"})])
+        ApiError::invalid("kind is article, image or social_post")
+            .details(vec![json!({"field": "kind"})])
     })?;
     if !(1..=MAX_AMOUNT).contains(&amount) {
-        return Err(ApiError::invalid(format!("amount is an integer from 1 to {MAX_AMOUNT}"))
-            .details(vec![json!({"field": "amount"})]));
+        return Err(
+            ApiError::invalid(format!("amount is an integer from 1 to {MAX_AMOUNT}"))
+                .details(vec![json!({"field": "amount"})]),
+        );
     }
     Ok(kind)
 }
@@ -55,10 +58,10 @@ impl From<MeterError> for ApiError {
     fn from(e: MeterError) -> Self {
         match e {
             MeterError::UnknownUser => unknown_user(),
-            MeterError::KeyReused => ApiError::invalid(
-                "this idempotency_key was used for another user, kind or amount",
-            )
-            .with_code("idempotency_conflict"),
+            MeterError::KeyReused => {
+                ApiError::invalid("this idempotency_key was used for another user, kind or amount")
+                    .with_code("idempotency_conflict")
+            }
             MeterError::Db(e) => e.into(),
         }
     }
@@ -83,7 +86,11 @@ pub async fn consume(
     };
     let caller = Caller {
         key_id: actor.key.as_ref().map(|k| k.id),
-        client_id: actor.key.as_ref().map(|k| k.client_id.clone()).unwrap_or_default(),
+        client_id: actor
+            .key
+            .as_ref()
+            .map(|k| k.client_id.clone())
+            .unwrap_or_default(),
     };
     let call = Consume {
         user_id: b.user_id,
@@ -96,9 +103,10 @@ pub async fn consume(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(answer.body)).into_response();
     if answer.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
     }
     Ok(response)
 }
@@ -120,8 +128,14 @@ pub async fn check(
     let b: CheckBody = json_body(&body)?;
     let kind = validate(&b.kind, b.amount)?;
     let mut db = state.pool.get().await?;
-    let (allowed, figures) =
-        meter::check(&mut db, b.user_id, kind, b.amount, state.clock.now_primitive()).await?;
+    let (allowed, figures) = meter::check(
+        &mut db,
+        b.user_id,
+        kind,
+        b.amount,
+        state.clock.now_primitive(),
+    )
+    .await?;
     let mut out = figures.to_json();
     out["allowed"] = allowed.into();
     Ok(Json(out))

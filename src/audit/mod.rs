@@ -136,6 +136,12 @@ actions! {
     MemberAdded => "workspace.member_added",
     MemberRoleChanged => "workspace.member_role_changed",
     MemberRemoved => "workspace.member_removed",
+    PlanCreated => "plan.created",
+    PlanUpdated => "plan.updated",
+    PlanArchived => "plan.archived",
+    PlanRestored => "plan.restored",
+    PlanDeleted => "plan.deleted",
+    PlanMadeDefault => "plan.made_default",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
 }

@@ -288,18 +288,17 @@ pub async fn consume(
 
 /// The first answer given to `call`'s idempotency key, if it was the same call.
 async fn replay(db: &mut Db, call: &Consume) -> Result<Answer, MeterError> {
-    let first: (i64, UsageKind, i64, i32, String) =
-        crate::db_run!(db, |c| usage_events::table
-            .filter(usage_events::idempotency_key.eq(&call.idempotency_key))
-            .select((
-                usage_events::user_id,
-                usage_events::kind,
-                usage_events::amount,
-                usage_events::status,
-                usage_events::answer,
-            ))
-            .first(c)
-            .await)?;
+    let first: (i64, UsageKind, i64, i32, String) = crate::db_run!(db, |c| usage_events::table
+        .filter(usage_events::idempotency_key.eq(&call.idempotency_key))
+        .select((
+            usage_events::user_id,
+            usage_events::kind,
+            usage_events::amount,
+            usage_events::status,
+            usage_events::answer,
+        ))
+        .first(c)
+        .await)?;
     if (first.0, first.1, first.2) != (call.user_id, call.kind, call.amount) {
         return Err(MeterError::KeyReused);
     }
@@ -353,11 +352,13 @@ async fn alert(
         .await?;
     }
     let level = i32::try_from(top).unwrap_or(100);
-    crate::db_run!(tx, |c| diesel::update(usage_counters::table.find((user_id, &period)))
-        .filter(usage_counters::level.lt(level))
-        .set(usage_counters::level.eq(level))
-        .execute(c)
-        .await)?;
+    crate::db_run!(tx, |c| diesel::update(
+        usage_counters::table.find((user_id, &period))
+    )
+    .filter(usage_counters::level.lt(level))
+    .set(usage_counters::level.eq(level))
+    .execute(c)
+    .await)?;
     Ok(())
 }
 

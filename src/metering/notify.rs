@@ -121,11 +121,7 @@ pub async fn list(
 }
 
 /// Marks everything up to `up_to` read for `user_id`.
-pub async fn mark_read(
-    db: &mut Db,
-    user_id: i64,
-    up_to: i64,
-) -> Result<(), diesel::result::Error> {
+pub async fn mark_read(db: &mut Db, user_id: i64, up_to: i64) -> Result<(), diesel::result::Error> {
     crate::db_run!(db, |c| diesel::insert_into(notification_seen::table)
         .values((
             notification_seen::user_id.eq(user_id),

@@ -101,10 +101,7 @@ pub async fn plan_of(
         )
         .filter(users::id.eq(user_id))
         .filter(users::deleted_at.is_null())
-        .select((
-            subscriptions::id.nullable(),
-            plans::all_columns.nullable()
-        ))
+        .select((subscriptions::id.nullable(), plans::all_columns.nullable()))
         .first(c)
         .await
         .optional())?;

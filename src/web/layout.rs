@@ -97,7 +97,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 8] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 9] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -105,6 +105,7 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             "nav.workspaces",
             Some(Permission::WorkspacesRead),
         ),
+        ("/admin/plans", "nav.plans", Some(Permission::BillingRead)),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
         (
             "/admin/api-keys",

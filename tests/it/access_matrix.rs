@@ -220,6 +220,27 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         // A session cookie is never a key (the key per scope is in api.rs).
         (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
         (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/admin/plans"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/plans/new"), [A, D, D, D, D, D, L, E]),
+        (("POST", "/admin/plans"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/plans/{id}"), [A, A, D, A, D, D, L, E]),
+        (("POST", "/admin/plans/{id}"), [A, D, D, D, D, D, L, E]),
+        (
+            ("POST", "/admin/plans/{id}/archive"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/plans/{id}/restore"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/plans/{id}/default"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/plans/{id}/delete"),
+            [A, D, D, D, D, D, L, E],
+        ),
         (("POST", "/api/v1/users/sync"), [K, K, K, K, K, K, K, K]),
         (("POST", "/api/v1/usage/consume"), [K, K, K, K, K, K, K, K]),
         (("POST", "/api/v1/usage/check"), [K, K, K, K, K, K, K, K]),

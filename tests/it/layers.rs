@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
         "admin",
         "users",
         "workspaces",
+        "plans",
         "task_pages",
         "health",
         "seed",

@@ -17,6 +17,7 @@ mod hostile;
 mod layers;
 mod links_exports;
 mod paging;
+mod plans;
 mod races;
 mod search;
 mod security;

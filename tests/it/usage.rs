@@ -97,7 +97,13 @@ async fn fifty_concurrent_calls_against_ten_count_exactly_ten_on_two_instances()
     let second = app.second_instance().await;
     let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
     let user = app.create_user("writer@sowat.test", &[], false).await;
-    let p = plan(&app, "ten", json!({"articles": 10, "images": "unlimited", "social_posts": 0}), json!({})).await;
+    let p = plan(
+        &app,
+        "ten",
+        json!({"articles": 10, "images": "unlimited", "social_posts": 0}),
+        json!({}),
+    )
+    .await;
     subscribe(&app, user.id, p).await;
     let bases = [app.url(""), format!("http://{}", second.addr)];
     let calls = (0..50).map(|i| {
@@ -128,7 +134,13 @@ async fn fifty_concurrent_calls_against_ten_count_exactly_ten_on_two_instances()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_counts_once_and_replays_its_first_answer() {
     let app = TestApp::spawn().await;
-    let (_, secret) = make_key(&app, &[Scope::UsageWrite, Scope::UsageRead], 100_000, 1_000_000).await;
+    let (_, secret) = make_key(
+        &app,
+        &[Scope::UsageWrite, Scope::UsageRead],
+        100_000,
+        1_000_000,
+    )
+    .await;
     let user = app.create_user("once@sowat.test", &[], false).await;
     // The default plan: 20 images a month.
     let base = app.url("");
@@ -139,7 +151,10 @@ async fn a_key_counts_once_and_replays_its_first_answer() {
     assert_eq!(first["remaining"], 17);
     let period = sowat_admin::metering::period::Period::of(app.clock.now());
     assert_eq!(first["period"], period.key());
-    assert_eq!(first["resets_at"], format!("{}-01T00:00:00Z", period.next().key()));
+    assert_eq!(
+        first["resets_at"],
+        format!("{}-01T00:00:00Z", period.next().key())
+    );
     // Concurrent repeats of the same key: one count, the same answer.
     let repeats = (0..8).map(|_| {
         let (base, secret) = (base.clone(), secret.clone());
@@ -172,7 +187,10 @@ async fn a_key_counts_once_and_replays_its_first_answer() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
-    assert_eq!((body["allowed"].clone(), body["used"].clone()), (json!(true), json!(4)));
+    assert_eq!(
+        (body["allowed"].clone(), body["used"].clone()),
+        (json!(true), json!(4))
+    );
     let res = reqwest::Client::new()
         .post(app.url("/api/v1/usage/check"))
         .bearer_auth(&secret)
@@ -185,9 +203,18 @@ async fn a_key_counts_once_and_replays_its_first_answer() {
 
     // Bad input: 422 naming the field, 404 for an unknown user.
     for (body, field) in [
-        (json!({"user_id": user.id, "kind": "video", "amount": 1, "idempotency_key": "x"}), "kind"),
-        (json!({"user_id": user.id, "kind": "image", "amount": 0, "idempotency_key": "x"}), "amount"),
-        (json!({"user_id": user.id, "kind": "image", "amount": 1}), "idempotency_key"),
+        (
+            json!({"user_id": user.id, "kind": "video", "amount": 1, "idempotency_key": "x"}),
+            "kind",
+        ),
+        (
+            json!({"user_id": user.id, "kind": "image", "amount": 0, "idempotency_key": "x"}),
+            "amount",
+        ),
+        (
+            json!({"user_id": user.id, "kind": "image", "amount": 1}),
+            "idempotency_key",
+        ),
     ] {
         let res = reqwest::Client::new()
             .post(app.url("/api/v1/usage/consume"))
@@ -197,7 +224,10 @@ async fn a_key_counts_once_and_replays_its_first_answer() {
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(res.json::<Value>().await.unwrap()["error"]["details"][0]["field"], field);
+        assert_eq!(
+            res.json::<Value>().await.unwrap()["error"]["details"][0]["field"],
+            field
+        );
     }
     let (status, body) = consume(&base, &secret, 999_999, "image", 1, "nobody").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -209,13 +239,22 @@ async fn overage_plans_count_past_the_limit_and_say_how_much() {
     let app = TestApp::spawn().await;
     let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
     let user = app.create_user("big@sowat.test", &[], false).await;
-    let p = plan(&app, "pro", json!({"articles": 5, "images": 5, "social_posts": 5}), json!({"articles": 40})).await;
+    let p = plan(
+        &app,
+        "pro",
+        json!({"articles": 5, "images": 5, "social_posts": 5}),
+        json!({"articles": 40}),
+    )
+    .await;
     subscribe(&app, user.id, p).await;
     let base = app.url("");
     let (s, b) = consume(&base, &secret, user.id, "article", 4, &key_id()).await;
     assert_eq!((s, b.get("overage").cloned()), (StatusCode::OK, None));
     let (s, b) = consume(&base, &secret, user.id, "article", 3, &key_id()).await;
-    assert_eq!((s, b["overage"].clone(), b["used"].clone()), (StatusCode::OK, json!(2), json!(7)));
+    assert_eq!(
+        (s, b["overage"].clone(), b["used"].clone()),
+        (StatusCode::OK, json!(2), json!(7))
+    );
     // Images bill no overage: blocked at the limit.
     let (s, _) = consume(&base, &secret, user.id, "image", 6, &key_id()).await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
@@ -224,7 +263,13 @@ async fn overage_plans_count_past_the_limit_and_say_how_much() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_month_starts_from_zero_and_keeps_the_last_one() {
     let app = TestApp::spawn().await;
-    let (_, secret) = make_key(&app, &[Scope::UsageWrite, Scope::UsageRead], 100_000, 1_000_000).await;
+    let (_, secret) = make_key(
+        &app,
+        &[Scope::UsageWrite, Scope::UsageRead],
+        100_000,
+        1_000_000,
+    )
+    .await;
     let user = app.create_user("months@sowat.test", &[], false).await;
     let base = app.url("");
     let (s, _) = consume(&base, &secret, user.id, "article", 5, &key_id()).await;

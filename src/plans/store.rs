@@ -1,0 +1,43 @@
+//! Reading plans: one, all (a handful: no pager), and how many users each
+//! one has.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::Db;
+use crate::db::schema::{plans, subscriptions};
+use crate::metering::plan::{Plan, PlanRow};
+use crate::metering::quota::ENDED;
+
+pub async fn find(db: &mut Db, id: i64) -> QueryResult<Option<Plan>> {
+    let row: Option<PlanRow> =
+        crate::db_run!(db, |c| plans::table.find(id).first(c).await.optional())?;
+    Ok(row.map(Plan::from_row))
+}
+
+/// Plans by code; archived ones only when asked.
+pub async fn all(db: &mut Db, archived: bool) -> QueryResult<Vec<Plan>> {
+    let rows: Vec<PlanRow> = crate::db_run!(db, |c| {
+        let mut q = plans::table.order(plans::code).into_boxed();
+        q = if archived {
+            q.filter(plans::archived_at.is_not_null())
+        } else {
+            q.filter(plans::archived_at.is_null())
+        };
+        q.load(c).await
+    })?;
+    Ok(rows.into_iter().map(Plan::from_row).collect())
+}
+
+/// Live subscriptions per plan.
+pub async fn subscribers(db: &mut Db) -> QueryResult<HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = crate::db_run!(db, |c| subscriptions::table
+        .filter(subscriptions::status.ne_all(ENDED))
+        .group_by(subscriptions::plan_id)
+        .select((subscriptions::plan_id, diesel::dsl::count_star()))
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().collect())
+}
