@@ -11,7 +11,10 @@ use axum::middleware::from_fn_with_state;
 use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
-use crate::{account, admin, api, auth, health, plans, task_pages, users, web, workspaces};
+use crate::{
+    account, admin, api, auth, health, notifications, plans, task_pages, usage, users, web,
+    workspaces,
+};
 
 /// Every route of the service.
 pub fn table() -> Vec<Route> {
@@ -23,6 +26,8 @@ pub fn table() -> Vec<Route> {
         users::routes(),
         workspaces::routes(),
         plans::routes(),
+        usage::routes(),
+        notifications::routes(),
         task_pages::routes(),
         api::routes(),
     ]

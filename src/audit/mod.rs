@@ -142,6 +142,10 @@ actions! {
     PlanRestored => "plan.restored",
     PlanDeleted => "plan.deleted",
     PlanMadeDefault => "plan.made_default",
+    QuotaOverrideAdded => "usage.override_added",
+    QuotaOverrideRevoked => "usage.override_revoked",
+    ComplimentaryPlanGiven => "billing.complimentary_given",
+    ComplimentaryPlanEnded => "billing.complimentary_ended",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
 }

@@ -238,7 +238,8 @@ pub async fn consume(
                     body["error"] = json!({
                         "code": "quota_exceeded",
                         "message": format!("the {} quota of this period is reached", c.kind.plural()),
-                        "details": [],
+                        // Tells it from the key's own monthly quota (same code).
+                        "details": [{"quota": "user", "kind": c.kind.as_str()}],
                     });
                 }
                 let recorded: Option<i64> = crate::db_run!(tx, |conn| diesel::insert_into(

@@ -3,6 +3,7 @@
 //! it raises. Read and written by the plans and usage areas and by the
 //! machine API alike.
 
+pub mod catalog;
 pub mod history;
 pub mod kind;
 pub mod meter;

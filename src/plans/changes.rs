@@ -11,9 +11,9 @@ use crate::change::{By, ChangeError, ChangeResult};
 use crate::db::Tx;
 use crate::db::schema::{overage_reports, plans, subscriptions};
 use crate::db_run;
+use crate::metering::catalog as store;
 use crate::metering::plan::Plan;
 use crate::plans::input::PlanInput;
-use crate::plans::store;
 
 async fn load(tx: &mut Tx<'_>, id: i64) -> ChangeResult<Plan> {
     store::find(tx, id).await?.ok_or(ChangeError::NotFound)

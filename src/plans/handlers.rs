@@ -3,7 +3,7 @@
 //! again with its refusal (422) or followed by a redirect to the page.
 
 use axum::Form;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -12,14 +12,16 @@ use crate::audit::query::{EventFilter, events};
 use crate::change::ChangeResult;
 use crate::db::Tx;
 use crate::error::AppError;
+use crate::metering::catalog as store;
 use crate::metering::plan::Plan;
+use crate::plans::changes;
 use crate::plans::input::{self, Problem};
 use crate::plans::views::*;
-use crate::plans::{changes, store};
 use crate::web::action::Call;
 use crate::web::event_view::EventView;
 use crate::web::format::{date_time, group};
 use crate::web::guard::redirect;
+use crate::web::meta::IdPath;
 use crate::web::render::{html, refused};
 
 fn row(call: &Call, p: &Plan, subscribers: i64) -> PlanRow {
@@ -168,7 +170,7 @@ async fn plan_page(
 
 pub async fn page(
     call: Call,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
     html(&plan_page(&call, id, None, None, q.saved.is_some()).await?)
@@ -176,7 +178,7 @@ pub async fn page(
 
 pub async fn update(
     call: Call,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let code = {
@@ -221,28 +223,28 @@ where
     }
 }
 
-pub async fn archive(call: Call, Path(id): Path<i64>) -> Result<Response, AppError> {
+pub async fn archive(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     act(call, id, move |tx, by| {
         Box::pin(async move { changes::archive(tx, &by, id).await })
     })
     .await
 }
 
-pub async fn restore(call: Call, Path(id): Path<i64>) -> Result<Response, AppError> {
+pub async fn restore(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     act(call, id, move |tx, by| {
         Box::pin(async move { changes::restore(tx, &by, id).await })
     })
     .await
 }
 
-pub async fn make_default(call: Call, Path(id): Path<i64>) -> Result<Response, AppError> {
+pub async fn make_default(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     act(call, id, move |tx, by| {
         Box::pin(async move { changes::make_default(tx, &by, id).await })
     })
     .await
 }
 
-pub async fn delete(call: Call, Path(id): Path<i64>) -> Result<Response, AppError> {
+pub async fn delete(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     match crate::web::action::run(&call, move |tx, by| {
         Box::pin(async move { changes::delete(tx, &by, id).await })
     })

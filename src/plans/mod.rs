@@ -4,7 +4,6 @@
 pub mod changes;
 pub mod handlers;
 pub mod input;
-pub mod store;
 pub mod views;
 
 #[rustfmt::skip]

@@ -81,6 +81,8 @@ pub struct Abilities {
     pub reset_password: bool,
     /// May read workspaces (the user's memberships section).
     pub workspaces: bool,
+    /// May read usage (the usage section, loaded from the usage area).
+    pub usage: bool,
 }
 
 impl Abilities {
@@ -94,6 +96,7 @@ impl Abilities {
             export: can(actor, Permission::ExportsRun, None),
             reset_password: can(actor, Permission::UsersPasswordReset, None),
             workspaces: can(actor, Permission::WorkspacesRead, None),
+            usage: can(actor, Permission::UsageRead, None),
         }
     }
 }
@@ -136,6 +139,14 @@ pub fn type_choices(lang: Lang, current: &str) -> Vec<Choice> {
 pub struct WorkspacesSection<'a> {
     pub ctx: &'a PageCtx,
     pub held: Vec<crate::user_record::memberships::Held>,
+}
+
+/// Where the usage area's section is loaded (htmx), with a link without it.
+#[derive(Template)]
+#[template(path = "users/_usage.html")]
+pub struct UsagePlaceholder<'a> {
+    pub ctx: &'a PageCtx,
+    pub user_id: i64,
 }
 
 #[derive(Template)]

@@ -41,6 +41,8 @@ pub struct PageCtx {
     pub request_id: String,
     pub path: String,
     pub can_search: bool,
+    /// Staff who receive notifications see the bell.
+    pub bell: bool,
     pub flash: Option<String>,
 }
 
@@ -85,6 +87,7 @@ impl PageCtx {
             request_id,
             path: String::new(),
             can_search: false,
+            bell: false,
             flash: None,
         }
     }
@@ -155,6 +158,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let bell = actor.as_ref().is_some_and(|a| {
+            a.has_platform_role()
+                && !a.must_enroll_totp()
+                && (can(a, Permission::UsageRead, None) || can(a, Permission::BillingRead, None))
+        });
         let (user, nav, can_search) = match &actor {
             Some(a) => (
                 Some(UserBadge {
@@ -189,6 +197,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             request_id,
             path,
             can_search,
+            bell,
             flash,
         })
     }

@@ -220,6 +220,25 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         // A session cookie is never a key (the key per scope is in api.rs).
         (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
         (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/admin/users/{id}/usage"), [A, A, D, A, D, D, L, E]),
+        (
+            ("POST", "/admin/users/{id}/overrides"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/overrides/{override_id}/revoke"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (("POST", "/admin/users/{id}/plan"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/notifications"), [A, A, A, A, D, D, L, E]),
+        (
+            ("GET", "/admin/notifications/count"),
+            [A, A, A, A, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/notifications/read"),
+            [A, A, A, A, D, D, L, E],
+        ),
         (("GET", "/admin/plans"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/plans/new"), [A, D, D, D, D, D, L, E]),
         (("POST", "/admin/plans"), [A, D, D, D, D, D, L, E]),

@@ -330,3 +330,338 @@ async fn staff_are_told_once_at_eighty_and_at_a_hundred_percent() {
     .unwrap();
     assert_eq!(level, 100);
 }
+
+fn kind_cells(html: &str, kind: &str) -> (String, String, String) {
+    let cell = |c: &str| {
+        crate::harness::select_text(html, &format!("#usage-kinds tr[data-kind={kind}] .{c}"))
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+    };
+    (cell("used"), cell("limit"), cell("remaining"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_override_counts_at_once_and_stops_at_its_expiry() {
+    let app = TestApp::spawn().await;
+    let (c, admin) = app.client_as(crate::harness::Kind::Admin).await;
+    let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
+    let user = app.create_user("override@sowat.test", &[], false).await;
+    let base = app.url("");
+    let (s, _) = consume(&base, &secret, user.id, "article", 5, &key_id()).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = format!("/admin/users/{}/usage", user.id);
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert_eq!(
+        kind_cells(&html, "article"),
+        ("5".into(), "5".into(), "0".into())
+    );
+    assert_eq!(
+        crate::harness::select_attr(&html, "#usage-kinds tr[data-kind=article]", "class")
+            .as_deref(),
+        Some("level-over")
+    );
+
+    // Refusals shown in the form, what was typed kept.
+    let form = format!("/admin/users/{}/overrides", user.id);
+    let res = app
+        .post_form(
+            &c,
+            &form,
+            &[
+                ("kind", "article"),
+                ("mode", "extra"),
+                ("amount", "5"),
+                ("reason", " "),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        crate::harness::select_text(&html, "#override-form .form-error")[0].contains("Say why")
+    );
+    assert_eq!(
+        crate::harness::select_attr(&html, "#override-form input[name=amount]", "value").as_deref(),
+        Some("5")
+    );
+    let yesterday = (app.clock.now_primitive().date() - time::Duration::days(1)).to_string();
+    let res = app
+        .post_form(
+            &c,
+            &form,
+            &[
+                ("kind", "article"),
+                ("mode", "extra"),
+                ("amount", "5"),
+                ("reason", "launch"),
+                ("expires", &yesterday),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        crate::harness::select_attr(
+            &res.text().await.unwrap(),
+            "#override-form [aria-invalid=true]",
+            "name"
+        )
+        .as_deref(),
+        Some("expires")
+    );
+
+    let in_two_days = (app.clock.now_primitive().date() + time::Duration::days(2)).to_string();
+    let res = app
+        .post_form(
+            &c,
+            &form,
+            &[
+                ("kind", "article"),
+                ("mode", "extra"),
+                ("amount", "5"),
+                ("reason", "launch week"),
+                ("expires", &in_two_days),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert_eq!(
+        kind_cells(&html, "article"),
+        ("5".into(), "10".into(), "5".into())
+    );
+    assert_eq!(
+        crate::harness::select_text(&html, "#usage-overrides .state"),
+        ["active"]
+    );
+    let (s, b) = consume(&base, &secret, user.id, "article", 5, &key_id()).await;
+    assert_eq!((s, b["limit"].clone()), (StatusCode::OK, json!(10)));
+    let events = app.audit("usage.override_added").await;
+    assert_eq!(events.len(), 1);
+    assert!(events[0].2.contains("launch week"));
+
+    // Past its expiry it stops counting, with no one doing anything.
+    app.clock.advance(time::Duration::days(3));
+    let (s, b) = consume(&base, &secret, user.id, "image", 1, &key_id()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _) = consume(&base, &secret, user.id, "article", 1, &key_id()).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "back to the plan's 5");
+    // (Three days on, the session is over: sign in again.)
+    let c = app.client();
+    app.sign_in(&c, &admin.unwrap()).await;
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    let (_, limit, _) = kind_cells(&html, "article");
+    assert_eq!(limit, "5");
+    assert_eq!(
+        crate::harness::select_text(&html, "#usage-overrides .state"),
+        ["expired"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replacement_is_revoked_and_a_complimentary_plan_given_and_ended() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(crate::harness::Kind::Admin).await;
+    let user = app.create_user("gift@sowat.test", &[], false).await;
+    let page = format!("/admin/users/{}/usage", user.id);
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/overrides", user.id),
+            &[
+                ("kind", "image"),
+                ("mode", "replace"),
+                ("amount", "500"),
+                ("reason", "agency"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert_eq!(kind_cells(&html, "image").1, "500");
+    let id = crate::harness::select_attr(&html, "#usage-overrides tr[data-id]", "data-id").unwrap();
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/overrides/{id}/revoke", user.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert_eq!(kind_cells(&html, "image").1, "20");
+    // Ending it twice says it is over.
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/overrides/{id}/revoke", user.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let pro = plan(
+        &app,
+        "pro",
+        json!({"articles": 100, "images": "unlimited", "social_posts": 50}),
+        json!({}),
+    )
+    .await;
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/plan", user.id),
+            &[("plan", &pro.to_string())],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert_eq!(
+        crate::harness::select_text(&html, "#usage-plan-source"),
+        ["complimentary"]
+    );
+    assert_eq!(kind_cells(&html, "image").1, "Unlimited");
+    assert_eq!(kind_cells(&html, "article").1, "100");
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/plan", user.id),
+            &[("end", "1")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert!(crate::harness::select_text(&html, "#usage-plan-source")[0].contains("default plan"));
+    assert_eq!(app.audit("billing.complimentary_given").await.len(), 1);
+    assert_eq!(app.audit("billing.complimentary_ended").await.len(), 1);
+    assert_eq!(app.audit("usage.override_revoked").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn support_reads_usage_and_changes_nothing_and_the_user_page_loads_it() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(crate::harness::Kind::Support).await;
+    let user = app.create_user("read@sowat.test", &[], false).await;
+    let html = app
+        .get(&c, &format!("/admin/users/{}", user.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::harness::select_attr(&html, "#section-usage", "hx-get"),
+        Some(format!("/admin/users/{}/usage", user.id))
+    );
+    let res = c
+        .get(app.url(&format!("/admin/users/{}/usage", user.id)))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    let fragment = res.text().await.unwrap();
+    assert!(
+        fragment.trim_start().starts_with("<section"),
+        "a fragment for htmx"
+    );
+    assert!(crate::harness::select_attr(&fragment, "#override-form", "action").is_none());
+    assert!(crate::harness::select_attr(&fragment, "#plan-form", "action").is_none());
+    assert_eq!(
+        crate::harness::select_text(&fragment, "#usage-plan-source").len(),
+        1,
+        "support reads billing"
+    );
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/overrides", user.id),
+            &[
+                ("kind", "image"),
+                ("mode", "extra"),
+                ("amount", "5"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get(&c, "/admin/users/999999/usage").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bell_counts_what_each_staff_member_has_not_read() {
+    let app = TestApp::spawn().await;
+    let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
+    let (support, _) = app.client_as(crate::harness::Kind::Support).await;
+    let (tester, _) = app.client_as(crate::harness::Kind::Tester).await;
+    let user = app.create_user("bell@sowat.test", &[], false).await;
+    let page = app
+        .get(&support, "/admin/plans")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::harness::select_attr(&page, "#bell", "hx-get").as_deref(),
+        Some("/admin/notifications/count")
+    );
+    let page = app.get(&tester, "/admin").await.text().await.unwrap();
+    assert!(
+        crate::harness::select_attr(&page, "#bell", "href").is_none(),
+        "no usage.read: no bell"
+    );
+
+    let base = app.url("");
+    consume(&base, &secret, user.id, "article", 4, &key_id()).await; // 80 % of 5
+    consume(&base, &secret, user.id, "article", 1, &key_id()).await; // 100 %
+    let count = app
+        .get(&support, "/admin/notifications/count")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(crate::harness::select_text(&count, "#bell-count"), ["2"]);
+    let list = app
+        .get(&support, "/admin/notifications")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines = crate::harness::select_text(&list, "#notification-list li");
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[0].contains("bell@sowat.test has reached their articles quota: 5 of 5"),
+        "{lines:?}"
+    );
+    assert!(lines[1].contains("80 %"), "{lines:?}");
+    let up_to = crate::harness::select_attr(&list, "input[name=up_to]", "value").unwrap();
+    let res = app
+        .post_form(&support, "/admin/notifications/read", &[("up_to", &up_to)])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let count = app
+        .get(&support, "/admin/notifications/count")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(crate::harness::select_text(&count, "#bell-count").is_empty());
+    // Another staff member still has them unread.
+    let (admin, _) = app.client_as(crate::harness::Kind::Admin).await;
+    let count = app
+        .get(&admin, "/admin/notifications/count")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(crate::harness::select_text(&count, "#bell-count"), ["2"]);
+    // A tester (no usage.read) sees none of them.
+    let list = app
+        .get(&tester, "/admin/notifications")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(crate::harness::select_text(&list, "#notification-list li").is_empty());
+}

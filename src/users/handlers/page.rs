@@ -308,6 +308,9 @@ pub async fn header(
     if can.workspaces {
         anchors.push(("section-workspaces", lang.t("users.workspaces")));
     }
+    if can.usage {
+        anchors.push(("section-usage", lang.t("usage.title")));
+    }
     anchors.extend([
         ("section-logins", lang.t("users.sign_ins")),
         ("section-notes", lang.t("users.notes")),
@@ -388,6 +391,15 @@ pub async fn full(
         sections.push(Section::render(
             "section-workspaces",
             &WorkspacesSection { ctx: &ctx, held },
+        )?);
+    }
+    if can.usage && u.deleted_at.is_none() {
+        sections.push(Section::render(
+            "section-usage",
+            &UsagePlaceholder {
+                ctx: &ctx,
+                user_id: u.id,
+            },
         )?);
     }
     sections.push(logins(db, &ctx, u).await?);

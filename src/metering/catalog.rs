@@ -1,5 +1,6 @@
-//! Reading plans: one, all (a handful: no pager), and how many users each
-//! one has.
+//! The plan catalogue: one plan, all of them (a handful: no pager), and
+//! how many live subscriptions each has. Read by the plans screens and the
+//! usage section alike.
 
 use std::collections::HashMap;
 

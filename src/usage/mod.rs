@@ -1,0 +1,20 @@
+//! A user's usage, quota overrides and plan, shown as a section of the
+//! user page: what the support and billing staff look at when a customer
+//! says "I cannot generate any more".
+
+pub mod changes;
+pub mod handlers;
+pub mod store;
+pub mod views;
+
+#[rustfmt::skip]
+pub fn routes() -> Vec<crate::web::route::Route> {
+    use crate::web::route::*;
+    use handlers::*;
+    vec![
+        get("/admin/users/{id}/usage", Staff(UsageRead), section),
+        post("/admin/users/{id}/overrides", Staff(QuotasManage), add_override),
+        post("/admin/users/{id}/overrides/{override_id}/revoke", Staff(QuotasManage), revoke_override),
+        post("/admin/users/{id}/plan", Staff(BillingWrite), set_plan),
+    ]
+}
