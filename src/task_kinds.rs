@@ -9,7 +9,7 @@ use crate::security::session_store::DbSessionStore;
 use crate::state::AppState;
 use crate::tasks::runner::{Done, Handler, Run, TaskError};
 use crate::tasks::{Kind, store};
-use crate::users;
+use crate::{usage, users};
 
 /// The handler of every kind (a kind without one fails the test below).
 pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler> {
@@ -25,6 +25,7 @@ pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler>
         (Kind::PurgeDeletedUsers, users::tasks::purge::handler()),
         (Kind::Housekeeping, housekeeping),
         (Kind::DeliverMail, sender::deliver(mailer)),
+        (Kind::UsagePeriodClose, usage::tasks::handler()),
     ])
 }
 

@@ -146,6 +146,8 @@ actions! {
     QuotaOverrideRevoked => "usage.override_revoked",
     ComplimentaryPlanGiven => "billing.complimentary_given",
     ComplimentaryPlanEnded => "billing.complimentary_ended",
+    PeriodClosed => "usage.period_closed",
+    PeriodCloseRequested => "usage.period_close_requested",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
 }

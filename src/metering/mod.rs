@@ -4,6 +4,7 @@
 //! machine API alike.
 
 pub mod catalog;
+pub mod close;
 pub mod history;
 pub mod kind;
 pub mod meter;

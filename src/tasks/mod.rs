@@ -63,6 +63,7 @@ kinds! {
     PurgeDeletedUsers => "users.purge_deleted", attempts 3,
     Housekeeping => "housekeeping", attempts 3,
     DeliverMail => "mail.deliver", attempts 10,
+    UsagePeriodClose => "usage.close_period", attempts 10,
 }
 
 impl Kind {
@@ -84,7 +85,11 @@ impl Kind {
     }
 
     /// Kinds the scheduler enqueues on its own, every period.
-    pub const SCHEDULED: &'static [Kind] = &[Kind::Housekeeping, Kind::PurgeDeletedUsers];
+    pub const SCHEDULED: &'static [Kind] = &[
+        Kind::Housekeeping,
+        Kind::PurgeDeletedUsers,
+        Kind::UsagePeriodClose,
+    ];
 }
 
 /// Where a task is in its life.

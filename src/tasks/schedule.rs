@@ -21,7 +21,21 @@ pub async fn enqueue_due(
     let mut added = 0;
     for &kind in Kind::SCHEDULED {
         let mut task = NewTask::new(kind, json!({}), now);
-        task.dedupe_key = Some(format!("{}@{slot}", kind.key()));
+        task.dedupe_key = Some(match kind {
+            // Once per month, for the month that ended (an unclosed month
+            // is found again at every slot until its task has run).
+            Kind::UsagePeriodClose => {
+                let d = now.date();
+                let (y, m) = if d.month() == time::Month::January {
+                    (d.year() - 1, 12)
+                } else {
+                    (d.year(), d.month() as u8 - 1)
+                };
+                task.payload = json!({ "period": format!("{y:04}-{m:02}") });
+                format!("{}@{y:04}-{m:02}", kind.key())
+            }
+            _ => format!("{}@{slot}", kind.key()),
+        });
         if store::enqueue_once(db, task, now).await? {
             added += 1;
         }

@@ -4,7 +4,9 @@
 
 pub mod changes;
 pub mod handlers;
+pub mod overage;
 pub mod store;
+pub mod tasks;
 pub mod views;
 
 #[rustfmt::skip]
@@ -16,5 +18,8 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/admin/users/{id}/overrides", Staff(QuotasManage), add_override),
         post("/admin/users/{id}/overrides/{override_id}/revoke", Staff(QuotasManage), revoke_override),
         post("/admin/users/{id}/plan", Staff(BillingWrite), set_plan),
+        get("/admin/usage/overage", Staff(BillingRead), overage::page),
+        get("/admin/usage/overage.csv", Staff(BillingRead), overage::csv_file),
+        post("/admin/usage/overage/close", Staff(BillingWrite), overage::close_now),
     ]
 }

@@ -100,7 +100,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 9] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 10] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -109,6 +109,11 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             Some(Permission::WorkspacesRead),
         ),
         ("/admin/plans", "nav.plans", Some(Permission::BillingRead)),
+        (
+            "/admin/usage/overage",
+            "nav.overage",
+            Some(Permission::BillingRead),
+        ),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
         (
             "/admin/api-keys",

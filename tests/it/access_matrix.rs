@@ -239,6 +239,15 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("POST", "/admin/notifications/read"),
             [A, A, A, A, D, D, L, E],
         ),
+        (("GET", "/admin/usage/overage"), [A, A, D, A, D, D, L, E]),
+        (
+            ("GET", "/admin/usage/overage.csv"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/usage/overage/close"),
+            [A, D, D, D, D, D, L, E],
+        ),
         (("GET", "/admin/plans"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/plans/new"), [A, D, D, D, D, D, L, E]),
         (("POST", "/admin/plans"), [A, D, D, D, D, D, L, E]),

@@ -665,3 +665,122 @@ async fn the_bell_counts_what_each_staff_member_has_not_read() {
         .unwrap();
     assert!(crate::harness::select_text(&list, "#notification-list li").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_month_reports_overage_once_however_often_it_is_closed() {
+    let app = TestApp::spawn().await;
+    let second = app.second_instance().await;
+    let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
+    let admin = app.create_kind(crate::harness::Kind::Admin).await.unwrap();
+    let heavy = app.create_user("heavy@sowat.test", &[], false).await;
+    let light = app.create_user("light@sowat.test", &[], false).await;
+    let pro = plan(
+        &app,
+        "pro",
+        json!({"articles": 5, "images": 5, "social_posts": 5}),
+        json!({"articles": 40}),
+    )
+    .await;
+    subscribe(&app, heavy.id, pro).await;
+    let base = app.url("");
+    consume(&base, &secret, heavy.id, "article", 7, &key_id()).await;
+    consume(&base, &secret, light.id, "article", 3, &key_id()).await;
+    let month = sowat_admin::metering::period::Period::of(app.clock.now());
+    // Into the next month.
+    let days = (month.resets_at() - app.clock.now_primitive()).whole_days() + 1;
+    app.clock.advance(time::Duration::days(days));
+    let c = app.client();
+    app.sign_in(&c, &admin).await;
+
+    let page = format!("/admin/usage/overage?period={}", month.key());
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert!(crate::harness::select_attr(&html, "#overage-close", "type").is_some());
+    // Asked twice (and the scheduler's own task would carry the same key).
+    for _ in 0..2 {
+        let res = app
+            .post_form(
+                &c,
+                "/admin/usage/overage/close",
+                &[("period", &month.key())],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    }
+    // And forced to run twice more at once, on both instances.
+    {
+        let now = app.clock.now_primitive();
+        let mut db = app.db().await;
+        for extra in ["a", "b"] {
+            let mut task = sowat_admin::usage::tasks::close_task(month, now);
+            task.dedupe_key = Some(format!("forced-{extra}"));
+            sowat_admin::tasks::store::enqueue_once(&mut db, task, now)
+                .await
+                .unwrap();
+        }
+    }
+    app.running().state.tasks.wake();
+    second.state.tasks.wake();
+    app.wait_for_idle_tasks().await;
+
+    let mut db = app.db().await;
+    let rows: Vec<(i64, String, i64, i64, Option<i64>, i64)> =
+        db_run!(&mut db, |c| sowat_admin::db::schema::overage_reports::table
+            .select((
+                sowat_admin::db::schema::overage_reports::user_id,
+                sowat_admin::db::schema::overage_reports::kind,
+                sowat_admin::db::schema::overage_reports::used,
+                sowat_admin::db::schema::overage_reports::overage,
+                sowat_admin::db::schema::overage_reports::unit_cents,
+                sowat_admin::db::schema::overage_reports::amount_cents,
+            ))
+            .load(c)
+            .await)
+        .unwrap();
+    assert_eq!(rows, [(heavy.id, "article".to_owned(), 7, 2, Some(40), 80)]);
+    assert_eq!(app.audit("usage.period_closed").await.len(), 1);
+    assert_eq!(app.audit("usage.period_close_requested").await.len(), 1);
+
+    let html = app.get(&c, &page).await.text().await.unwrap();
+    assert!(crate::harness::select_text(&html, "#overage-status")[0].contains("closed"));
+    assert!(
+        crate::harness::select_text(&html, "#overage-totals dd")
+            .join(" ")
+            .contains("0.80 EUR")
+    );
+    assert_eq!(
+        crate::harness::select_text(&html, "#overage-rows tbody tr").len(),
+        1
+    );
+    let csv = app
+        .get(
+            &c,
+            &format!("/admin/usage/overage.csv?period={}", month.key()),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert_eq!(
+        lines[1],
+        format!(
+            "{},{},heavy@sowat.test,pro,article,7,5,2,40,80,eur",
+            month.key(),
+            heavy.id
+        )
+    );
+    // A running month cannot be closed.
+    let res = app
+        .post_form(
+            &c,
+            "/admin/usage/overage/close",
+            &[(
+                "period",
+                &sowat_admin::metering::period::Period::of(app.clock.now()).key(),
+            )],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    second.stop().await;
+}
