@@ -51,7 +51,7 @@ def run(code):
     status, _, body = call("/admin/api-keys", {
         "_csrf": Page(form).csrf, "name": f"usage {code}", "client_id": "bench",
         "owner": os.environ["BENCH_EMAIL"], "scopes": "usage:write",
-        "rate": "100000000", "quota": "1000000000",
+        "rate": "1000000", "quota": "1000000000",
     })
     m = re.search(r'id="api-key-secret" class="secret">([^<]+)<', body)
     if status != 200 or not m:
@@ -75,7 +75,7 @@ def run(code):
     for label, duration in (("warm-up", common.WARMUP), ("measured", common.DURATION)):
         out = subprocess.run(
             ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}", "--latency", "-s", script,
-             BASE + "/api/v1/usage/consume", "--", lo, hi, code, key],
+             BASE + "/api/v1/usage/consume", "--", lo, hi, f"{code}-{label}", key],
             capture_output=True, text=True, check=True).stdout
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
@@ -83,8 +83,12 @@ def run(code):
         ok_total += ok
         print(f"{label:<10} {rps:>9.0f} {pct.get('50', '?'):>9} {pct.get('99', '?'):>9} {ok:>9} {refused:>6} {other:>6}")
     grown, events = counted() - before, ledger()
-    verdict = "OK" if grown == ok_total == events else "MISMATCH"
-    print(f"\ncounters grew by {grown}, ledger holds {events} counted calls, wrk saw {ok_total} answered 200: {verdict}")
+    # wrk stops mid-flight: up to one call per connection and run is
+    # counted by the server but its answer never read by wrk.
+    in_flight = 2 * int(CONNECTIONS)
+    verdict = "OK" if grown == events and ok_total <= grown <= ok_total + in_flight else "MISMATCH"
+    print(f"\ncounters grew by {grown}, the ledger holds {events} counted calls, wrk read {ok_total} "
+          f"answers 200 (+ at most {in_flight} cut in flight): {verdict}")
     if verdict != "OK":
         sys.exit(1)
 

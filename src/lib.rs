@@ -359,8 +359,16 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
     // Force the lazily built password data now, not during the first sign-in.
     let _ = &*security::password::DUMMY_HASH;
     let attempts = config.login_attempts_per_minute;
+    let meter_pool = pool
+        .for_hot_paths(
+            &config.backend,
+            config.pool_size,
+            metering::meter::pg_prepared(),
+        )
+        .map_err(|m| bad("SOWAT_DATABASE_URL", m))?;
     let state = AppState {
         pool: pool.clone(),
+        meter_pool,
         config: Arc::new(config),
         clock: clock.clone(),
         secrets: Arc::new(secrets),

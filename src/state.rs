@@ -14,6 +14,8 @@ use crate::security::rate_limit::RateLimiter;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
+    /// The usage meter's connections (generic plans; see `Pool::for_hot_paths`).
+    pub meter_pool: Pool,
     pub config: Arc<Config>,
     pub clock: Clock,
     pub secrets: Arc<SecretBox>,

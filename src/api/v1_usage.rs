@@ -98,7 +98,7 @@ pub async fn consume(
         amount: b.amount,
         idempotency_key: key,
     };
-    let mut db = state.pool.get().await?;
+    let mut db = state.meter_pool.get().await?;
     let answer = meter::consume(&mut db, &call, &caller, state.clock.now_primitive()).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(answer.body)).into_response();
@@ -127,7 +127,7 @@ pub async fn check(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b: CheckBody = json_body(&body)?;
     let kind = validate(&b.kind, b.amount)?;
-    let mut db = state.pool.get().await?;
+    let mut db = state.meter_pool.get().await?;
     let (allowed, figures) = meter::check(
         &mut db,
         b.user_id,

@@ -1,8 +1,10 @@
 //! Counting usage: one consume call checks the limit and adds the amount
 //! in one statement (an upsert whose update is conditional on the limit),
 //! so concurrent calls can never count past it on either engine; the call
-//! is recorded in the usage ledger by its idempotency key in the same
-//! transaction, and a key seen before replays its first answer.
+//! is recorded in the usage ledger by its idempotency key atomically with
+//! the count (on PostgreSQL in that same statement, one round trip; on
+//! SQLite in one transaction), and a key seen before replays its first
+//! answer, rebuilt from the ledger row.
 //!
 //! The ledger (`usage_events`) is the audit of consumption: who asked (key,
 //! application), for whom, what was counted, what was answered. It is kept
@@ -10,7 +12,8 @@
 //! of times a second, and the trail is for people's and keys' changes.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::result::DatabaseErrorKind;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 use time::PrimitiveDateTime;
@@ -94,17 +97,14 @@ pub enum MeterError {
     Db(#[from] diesel::result::Error),
 }
 
-/// Why a consume transaction ends without committing.
-enum Step {
-    /// The idempotency key was recorded by an earlier call.
-    Seen,
-    Db(diesel::result::Error),
-}
-
-impl From<diesel::result::Error> for Step {
-    fn from(e: diesel::result::Error) -> Self {
-        Step::Db(e)
-    }
+/// What the ledger recorded for a fresh call.
+#[derive(QueryableByName)]
+struct Recorded {
+    #[diesel(sql_type = Bool)]
+    counted: bool,
+    /// The counter after the call (counted) or as it stood (refused).
+    #[diesel(sql_type = BigInt)]
+    used: i64,
 }
 
 #[derive(QueryableByName)]
@@ -116,41 +116,6 @@ struct Value {
 /// The counter column of `kind` (from the closed set, never from input).
 fn column(kind: UsageKind) -> &'static str {
     kind.plural()
-}
-
-/// Adds `amount` to this month's counter when the result stays within
-/// `cap` (no cap: always); the new value, or `None` when refused.
-async fn add_within(
-    tx: &mut Tx<'_>,
-    user_id: i64,
-    period: &str,
-    kind: UsageKind,
-    amount: i64,
-    cap: Option<i64>,
-) -> Result<Option<i64>, diesel::result::Error> {
-    let col = column(kind);
-    let (a, b, c, d) = if tx.is_sqlite() {
-        ("?", "?", "?", "?")
-    } else {
-        ("$1", "$2", "$3", "$4")
-    };
-    // A first call of the month inserts (the amount was checked against the
-    // cap before); later ones update only while the sum stays within it.
-    let sql = format!(
-        "INSERT INTO usage_counters (user_id, period, {col}) VALUES ({a}, {b}, {c}) \
-         ON CONFLICT (user_id, period) DO UPDATE SET {col} = usage_counters.{col} + excluded.{col} \
-         WHERE usage_counters.{col} + excluded.{col} <= {d} RETURNING {col} AS value"
-    );
-    let cap = cap.unwrap_or(i64::MAX);
-    let row: Option<Value> = crate::db_run!(tx, |conn| diesel::sql_query(&sql)
-        .bind::<BigInt, _>(user_id)
-        .bind::<Text, _>(period)
-        .bind::<BigInt, _>(amount)
-        .bind::<BigInt, _>(cap)
-        .get_result(conn)
-        .await
-        .optional())?;
-    Ok(row.map(|r| r.value))
 }
 
 /// This month's counters of a user (zeros before the first call).
@@ -189,6 +154,210 @@ fn beyond(limit: Limit, after: i64, amount: i64) -> i64 {
     }
 }
 
+/// The answer to a call from what the ledger holds of it.
+fn answer_of(
+    counted: bool,
+    used: i64,
+    limit: Limit,
+    period: Period,
+    amount: i64,
+    kind: UsageKind,
+    replayed: bool,
+) -> Answer {
+    let figures = Figures {
+        used,
+        limit,
+        period,
+        overage: if counted {
+            beyond(limit, used, amount)
+        } else {
+            0
+        },
+    };
+    let mut body = figures.to_json();
+    if !counted {
+        // The API's error shape, with the figures beside it.
+        body["error"] = json!({
+            "code": "quota_exceeded",
+            "message": format!("the {} quota of this period is reached", kind.plural()),
+            // Tells it from the key's own monthly quota (same code).
+            "details": [{"quota": "user", "kind": kind.as_str()}],
+        });
+    }
+    Answer {
+        status: if counted { 200 } else { 429 },
+        body,
+        replayed,
+    }
+}
+
+/// Everything a call needs in its one statement or transaction.
+struct Call<'a> {
+    c: &'a Consume,
+    k: &'a Caller,
+    period: String,
+    limit: Limit,
+    cap: Option<i64>,
+    now: PrimitiveDateTime,
+}
+
+/// The consume statement of `col`, for PostgreSQL: the whole call in one
+/// statement, so in one round trip and atomic without a transaction. The
+/// counter is added to only while the key is not in the ledger and the sum
+/// stays within the cap; the ledger row records the outcome. Two calls with
+/// one key at once both pass the "not in the ledger" test, but the second's
+/// ledger insert meets the first's unique key, so its whole statement (its
+/// count too) is undone with a unique violation, and the caller replays
+/// the first answer.
+fn consume_sql(col: &str) -> String {
+    format!(
+        "WITH c AS (\
+           INSERT INTO usage_counters (user_id, period, {col}) \
+           SELECT $1, $2, $3 WHERE $3 <= $4 \
+             AND NOT EXISTS (SELECT 1 FROM usage_events WHERE idempotency_key = $5) \
+           ON CONFLICT (user_id, period) DO UPDATE SET {col} = usage_counters.{col} + excluded.{col} \
+           WHERE usage_counters.{col} + excluded.{col} <= $4 \
+           RETURNING {col} AS v), \
+         n AS (SELECT EXISTS (SELECT 1 FROM c) AS counted, \
+           COALESCE((SELECT v FROM c), \
+             (SELECT {col} FROM usage_counters WHERE user_id = $1 AND period = $2), 0) AS used) \
+         INSERT INTO usage_events (idempotency_key, user_id, kind, amount, period, counted, overage, \
+           status, used, quota_limit, key_id, client_id, at) \
+         SELECT $5, $1, $6, $3, $2, n.counted, \
+           CASE WHEN n.counted AND $7::bigint IS NOT NULL \
+             THEN GREATEST(n.used - $7, 0) - GREATEST(n.used - $3 - $7, 0) ELSE 0 END, \
+           CASE WHEN n.counted THEN 200 ELSE 429 END, n.used, $7, $8, $9, $10 \
+         FROM n WHERE NOT EXISTS (SELECT 1 FROM usage_events WHERE idempotency_key = $5) \
+         RETURNING counted, used"
+    )
+}
+
+/// Statements prepared on each connection of the meter's pool: diesel
+/// never caches a raw SQL statement, and PostgreSQL took longer to plan
+/// this one (about 1 ms) than to run it; prepared once per connection,
+/// it is planned once.
+pub fn pg_prepared() -> Vec<String> {
+    UsageKind::ALL
+        .iter()
+        .map(|k| {
+            format!(
+                "PREPARE usage_consume_{col} (bigint, text, bigint, bigint, text, text, bigint, \
+                 bigint, text, timestamp) AS {sql}",
+                col = column(*k),
+                sql = consume_sql(column(*k))
+            )
+        })
+        .collect()
+}
+
+/// `s` as an SQL string literal, for `EXECUTE`'s arguments (PostgreSQL
+/// takes no bound parameters in a utility statement). Only visible ASCII
+/// is accepted (an idempotency key and a client id are checked to be so
+/// before they get here), quotes are doubled, and the meter's connections
+/// run with `standard_conforming_strings` on, so a backslash is only a
+/// backslash.
+fn literal(s: &str) -> Option<String> {
+    s.bytes()
+        .all(|b| b.is_ascii_graphic() || b == b' ')
+        .then(|| format!("'{}'", s.replace('\'', "''")))
+}
+
+/// PostgreSQL: the call through its prepared statement (see
+/// [`consume_sql`]). `None`: the key was recorded before.
+async fn record_pg(db: &mut Db, x: &Call<'_>) -> Result<Option<Recorded>, diesel::result::Error> {
+    let text = |s: &str| {
+        literal(s)
+            .ok_or_else(|| diesel::result::Error::QueryBuilderError("not visible ASCII".into()))
+    };
+    let opt = |v: Option<i64>| v.map_or_else(|| "NULL".to_owned(), |n| n.to_string());
+    let sql = format!(
+        "EXECUTE usage_consume_{col}({user}, {period}, {amount}, {cap}, {key}, {kind}, {limit}, \
+         {key_id}, {client}, {at})",
+        col = column(x.c.kind),
+        user = x.c.user_id,
+        period = text(&x.period)?,
+        amount = x.c.amount,
+        cap = x.cap.unwrap_or(i64::MAX),
+        key = text(&x.c.idempotency_key)?,
+        kind = text(x.c.kind.as_str())?,
+        limit = opt(x.limit.0),
+        key_id = opt(x.k.key_id),
+        client = text(&x.k.client_id)?,
+        at = text(&x.now.to_string())?,
+    );
+    crate::db_run!(db, |conn| diesel::sql_query(&sql)
+        .get_result(conn)
+        .await
+        .optional())
+}
+
+/// SQLite (one writer at a time, and no writes inside `WITH`): the same
+/// steps in one `BEGIN IMMEDIATE` transaction.
+async fn record_sqlite(
+    db: &mut Db,
+    x: &Call<'_>,
+) -> Result<Option<Recorded>, diesel::result::Error> {
+    let (c, k) = (x.c.clone(), x.k.clone());
+    let (period, limit, cap, now) = (x.period.clone(), x.limit, x.cap, x.now);
+    db.transaction(|tx| {
+        Box::pin(async move {
+            let seen: i64 = crate::db_run!(tx, |conn| usage_events::table
+                .filter(usage_events::idempotency_key.eq(&c.idempotency_key))
+                .count()
+                .get_result(conn)
+                .await)?;
+            if seen > 0 {
+                return Ok(None);
+            }
+            let after = match cap {
+                Some(cap) if c.amount > cap => None,
+                _ => {
+                    let col = column(c.kind);
+                    let sql = format!(
+                        "INSERT INTO usage_counters (user_id, period, {col}) VALUES (?, ?, ?) \
+                         ON CONFLICT (user_id, period) DO UPDATE SET {col} = usage_counters.{col} + excluded.{col} \
+                         WHERE usage_counters.{col} + excluded.{col} <= ? RETURNING {col} AS value"
+                    );
+                    let row: Option<Value> = crate::db_run!(tx, |conn| diesel::sql_query(&sql)
+                        .bind::<BigInt, _>(c.user_id)
+                        .bind::<Text, _>(&period)
+                        .bind::<BigInt, _>(c.amount)
+                        .bind::<BigInt, _>(cap.unwrap_or(i64::MAX))
+                        .get_result(conn)
+                        .await
+                        .optional())?;
+                    row.map(|r| r.value)
+                }
+            };
+            let used = match after {
+                Some(v) => v,
+                None => used(tx, c.user_id, &period).await?[c.kind.index()],
+            };
+            let counted = after.is_some();
+            crate::db_run!(tx, |conn| diesel::insert_into(usage_events::table)
+                .values((
+                    usage_events::idempotency_key.eq(&c.idempotency_key),
+                    usage_events::user_id.eq(c.user_id),
+                    usage_events::kind.eq(c.kind),
+                    usage_events::amount.eq(c.amount),
+                    usage_events::period.eq(&period),
+                    usage_events::counted.eq(counted),
+                    usage_events::overage.eq(if counted { beyond(limit, used, c.amount) } else { 0 }),
+                    usage_events::status.eq(if counted { 200 } else { 429 }),
+                    usage_events::used.eq(used),
+                    usage_events::quota_limit.eq(limit.0),
+                    usage_events::key_id.eq(k.key_id),
+                    usage_events::client_id.eq(&k.client_id),
+                    usage_events::at.eq(now),
+                ))
+                .execute(conn)
+                .await)?;
+            Ok(Some(Recorded { counted, used }))
+        })
+    })
+    .await
+}
+
 /// Counts `call` if within the user's limit, once per idempotency key.
 pub async fn consume(
     db: &mut Db,
@@ -200,140 +369,122 @@ pub async fn consume(
         .await?
         .ok_or(MeterError::UnknownUser)?;
     let period = Period::of_primitive(now);
-    let key = period.key();
-    let limit = quota.limit(call.kind);
-    let cap = cap_of(&quota, call.kind);
-    let (c, k) = (call.clone(), caller.clone());
-    let fresh = db
-        .transaction(|tx| {
-            Box::pin(async move {
-                let after = match cap {
-                    Some(cap) if c.amount > cap => None,
-                    _ => add_within(tx, c.user_id, &key, c.kind, c.amount, cap).await?,
-                };
-                let (status, figures) = match after {
-                    Some(used) => (
-                        200,
-                        Figures {
-                            used,
-                            limit,
-                            period,
-                            overage: beyond(limit, used, c.amount),
-                        },
-                    ),
-                    None => {
-                        let used = used(tx, c.user_id, &key).await?[c.kind.index()];
-                        let figures = Figures {
-                            used,
-                            limit,
-                            period,
-                            overage: 0,
-                        };
-                        (429, figures)
-                    }
-                };
-                let mut body = figures.to_json();
-                if status == 429 {
-                    // The API's error shape, with the figures beside it.
-                    body["error"] = json!({
-                        "code": "quota_exceeded",
-                        "message": format!("the {} quota of this period is reached", c.kind.plural()),
-                        // Tells it from the key's own monthly quota (same code).
-                        "details": [{"quota": "user", "kind": c.kind.as_str()}],
-                    });
-                }
-                let recorded: Option<i64> = crate::db_run!(tx, |conn| diesel::insert_into(
-                    usage_events::table
-                )
-                .values((
-                    usage_events::idempotency_key.eq(&c.idempotency_key),
-                    usage_events::user_id.eq(c.user_id),
-                    usage_events::kind.eq(c.kind),
-                    usage_events::amount.eq(c.amount),
-                    usage_events::period.eq(&key),
-                    usage_events::counted.eq(after.is_some()),
-                    usage_events::overage.eq(figures.overage),
-                    usage_events::status.eq(i32::from(status)),
-                    usage_events::answer.eq(body.to_string()),
-                    usage_events::key_id.eq(k.key_id),
-                    usage_events::client_id.eq(&k.client_id),
-                    usage_events::at.eq(now),
-                ))
-                .on_conflict(usage_events::idempotency_key)
-                .do_nothing()
-                .returning(usage_events::id)
-                .get_result(conn)
-                .await
-                .optional())?;
-                if recorded.is_none() {
-                    // Seen before: roll this count back, replay the first answer.
-                    return Err(Step::Seen);
-                }
-                if after.is_some() {
-                    alert(tx, c.user_id, c.kind, &figures, c.amount, now).await?;
-                }
-                Ok::<_, Step>(Answer {
-                    status,
-                    body,
-                    replayed: false,
-                })
-            })
+    let x = Call {
+        c: call,
+        k: caller,
+        period: period.key(),
+        limit: quota.limit(call.kind),
+        cap: cap_of(&quota, call.kind),
+        now,
+    };
+    let recorded = if db.is_sqlite() {
+        record_sqlite(db, &x).await
+    } else {
+        record_pg(db, &x).await
+    };
+    let recorded = match recorded {
+        Ok(r) => r,
+        // The same key at the same moment: the other call counted.
+        Err(diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(r) = recorded else {
+        return replay(db, call, period).await;
+    };
+    let figures = Figures {
+        used: r.used,
+        limit: x.limit,
+        period,
+        overage: 0,
+    };
+    let levels = if r.counted {
+        reached(&figures, call.amount)
+    } else {
+        Vec::new()
+    };
+    if !levels.is_empty() {
+        let (user_id, kind) = (call.user_id, call.kind);
+        // Its own short transaction, on the rare call that crosses a
+        // level: a notification is not part of the count, and it is
+        // raised at most once anyway (its dedupe key).
+        db.transaction(|tx| {
+            Box::pin(async move { alert(tx, user_id, kind, &figures, &levels, now).await })
         })
-        .await;
-    match fresh {
-        Ok(answer) => Ok(answer),
-        Err(Step::Seen) => replay(db, call).await,
-        Err(Step::Db(e)) => Err(e.into()),
+        .await?;
     }
+    Ok(answer_of(
+        r.counted,
+        r.used,
+        x.limit,
+        period,
+        call.amount,
+        call.kind,
+        false,
+    ))
 }
 
 /// The first answer given to `call`'s idempotency key, if it was the same call.
-async fn replay(db: &mut Db, call: &Consume) -> Result<Answer, MeterError> {
-    let first: (i64, UsageKind, i64, i32, String) = crate::db_run!(db, |c| usage_events::table
+async fn replay(db: &mut Db, call: &Consume, now: Period) -> Result<Answer, MeterError> {
+    type First = (i64, UsageKind, i64, bool, i64, Option<i64>, String);
+    let first: First = crate::db_run!(db, |c| usage_events::table
         .filter(usage_events::idempotency_key.eq(&call.idempotency_key))
         .select((
             usage_events::user_id,
             usage_events::kind,
             usage_events::amount,
-            usage_events::status,
-            usage_events::answer,
+            usage_events::counted,
+            usage_events::used,
+            usage_events::quota_limit,
+            usage_events::period,
         ))
         .first(c)
         .await)?;
     if (first.0, first.1, first.2) != (call.user_id, call.kind, call.amount) {
         return Err(MeterError::KeyReused);
     }
-    Ok(Answer {
-        status: u16::try_from(first.3).unwrap_or(200),
-        body: serde_json::from_str(&first.4).unwrap_or_default(),
-        replayed: true,
-    })
+    let period = Period::parse(&first.6).unwrap_or(now);
+    Ok(answer_of(
+        first.3,
+        first.4,
+        Limit(first.5),
+        period,
+        first.2,
+        first.1,
+        true,
+    ))
 }
 
 /// Notifies staff when this call reached 80 % or 100 % of the limit, once
 /// per user, kind and period, and marks the counter's level (the users
 /// list filters on it).
+/// The alert levels a call of `amount` ending at `f.used` reached.
+fn reached(f: &Figures, amount: i64) -> Vec<i64> {
+    let Some(limit) = f.limit.0.filter(|l| *l > 0) else {
+        return Vec::new();
+    };
+    let before = f.used - amount;
+    LEVELS
+        .into_iter()
+        .filter(|pct| before * 100 < limit * pct && f.used * 100 >= limit * pct)
+        .collect()
+}
+
 async fn alert(
     tx: &mut Tx<'_>,
     user_id: i64,
     kind: UsageKind,
     f: &Figures,
-    amount: i64,
+    reached: &[i64],
     now: PrimitiveDateTime,
 ) -> Result<(), diesel::result::Error> {
-    let Some(limit) = f.limit.0.filter(|l| *l > 0) else {
+    let Some(limit) = f.limit.0 else {
         return Ok(());
     };
-    let before = f.used - amount;
-    let reached: Vec<i64> = LEVELS
-        .into_iter()
-        .filter(|pct| before * 100 < limit * pct && f.used * 100 >= limit * pct)
-        .collect();
     let Some(&top) = reached.last() else {
         return Ok(());
     };
     let period = f.period.key();
-    for pct in &reached {
+    for pct in reached {
         notify::raise(
             tx,
             notify::NewNotification {
@@ -397,6 +548,20 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literals_double_quotes_and_refuse_the_rest() {
+        assert_eq!(literal("gen-1").as_deref(), Some("'gen-1'"));
+        assert_eq!(literal("a'b").as_deref(), Some("'a''b'"));
+        assert_eq!(
+            literal("x');DROP TABLE users;--").as_deref(),
+            Some("'x'');DROP TABLE users;--'")
+        );
+        assert_eq!(literal("a\\b").as_deref(), Some("'a\\b'"));
+        assert_eq!(literal("é"), None);
+        assert_eq!(literal("a\nb"), None);
+        assert_eq!(literal("a\0b"), None);
+    }
 
     #[test]
     fn overage_counts_only_this_calls_units_past_the_limit() {

@@ -79,15 +79,16 @@ pub fn apply(plan_limit: Limit, kind: UsageKind, overrides: &[QuotaOverride]) ->
     base.plus(extra)
 }
 
-/// The plan that gives `user_id` their limits, and whether a subscription
-/// does; `None` when the user does not exist (or was deleted).
-pub async fn plan_of(
+/// `user_id`'s limits at `now`; `None` for an unknown user. One query:
+/// the user, their live subscription's plan (or the default plan), and
+/// their active overrides (a row each, usually none).
+pub async fn of_user(
     db: &mut Db,
     user_id: i64,
-) -> Result<Option<(Plan, bool)>, diesel::result::Error> {
-    // One query: the user, their live subscription if any, and the plan it
-    // names, or the default plan when there is none.
-    let row: Option<(Option<i64>, Option<PlanRow>)> = crate::db_run!(db, |c| users::table
+    now: PrimitiveDateTime,
+) -> Result<Option<UserQuota>, diesel::result::Error> {
+    type Row = (Option<i64>, Option<PlanRow>, Option<QuotaOverride>);
+    let rows: Vec<Row> = crate::db_run!(db, |c| users::table
         .left_join(
             subscriptions::table.on(subscriptions::user_id
                 .eq(users::id)
@@ -99,54 +100,37 @@ pub async fn plan_of(
                 .eq(subscriptions::plan_id.nullable())
                 .or(plans::is_default.and(subscriptions::id.nullable().is_null()))),
         )
+        .left_join(
+            quota_overrides::table.on(quota_overrides::user_id
+                .eq(users::id)
+                .and(quota_overrides::revoked_at.is_null())
+                .and(
+                    quota_overrides::expires_at
+                        .is_null()
+                        .or(quota_overrides::expires_at.gt(now)),
+                )),
+        )
         .filter(users::id.eq(user_id))
         .filter(users::deleted_at.is_null())
-        .select((subscriptions::id.nullable(), plans::all_columns.nullable()))
-        .first(c)
-        .await
-        .optional())?;
-    Ok(match row {
-        None => None,
-        Some((sub, Some(plan))) => Some((Plan::from_row(plan), sub.is_some())),
-        // No default plan configured: nothing is allowed.
-        Some((sub, None)) => Some((Plan::nothing(), sub.is_some())),
-    })
-}
-
-/// The active overrides of `user_id` (all kinds), oldest first.
-pub async fn active_overrides(
-    db: &mut Db,
-    user_id: i64,
-    now: PrimitiveDateTime,
-) -> Result<Vec<QuotaOverride>, diesel::result::Error> {
-    crate::db_run!(db, |c| quota_overrides::table
-        .filter(quota_overrides::user_id.eq(user_id))
-        .filter(quota_overrides::revoked_at.is_null())
-        .filter(
-            quota_overrides::expires_at
-                .is_null()
-                .or(quota_overrides::expires_at.gt(now))
-        )
-        .order(quota_overrides::id)
+        .select((
+            subscriptions::id.nullable(),
+            plans::all_columns.nullable(),
+            quota_overrides::all_columns.nullable(),
+        ))
         .load(c)
-        .await)
-}
-
-/// `user_id`'s limits at `now`; `None` for an unknown user.
-pub async fn of_user(
-    db: &mut Db,
-    user_id: i64,
-    now: PrimitiveDateTime,
-) -> Result<Option<UserQuota>, diesel::result::Error> {
-    let Some((plan, subscribed)) = plan_of(db, user_id).await? else {
+        .await)?;
+    let Some((sub, plan, _)) = <[Row]>::first(&rows).cloned() else {
         return Ok(None);
     };
-    let overrides = active_overrides(db, user_id, now).await?;
+    // No default plan configured: nothing is allowed.
+    let plan = plan.map_or_else(Plan::nothing, Plan::from_row);
+    let mut overrides: Vec<QuotaOverride> = rows.into_iter().filter_map(|r| r.2).collect();
+    overrides.sort_by_key(|o| o.id);
     let limits = [UsageKind::Article, UsageKind::Image, UsageKind::SocialPost]
         .map(|k| apply(plan.limits.of(k), k, &overrides));
     Ok(Some(UserQuota {
         plan,
-        subscribed,
+        subscribed: sub.is_some(),
         limits,
     }))
 }

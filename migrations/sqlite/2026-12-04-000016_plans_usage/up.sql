@@ -62,8 +62,9 @@ CREATE TABLE usage_counters (
 CREATE INDEX usage_counters_level_idx ON usage_counters (period, level, user_id) WHERE level > 0;
 
 -- Every consume call, counted or refused, by its idempotency key: the
--- ledger of usage (who asked, for whom, what answer) and the replay of
--- the first answer when a key comes again.
+-- ledger of usage (who asked, for whom, what was answered: status, the
+-- counter after the call, the limit then, null for unlimited) and the
+-- replay of the first answer when a key comes again.
 CREATE TABLE usage_events (
   id INTEGER PRIMARY KEY,
   idempotency_key TEXT NOT NULL UNIQUE,
@@ -74,7 +75,8 @@ CREATE TABLE usage_events (
   counted BOOLEAN NOT NULL,
   overage BIGINT NOT NULL DEFAULT 0,
   status INTEGER NOT NULL,
-  answer TEXT NOT NULL,
+  used BIGINT NOT NULL,
+  quota_limit BIGINT,
   key_id BIGINT,
   client_id TEXT NOT NULL,
   at TIMESTAMP NOT NULL
