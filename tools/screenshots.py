@@ -125,6 +125,12 @@ def main():
                     ("21-workspace-settings", "/workspaces/club-1/settings"),
                     ("22-users-in-workspace", "/admin/users?workspace=club-1"),
                     ("23-my-workspaces", "/workspaces"),
+                    ("24-plans", "/admin/plans"),
+                    ("25-plan-new", "/admin/plans/new"),
+                    ("26-plan", "/admin/plans/1"),
+                    ("27-user-usage", "/admin/users/2/usage"),
+                    ("28-overage", "/admin/usage/overage"),
+                    ("29-notifications", "/admin/notifications"),
                 ]
                 for name, path in pages:
                     b.go(path)
