@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::db::Db;
-use crate::db::schema::{plans, subscriptions};
+use crate::db::schema::{plans, subscriptions, usage_counters};
 use crate::metering::plan::{Plan, PlanRow};
 use crate::metering::quota::ENDED;
 
@@ -41,4 +41,51 @@ pub async fn subscribers(db: &mut Db) -> QueryResult<HashMap<i64, i64>> {
         .load(c)
         .await)?;
     Ok(rows.into_iter().collect())
+}
+
+/// The plan code of each of `user_ids` that has a live subscription.
+pub async fn plan_codes_of(db: &mut Db, user_ids: &[i64]) -> QueryResult<HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = crate::db_run!(db, |c| subscriptions::table
+        .inner_join(plans::table)
+        .filter(subscriptions::user_id.eq_any(user_ids))
+        .filter(subscriptions::status.ne_all(ENDED))
+        .select((subscriptions::user_id, plans::code))
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The default plan's code.
+pub async fn default_code(db: &mut Db) -> QueryResult<Option<String>> {
+    crate::db_run!(db, |c| plans::table
+        .filter(plans::is_default)
+        .select(plans::code)
+        .first(c)
+        .await
+        .optional())
+}
+
+/// `period`'s counters of each of `user_ids` that has some, with the
+/// alert level reached.
+pub async fn counters_of(
+    db: &mut Db,
+    user_ids: &[i64],
+    period: &str,
+) -> QueryResult<HashMap<i64, ([i64; 3], i32)>> {
+    let rows: Vec<(i64, i64, i64, i64, i32)> = crate::db_run!(db, |c| usage_counters::table
+        .filter(usage_counters::user_id.eq_any(user_ids))
+        .filter(usage_counters::period.eq(period))
+        .select((
+            usage_counters::user_id,
+            usage_counters::articles,
+            usage_counters::images,
+            usage_counters::social_posts,
+            usage_counters::level,
+        ))
+        .load(c)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(u, a, i, s, l)| (u, ([a, i, s], l)))
+        .collect())
 }

@@ -13,12 +13,14 @@ use crate::db::{Db, Tx};
 use crate::db_run;
 
 /// The columns of the user list that may be hidden.
-pub const USER_COLUMNS: [&str; 7] = [
+pub const USER_COLUMNS: [&str; 9] = [
     "email",
     "company",
     "status",
     "type",
     "roles",
+    "plan",
+    "usage",
     "created",
     "last_login",
 ];

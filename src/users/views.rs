@@ -45,6 +45,12 @@ pub struct UserRow {
     pub created_full: String,
     pub last_login: String,
     pub last_login_full: String,
+    /// The plan's code; `plan_default`: from the default plan (no live subscription).
+    pub plan: String,
+    pub plan_default: bool,
+    /// This month's `articles · images · social posts`, and the alert level reached.
+    pub usage: String,
+    pub usage_level: i32,
 }
 
 impl UserRow {
@@ -65,6 +71,10 @@ impl UserRow {
                 .map(|t| t.date().to_string())
                 .unwrap_or_else(|| lang.t("users.never").to_owned()),
             last_login_full: u.last_login_at.map(date_time).unwrap_or_default(),
+            plan: String::new(),
+            plan_default: false,
+            usage: String::new(),
+            usage_level: 0,
         }
     }
 }
@@ -305,6 +315,8 @@ pub struct ListPage {
     pub statuses: Vec<Choice>,
     pub types: Vec<Choice>,
     pub roles: Vec<Choice>,
+    pub plans: Vec<Choice>,
+    pub usage_levels: Vec<Choice>,
     pub sizes: Vec<Choice>,
     pub can: Abilities,
     pub filter_fields: Vec<(&'static str, String)>,

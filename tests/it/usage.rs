@@ -784,3 +784,91 @@ async fn a_closed_month_reports_overage_once_however_often_it_is_closed() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_list_shows_and_filters_plans_and_usage() {
+    let app = TestApp::spawn().await;
+    let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
+    let (c, _) = app.client_as(crate::harness::Kind::Admin).await;
+    let full = app.create_user("full@sowat.test", &[], false).await;
+    let near = app.create_user("near@sowat.test", &[], false).await;
+    let idle = app.create_user("idle@sowat.test", &[], false).await;
+    let pro = plan(
+        &app,
+        "pro",
+        json!({"articles": 5, "images": 5, "social_posts": 5}),
+        json!({}),
+    )
+    .await;
+    subscribe(&app, full.id, pro).await;
+    let base = app.url("");
+    consume(&base, &secret, full.id, "article", 5, &key_id()).await;
+    consume(&base, &secret, near.id, "article", 4, &key_id()).await;
+
+    let ids = |html: &str| -> Vec<i64> {
+        crate::harness::select_attrs(html, "#user-rows tr[data-id]", "data-id")
+            .into_iter()
+            .map(|s| s.parse().unwrap())
+            .collect()
+    };
+    let html = app
+        .get(&c, "/admin/users?plan=pro")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ids(&html), [full.id]);
+    let html = app
+        .get(&c, "/admin/users?plan=none&q=sowat.test")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut got = ids(&html);
+    got.sort();
+    assert_eq!(got, [near.id, idle.id]);
+    let html = app
+        .get(&c, "/admin/users?usage=80")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut got = ids(&html);
+    got.sort();
+    assert_eq!(got, [full.id, near.id]);
+    let month = sowat_admin::metering::period::Period::of(app.clock.now()).key();
+    let chips = crate::harness::select_text(&html, ".chip").join(" | ");
+    assert!(
+        chips.contains(&format!("reached 80 % of a quota in {month}")),
+        "{chips}"
+    );
+    let html = app
+        .get(&c, "/admin/users?usage=100")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ids(&html), [full.id]);
+    let row =
+        crate::harness::select_text(&html, &format!("#user-rows tr[data-id='{}'] td", full.id))
+            .join(" | ");
+    assert!(
+        row.contains("pro") && row.contains("5 · 0 · 0") && row.contains("100 %"),
+        "{row}"
+    );
+    // A value that means nothing matches nobody, never everybody.
+    let html = app
+        .get(&c, "/admin/users?usage=lots")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(ids(&html).is_empty());
+    let html = app
+        .get(&c, "/admin/users?plan=nope")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(ids(&html).is_empty());
+}

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::metering::catalog;
+use crate::metering::period::Period;
 use crate::state::AppState;
 use crate::user_record::prefs::{self, Pref, USER_COLUMNS};
 use crate::users::store::list::{self, COUNT_CAP, Cursor, ListParams, PAGE_SIZES, Sort};
@@ -35,6 +37,8 @@ fn column_label(key: &str) -> &'static str {
         "type" => "users.type",
         "roles" => "users.roles",
         "created" => "users.created",
+        "plan" => "users.plan",
+        "usage" => "users.usage",
         _ => "users.last_login",
     }
 }
@@ -98,6 +102,14 @@ fn chips(lang: Lang, params: &ListParams, role_label: Option<&str>) -> Vec<Chip>
                 .map(|t| crate::users::views::type_label(lang, t).to_owned())
                 .unwrap_or_else(|| value.clone()),
             "role" => role_label.unwrap_or(&value).to_owned(),
+            "plan" if value == "none" => lang.t("users.no_subscription").to_owned(),
+            "usage" => match list::usage_filter(&value) {
+                Some((level, period)) => lang.tf(
+                    "users.usage_reached",
+                    &[("level", &level.to_string()), ("period", &period)],
+                ),
+                None => value.clone(),
+            },
             _ => value.clone(),
         };
         let name = match key {
@@ -106,6 +118,8 @@ fn chips(lang: Lang, params: &ListParams, role_label: Option<&str>) -> Vec<Chip>
             "type" => "users.type",
             "role" => "users.role",
             "workspace" => "users.workspace",
+            "plan" => "users.plan",
+            "usage" => "users.usage",
             "from" => "users.created_from",
             _ => "users.created_to",
         };
@@ -169,6 +183,46 @@ fn pager(
     }
 }
 
+/// A bare usage level from the form (`80`) completed with this month, so
+/// the page, its links and a bulk task on it all mean the same month.
+fn complete_usage(params: &mut ListParams, now: time::PrimitiveDateTime) {
+    let level = params.usage.trim();
+    if level == "80" || level == "100" {
+        params.usage = format!("{level}@{}", Period::of_primitive(now).key());
+    }
+}
+
+/// Fills the plan and usage columns of `rows` (two queries on the ids shown).
+async fn billing_columns(
+    db: &mut crate::db::Db,
+    rows: &mut [UserRow],
+    now: time::PrimitiveDateTime,
+) -> Result<(), AppError> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let plans = catalog::plan_codes_of(db, &ids).await?;
+    let default = catalog::default_code(db).await?.unwrap_or_default();
+    let period = Period::of_primitive(now).key();
+    let counters = catalog::counters_of(db, &ids, &period).await?;
+    for r in rows.iter_mut() {
+        match plans.get(&r.id) {
+            Some(code) => r.plan = code.clone(),
+            None => {
+                r.plan = default.clone();
+                r.plan_default = true;
+            }
+        }
+        let (used, level) = counters.get(&r.id).copied().unwrap_or(([0; 3], 0));
+        r.usage = format!(
+            "{} · {} · {}",
+            group(used[0]),
+            group(used[1]),
+            group(used[2])
+        );
+        r.usage_level = level;
+    }
+    Ok(())
+}
+
 pub async fn page(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -189,6 +243,7 @@ pub async fn page(
     if !size_from_url && let Some(s) = size_pref {
         params.size = s.to_owned();
     }
+    complete_usage(&mut params, state.clock.now_primitive());
     let filter = params.filter();
     let page = list::page(&mut db, &filter).await?;
     let ids: Vec<i64> = page.rows.iter().map(|u| u.id).collect();
@@ -199,7 +254,7 @@ pub async fn page(
             .or_default()
             .push(if lang == Lang::Fr { fr } else { en });
     }
-    let rows: Vec<UserRow> = page
+    let mut rows: Vec<UserRow> = page
         .rows
         .iter()
         .map(|u| {
@@ -240,6 +295,33 @@ pub async fn page(
     }
     let can = Abilities::of(&actor);
     let shown = shown_columns(columns_pref, &USER_COLUMNS);
+    if shown.contains(&"plan") || shown.contains(&"usage") {
+        billing_columns(&mut db, &mut rows, state.clock.now_primitive()).await?;
+    }
+    let plans = std::iter::once(Choice {
+        value: "none".into(),
+        label: lang.t("users.no_subscription").to_owned(),
+        selected: params.plan == "none",
+    })
+    .chain(
+        catalog::all(&mut db, false)
+            .await?
+            .into_iter()
+            .map(|p| Choice {
+                selected: params.plan == p.code,
+                label: format!("{} ({})", p.name, p.code),
+                value: p.code,
+            }),
+    )
+    .collect();
+    let usage_levels = ["80", "100"]
+        .into_iter()
+        .map(|level| Choice {
+            value: level.to_owned(),
+            label: lang.t(&format!("users.usage_{level}")).to_owned(),
+            selected: params.usage.split('@').next() == Some(level),
+        })
+        .collect();
     let table = DataTable {
         id: "user-table",
         columns_pref: Pref::UsersColumns.name(),
@@ -253,6 +335,8 @@ pub async fn page(
         statuses: status_choices(lang, &params.status, true),
         types: type_choices(lang, &params.user_type),
         roles,
+        plans,
+        usage_levels,
         sizes,
         can,
         // Hidden fields, so bulk forms act on what is shown.
@@ -288,9 +372,10 @@ pub struct CountQuery {
 pub async fn count(
     State(state): State<AppState>,
     lang: Lang,
-    Query(params): Query<ListParams>,
+    Query(mut params): Query<ListParams>,
     Query(extra): Query<CountQuery>,
 ) -> Result<Response, AppError> {
+    complete_usage(&mut params, state.clock.now_primitive());
     let mut db = state.pool.get().await?;
     let filter = params.filter();
     let mut n = list::capped_count(&mut db, &filter).await?;

@@ -20,9 +20,12 @@ use time::{PrimitiveDateTime, Time};
 
 use crate::web::format::{date_range_problem, parse_day};
 
-use crate::db::schema::{roles, user_roles, users, workspace_members, workspaces};
+use crate::db::schema::{
+    plans, roles, subscriptions, usage_counters, user_roles, users, workspace_members, workspaces,
+};
 use crate::db::types::{UserStatus, UserType};
 use crate::db::{Db, like_escape};
+use crate::metering::quota::ENDED;
 use crate::user_record::model::{Listed, is_valid_email};
 use crate::user_record::search_keys;
 use crate::users::store::search_sql::Condition;
@@ -103,6 +106,15 @@ pub struct ListParams {
     /// A workspace's address: its members.
     #[serde(default)]
     pub workspace: String,
+    /// A plan's code: its live subscribers; `none`: users with no live
+    /// subscription (on the default plan).
+    #[serde(default)]
+    pub plan: String,
+    /// `80@2026-12`: users who reached 80 % (or `100`) of a quota in that
+    /// month. The list completes a bare `80` with the current month, so a
+    /// link, a page and a bulk task all mean the same users.
+    #[serde(default)]
+    pub usage: String,
     #[serde(default)]
     pub from: String,
     #[serde(default)]
@@ -122,6 +134,24 @@ pub struct ListParams {
     pub start: String,
 }
 
+/// Which plan the plan filter names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlanPick {
+    Code(String),
+    NoSubscription,
+}
+
+/// `80@2026-12` → (80, "2026-12"); anything else, no filter.
+pub fn usage_filter(value: &str) -> Option<(i32, String)> {
+    let (level, period) = value.trim().split_once('@')?;
+    let level = match level {
+        "80" => 80,
+        "100" => 100,
+        _ => return None,
+    };
+    crate::metering::period::Period::parse(period).map(|p| (level, p.key()))
+}
+
 /// Parsed, bounded filters.
 #[derive(Clone, Debug)]
 pub struct Filter {
@@ -130,6 +160,9 @@ pub struct Filter {
     pub user_type: Option<UserType>,
     pub role: Option<String>,
     pub workspace: Option<String>,
+    pub plan: Option<PlanPick>,
+    /// The alert level reached (80 or 100) and the month.
+    pub usage: Option<(i32, String)>,
     pub created_from: Option<PrimitiveDateTime>,
     pub created_to: Option<PrimitiveDateTime>,
     pub sort: Sort,
@@ -164,6 +197,18 @@ impl ListParams {
             workspace: Some(self.workspace.trim())
                 .filter(|w| !w.is_empty() && w.len() <= 64)
                 .map(str::to_owned),
+            // A value that names no plan matches nobody (the lookup finds
+            // nothing), never everybody.
+            plan: match self.plan.trim() {
+                "" => None,
+                "none" => Some(PlanPick::NoSubscription),
+                code => Some(PlanPick::Code(code.chars().take(64).collect())),
+            },
+            // Likewise an unreadable usage filter: a level no one reaches.
+            usage: match self.usage.trim() {
+                "" => None,
+                v => Some(usage_filter(v).unwrap_or((i32::MAX, String::new()))),
+            },
             created_from: parse_day(&self.from).map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT)),
             created_to: parse_day(&self.to)
                 .and_then(|d| d.next_day())
@@ -183,13 +228,15 @@ impl ListParams {
 
     /// The filter's parameters by name, declared once: links, the bulk
     /// forms' hidden fields and the reading of those forms all go through it.
-    pub fn filter_mut(&mut self) -> [(&'static str, &mut String); 7] {
+    pub fn filter_mut(&mut self) -> [(&'static str, &mut String); 9] {
         [
             ("q", &mut self.q),
             ("status", &mut self.status),
             ("type", &mut self.user_type),
             ("role", &mut self.role),
             ("workspace", &mut self.workspace),
+            ("plan", &mut self.plan),
+            ("usage", &mut self.usage),
             ("from", &mut self.from),
             ("to", &mut self.to),
         ]
@@ -374,6 +421,39 @@ macro_rules! filtered {
                     user_roles::table
                         .filter(user_roles::role_id.eq(role_id))
                         .select(user_roles::user_id),
+                ),
+            );
+        }
+        match ids.plan {
+            Some(PlanIds::Plan(plan_id)) => {
+                q = q.filter(
+                    users::id.eq_any(
+                        subscriptions::table
+                            .filter(subscriptions::plan_id.eq(plan_id))
+                            .filter(subscriptions::status.ne_all(ENDED))
+                            .select(subscriptions::user_id),
+                    ),
+                );
+            }
+            Some(PlanIds::NoSubscription) => {
+                q = q.filter(diesel::dsl::not(
+                    users::id.eq_any(
+                        subscriptions::table
+                            .filter(subscriptions::status.ne_all(ENDED))
+                            .select(subscriptions::user_id),
+                    ),
+                ));
+            }
+            None => {}
+        }
+        if let Some((level, period)) = &f.usage {
+            // The counters' level index (period, level, user) answers.
+            q = q.filter(
+                users::id.eq_any(
+                    usage_counters::table
+                        .filter(usage_counters::period.eq(period.clone()))
+                        .filter(usage_counters::level.ge(*level))
+                        .select(usage_counters::user_id),
                 ),
             );
         }
@@ -781,11 +861,18 @@ fn planned_rows(json: &str) -> i64 {
         .map_or(0, |n| n as i64)
 }
 
-/// The ids of what the filter names by key: the role, the workspace.
+/// The ids of what the filter names by key: the role, the workspace, the plan.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NamedIds {
     role: Option<i64>,
     workspace: Option<i64>,
+    plan: Option<PlanIds>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum PlanIds {
+    Plan(i64),
+    NoSubscription,
 }
 
 /// The ids the filter names, or `None` when it names a role or workspace
@@ -814,6 +901,22 @@ async fn named_ids(db: &mut Db, f: &Filter) -> Result<Option<NamedIds>, diesel::
         if ids.workspace.is_none() {
             return Ok(None);
         }
+    }
+    match &f.plan {
+        Some(PlanPick::NoSubscription) => ids.plan = Some(PlanIds::NoSubscription),
+        Some(PlanPick::Code(code)) => {
+            let id: Option<i64> = crate::db_run!(db, |c| plans::table
+                .filter(plans::code.eq(code))
+                .select(plans::id)
+                .first(c)
+                .await
+                .optional())?;
+            match id {
+                Some(id) => ids.plan = Some(PlanIds::Plan(id)),
+                None => return Ok(None),
+            }
+        }
+        None => {}
     }
     Ok(Some(ids))
 }
