@@ -872,3 +872,107 @@ async fn the_users_list_shows_and_filters_plans_and_usage() {
         .unwrap();
     assert!(ids(&html).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_usage_route_answers_only_its_scope() {
+    let app = TestApp::spawn().await;
+    let user = app.create_user("scopes@sowat.test", &[], false).await;
+    let http = reqwest::Client::new();
+    for scope in Scope::ALL {
+        let (_, secret) = make_key(&app, &[*scope], 100_000, 1_000_000).await;
+        let consume = http
+            .post(app.url("/api/v1/usage/consume"))
+            .bearer_auth(&secret)
+            .json(&json!({"user_id": user.id, "kind": "image", "amount": 1, "idempotency_key": key_id()}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let check = http
+            .post(app.url("/api/v1/usage/check"))
+            .bearer_auth(&secret)
+            .json(&json!({"user_id": user.id, "kind": "image"}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let read = http
+            .get(app.url(&format!("/api/v1/usage/{}", user.id)))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        let ok = |allowed: bool| {
+            if allowed {
+                StatusCode::OK
+            } else {
+                StatusCode::FORBIDDEN
+            }
+        };
+        assert_eq!(
+            consume,
+            ok(*scope == Scope::UsageWrite),
+            "consume with {}",
+            scope.key()
+        );
+        assert_eq!(
+            check,
+            ok(*scope == Scope::UsageRead),
+            "check with {}",
+            scope.key()
+        );
+        assert_eq!(
+            read,
+            ok(*scope == Scope::UsageRead),
+            "read with {}",
+            scope.key()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_global_search_finds_a_user_by_stripe_ids() {
+    let app = TestApp::spawn().await;
+    let (c, _) = app.client_as(crate::harness::Kind::Support).await;
+    let user = app.create_user("payer@sowat.test", &[], false).await;
+    let pro = plan(
+        &app,
+        "pro",
+        json!({"articles": 5, "images": 5, "social_posts": 5}),
+        json!({}),
+    )
+    .await;
+    subscribe(&app, user.id, pro).await;
+    {
+        let mut db = app.db().await;
+        db_run!(&mut db, |c| diesel::update(
+            subscriptions::table.filter(subscriptions::user_id.eq(user.id))
+        )
+        .set((
+            subscriptions::stripe_customer_id.eq("cus_Q1w2E3r4"),
+            subscriptions::stripe_subscription_id.eq("sub_1Zx9"),
+            subscriptions::status.eq("active"),
+        ))
+        .execute(c)
+        .await)
+        .unwrap();
+    }
+    for q in ["cus_Q1w2E3r4", "sub_1Zx9"] {
+        let res = app.get(&c, &format!("/admin/search?q={q}")).await;
+        assert_eq!(
+            crate::harness::location(&res),
+            format!("/admin/users/{}", user.id),
+            "{q}"
+        );
+    }
+    let res = c
+        .get(app.url("/admin/search?q=cus_Q1w2E3r4"))
+        .header("HX-Request", "true")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("payer@sowat.test"));
+    let res = app.get(&c, "/admin/search?q=cus_unknown").await;
+    assert!(crate::harness::location(&res).starts_with("/admin/users?q=cus_unknown"));
+}

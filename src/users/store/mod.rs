@@ -87,6 +87,30 @@ pub async fn quick_search(
     q: &str,
     limit: i64,
 ) -> QResult<Vec<crate::user_record::model::Listed>> {
+    // A Stripe customer or subscription id (copied from Stripe's dashboard
+    // or an invoice) finds its user, from the subscription's columns.
+    let stripe_id = (q.starts_with("cus_") || q.starts_with("sub_"))
+        && q.len() <= 255
+        && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if stripe_id {
+        use crate::db::schema::subscriptions;
+        let ids: Vec<i64> = db_run!(db, |c| subscriptions::table
+            .filter(
+                subscriptions::stripe_customer_id
+                    .eq(q)
+                    .or(subscriptions::stripe_subscription_id.eq(q))
+            )
+            .select(subscriptions::user_id)
+            .limit(limit)
+            .load(c)
+            .await)?;
+        return db_run!(db, |c| users::table
+            .filter(users::id.eq_any(&ids))
+            .filter(users::deleted_at.is_null())
+            .select(crate::user_record::model::Listed::as_select())
+            .load(c)
+            .await);
+    }
     let params = crate::users::store::list::ListParams {
         q: q.to_owned(),
         size: "25".into(),
