@@ -111,17 +111,7 @@ fn scope_choices(selected: &[String]) -> Vec<Choice> {
         .collect()
 }
 
-async fn owner_emails(
-    db: &mut crate::db::Db,
-    ids: &[i64],
-) -> Result<std::collections::HashMap<i64, String>, diesel::result::Error> {
-    let rows: Vec<(i64, String)> = crate::db_run!(db, |c| users::table
-        .filter(users::id.eq_any(ids))
-        .select((users::id, users::email))
-        .load(c)
-        .await)?;
-    Ok(rows.into_iter().collect())
-}
+use crate::user_record::emails::emails_of as owner_emails;
 
 fn row(ctx: &PageCtx, k: &ApiKey, owner: String, now: PrimitiveDateTime) -> KeyRow {
     let never = ctx.tr("api_keys.never").to_owned();

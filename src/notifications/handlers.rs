@@ -5,11 +5,8 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::extract::Query;
 use axum::response::{Html, IntoResponse, Response};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use serde::Deserialize;
 
-use crate::db::schema::users;
 use crate::error::AppError;
 use crate::metering::notify::{self, COUNT_CAP, Notification};
 use crate::web::action::Call;
@@ -104,13 +101,7 @@ pub async fn list(call: Call, Query(q): Query<ListQuery>) -> Result<Response, Ap
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let ids: Vec<i64> = rows.iter().filter_map(|n| n.subject_user_id).collect();
-    let emails: HashMap<i64, String> = crate::db_run!(&mut db, |c| users::table
-        .filter(users::id.eq_any(&ids))
-        .select((users::id, users::email))
-        .load::<(i64, String)>(c)
-        .await)?
-    .into_iter()
-    .collect();
+    let emails = crate::user_record::emails::emails_of(&mut db, &ids).await?;
     let lines: Vec<Line> = rows
         .iter()
         .map(|n| line(&call.ctx, n, seen, &emails))

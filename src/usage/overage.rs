@@ -17,7 +17,7 @@ use crate::access::{Permission, can};
 use crate::audit::{Action, Event};
 use crate::change::ChangeError;
 use crate::db::Db;
-use crate::db::schema::{plans, users};
+use crate::db::schema::plans;
 use crate::error::AppError;
 use crate::metering::close::{self, OverageRow};
 use crate::metering::period::Period;
@@ -91,13 +91,7 @@ async fn described(
     rows: &[OverageRow],
 ) -> Result<(HashMap<i64, String>, HashMap<i64, String>), AppError> {
     let ids: Vec<i64> = rows.iter().map(|r| r.user_id).collect();
-    let emails: HashMap<i64, String> = crate::db_run!(db, |c| users::table
-        .filter(users::id.eq_any(&ids))
-        .select((users::id, users::email))
-        .load::<(i64, String)>(c)
-        .await)?
-    .into_iter()
-    .collect();
+    let emails = crate::user_record::emails::emails_of(db, &ids).await?;
     let codes: HashMap<i64, String> = crate::db_run!(db, |c| plans::table
         .select((plans::id, plans::code))
         .load::<(i64, String)>(c)

@@ -5,6 +5,7 @@
 //! layer only, so `auth` and `users` can both use it without depending on
 //! each other's internals.
 
+pub mod emails;
 pub mod memberships;
 pub mod model;
 pub mod prefs;

@@ -1,0 +1,20 @@
+//! Users' addresses by id, for lists that name users (key owners,
+//! notification subjects, report rows).
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use crate::db::Db;
+use crate::db::schema::users;
+
+/// The address of each of `ids` that exists.
+pub async fn emails_of(db: &mut Db, ids: &[i64]) -> QueryResult<HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> = crate::db_run!(db, |c| users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::email))
+        .load(c)
+        .await)?;
+    Ok(rows.into_iter().collect())
+}
