@@ -13,10 +13,12 @@
 //! 4. `security` (credentials, secrets, sessions), `mail` (the outbox),
 //!    `tasks` (the durable task runner): no HTTP, no area; then
 //!    `invitations` (a pending account and its mailed one-time link, for
-//!    the users and workspaces areas alike).
+//!    the users and workspaces areas alike) and `metering` (plans, quotas,
+//!    the atomic usage count, staff notifications, the month close).
 //! 5. `state`, then `web` (layout, guard, CSRF, extractors, forms, formats).
 //! 6. Areas, peers that never import each other: `auth`, `account`, `admin`,
-//!    `users`, `workspaces`, `task_pages`, plus `health` and `seed`. Each has the same
+//!    `users`, `workspaces`, `plans`, `usage`, `notifications`,
+//!    `task_pages`, plus `health` and `seed`. Each has the same
 //!    files: `mod.rs` (routes), `handlers` (a file, or a folder with a file
 //!    per screen), `store.rs` (reads), `changes` (writes), `views.rs`
 //!    (template structs), `tasks/` (long work), as far as it needs them.
