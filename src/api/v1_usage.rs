@@ -24,15 +24,30 @@ const MAX_AMOUNT: i64 = 10_000;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConsumeBody {
-    user_id: i64,
+    user_id: serde_json::Number,
     kind: String,
-    #[serde(default = "one")]
-    amount: i64,
+    amount: Option<serde_json::Number>,
     idempotency_key: Option<String>,
 }
 
-fn one() -> i64 {
-    1
+/// A JSON number that is a whole number (`3` or `3.0`: JSON Schema's
+/// "integer" allows both), or the API's 422 naming the field.
+fn whole(n: &serde_json::Number, field: &str) -> Result<i64, ApiError> {
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| {
+            ApiError::invalid(format!("{field} is an integer"))
+                .details(vec![json!({ "field": field })])
+        })
+}
+
+/// The amount, 1 when absent.
+fn amount_of(n: Option<&serde_json::Number>) -> Result<i64, ApiError> {
+    n.map_or(Ok(1), |n| whole(n, "amount"))
 }
 
 /// The body's kind and amount, or the API's 422 naming the field.
@@ -58,10 +73,12 @@ impl From<MeterError> for ApiError {
     fn from(e: MeterError) -> Self {
         match e {
             MeterError::UnknownUser => unknown_user(),
-            MeterError::KeyReused => {
-                ApiError::invalid("this idempotency_key was used for another user, kind or amount")
-                    .with_code("idempotency_conflict")
-            }
+            // The request is valid; it conflicts with what the key recorded.
+            MeterError::KeyReused => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_conflict",
+                "this idempotency_key was used for another user, kind or amount",
+            ),
             MeterError::Db(e) => e.into(),
         }
     }
@@ -74,7 +91,8 @@ pub async fn consume(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let b: ConsumeBody = json_body(&body)?;
-    let kind = validate(&b.kind, b.amount)?;
+    let (user_id, amount) = (whole(&b.user_id, "user_id")?, amount_of(b.amount.as_ref())?);
+    let kind = validate(&b.kind, amount)?;
     let key = match b.idempotency_key {
         Some(k) if (1..=255).contains(&k.len()) && k.bytes().all(|c| c.is_ascii_graphic()) => k,
         _ => {
@@ -93,9 +111,9 @@ pub async fn consume(
             .unwrap_or_default(),
     };
     let call = Consume {
-        user_id: b.user_id,
+        user_id,
         kind,
-        amount: b.amount,
+        amount,
         idempotency_key: key,
     };
     let mut db = state.meter_pool.get().await?;
@@ -114,10 +132,9 @@ pub async fn consume(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CheckBody {
-    user_id: i64,
+    user_id: serde_json::Number,
     kind: String,
-    #[serde(default = "one")]
-    amount: i64,
+    amount: Option<serde_json::Number>,
 }
 
 /// POST /api/v1/usage/check: what a consume would answer, counting nothing.
@@ -126,16 +143,11 @@ pub async fn check(
     body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let b: CheckBody = json_body(&body)?;
-    let kind = validate(&b.kind, b.amount)?;
+    let (user_id, amount) = (whole(&b.user_id, "user_id")?, amount_of(b.amount.as_ref())?);
+    let kind = validate(&b.kind, amount)?;
     let mut db = state.meter_pool.get().await?;
-    let (allowed, figures) = meter::check(
-        &mut db,
-        b.user_id,
-        kind,
-        b.amount,
-        state.clock.now_primitive(),
-    )
-    .await?;
+    let now = state.clock.now_primitive();
+    let (allowed, figures) = meter::check(&mut db, user_id, kind, amount, now).await?;
     let mut out = figures.to_json();
     out["allowed"] = allowed.into();
     Ok(Json(out))

@@ -166,8 +166,26 @@ async fn a_key_counts_once_and_replays_its_first_answer() {
     assert_eq!(counter(&app, user.id).await[0].2, 3);
     // The same key for another amount is refused, nothing counted.
     let (status, body) = consume(&base, &secret, user.id, "image", 4, "gen-1").await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "idempotency_conflict");
+    // JSON Schema's integers include 2.0: counted like 2.
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/usage/consume"))
+        .bearer_auth(&secret)
+        .json(&json!({"user_id": user.id, "kind": "social_post", "amount": 2.0, "idempotency_key": "whole"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["used"], 2);
+    let res = reqwest::Client::new()
+        .post(app.url("/api/v1/usage/consume"))
+        .bearer_auth(&secret)
+        .json(&json!({"user_id": user.id, "kind": "social_post", "amount": 2.5, "idempotency_key": "half"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // A refused call replays its refusal too.
     let (status, _) = consume(&base, &secret, user.id, "image", 50, "gen-2").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
