@@ -13,12 +13,11 @@ use time::PrimitiveDateTime;
 
 use crate::access::Scope;
 use crate::api::keys::{self, ApiKey, KeyCursor, KeyFilter, KeyState, NewKey};
-use crate::audit::query::{EventFilter, events};
 use crate::change::refusal;
 use crate::db::schema::{api_key_usage, users};
 use crate::error::AppError;
 use crate::web::action::Call;
-use crate::web::event_view::EventView;
+use crate::web::event_view::{EventView, history, of_target};
 use crate::web::form::{Choice, all, field};
 use crate::web::format::{date_time, parse_day};
 use crate::web::layout::PageCtx;
@@ -410,15 +409,7 @@ async fn key_page(call: &Call, id: i64, error: Option<String>) -> Result<KeyPage
         d.height = d.requests * 100 / busiest;
     }
     let throttled = days.iter().map(|d| d.throttled).sum();
-    let filter = EventFilter {
-        target: Some(("api_key".to_owned(), id.to_string())),
-        ..EventFilter::default()
-    };
-    let history = events(&mut db, &filter, 50)
-        .await?
-        .into_iter()
-        .map(|e| EventView::of(call.ctx.lang, e))
-        .collect();
+    let history = history(&mut db, call.ctx.lang, &of_target("api_key", id), 50).await?;
     let grace = GRACE_HOURS
         .iter()
         .map(|h| Choice {

@@ -8,7 +8,6 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::access::{Permission, can};
-use crate::audit::query::{EventFilter, events};
 use crate::change::ChangeResult;
 use crate::db::Tx;
 use crate::error::AppError;
@@ -18,7 +17,7 @@ use crate::plans::changes;
 use crate::plans::input::{self, Problem};
 use crate::plans::views::*;
 use crate::web::action::Call;
-use crate::web::event_view::EventView;
+use crate::web::event_view::{history, of_target};
 use crate::web::format::{date_time, group};
 use crate::web::guard::redirect;
 use crate::web::meta::IdPath;
@@ -134,15 +133,7 @@ async fn plan_page(
     let mut db = call.state.pool.get().await?;
     let p = store::find(&mut db, id).await?.ok_or(AppError::NotFound)?;
     let counts = store::subscribers(&mut db).await?;
-    let filter = EventFilter {
-        target: Some(("plan".to_owned(), id.to_string())),
-        ..EventFilter::default()
-    };
-    let history = events(&mut db, &filter, 50)
-        .await?
-        .into_iter()
-        .map(|e| EventView::of(call.ctx.lang, e))
-        .collect();
+    let history = history(&mut db, call.ctx.lang, &of_target("plan", id), 50).await?;
     let may_edit = can(&call.actor, Permission::BillingWrite, None) && p.archived_at.is_none();
     let form = form.or_else(|| {
         may_edit.then(|| {

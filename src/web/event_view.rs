@@ -193,6 +193,29 @@ impl EventView {
     }
 }
 
+/// The newest `limit` events of `filter`, as a record's history shows them
+/// (a plan's, an API key's, a workspace's).
+pub async fn history(
+    db: &mut crate::db::Db,
+    lang: Lang,
+    filter: &crate::audit::query::EventFilter,
+    limit: i64,
+) -> Result<Vec<EventView>, diesel::result::Error> {
+    Ok(crate::audit::query::events(db, filter, limit)
+        .await?
+        .into_iter()
+        .map(|e| EventView::of(lang, e))
+        .collect())
+}
+
+/// The history of one target (`plan` 7, `api_key` 3).
+pub fn of_target(kind: &str, id: i64) -> crate::audit::query::EventFilter {
+    crate::audit::query::EventFilter {
+        target: Some((kind.to_owned(), id.to_string())),
+        ..crate::audit::query::EventFilter::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
