@@ -41,7 +41,7 @@ export SOWAT_LOG=warn
 OWNER=$(sed -n 's/^ *email: *//p' "$WORK/seed.txt" | head -n 1)
 [ -n "$OWNER" ] || { echo "api-contract: the seed printed no administrator:" >&2; cat "$WORK/seed.txt" >&2; exit 1; }
 SECRET=$("$BIN" --data-dir "$WORK" create-api-key --name "contract test" --client-id contract-test \
-  --owner "$OWNER" --scopes users:read,users:sync,usage:read,usage:write,workspaces:read,workspaces:write --rate-per-minute 100000 --monthly-quota 1000000000 \
+  --owner "$OWNER" --scopes users:read,users:sync,usage:read,usage:write,billing:write,workspaces:read,workspaces:write --rate-per-minute 100000 --monthly-quota 1000000000 \
   | sed -n 's/^ *\(sowat_live_[A-Za-z0-9_-]*\)$/\1/p')
 [ -n "$SECRET" ] || { echo "api-contract: no key was created" >&2; exit 1; }
 

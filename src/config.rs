@@ -127,6 +127,40 @@ pub struct Settings {
     #[arg(long, env = "SOWAT_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// Stripe's secret (or restricted) API key, `sk_…`/`rk_…`. Unset: the
+    /// billing screens say Stripe is not configured.
+    #[arg(
+        long,
+        env = "SOWAT_STRIPE_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub stripe_secret_key: Option<String>,
+
+    /// The signing secret of the Stripe webhook endpoint, `whsec_…`. Unset:
+    /// `POST /webhooks/stripe` refuses every event.
+    #[arg(
+        long,
+        env = "SOWAT_STRIPE_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// Where a customer lands after a Checkout or portal link made from
+    /// the backoffice (the main app's page; the API's callers pass their own).
+    #[arg(
+        long,
+        env = "SOWAT_STRIPE_RETURN_URL",
+        default_value = "https://sowat.io/",
+        global = true
+    )]
+    pub stripe_return_url: String,
+
+    /// Stripe's API base URL (tests point it at a local peer).
+    #[arg(long, env = "SOWAT_STRIPE_API_BASE", global = true)]
+    pub stripe_api_base: Option<String>,
+
     /// The sender of outgoing mail.
     #[arg(
         long,
@@ -180,6 +214,102 @@ pub struct Config {
     pub task_workers: usize,
     pub smtp: Option<SmtpUrl>,
     pub mail_from: String,
+    pub stripe: StripeConfig,
+}
+
+/// Stripe's settings; the secrets are kept out of `Debug`.
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub secret_key: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// With its trailing slash, as the client appends `v1/…`.
+    pub api_base: Option<String>,
+    pub return_url: String,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "…"))
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "…"))
+            .field("api_base", &self.api_base)
+            .field("return_url", &self.return_url)
+            .finish()
+    }
+}
+
+impl StripeConfig {
+    /// Test-mode keys link to the dashboard's test pages.
+    pub fn test_mode(&self) -> bool {
+        self.secret_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("sk_test_") || k.starts_with("rk_test_"))
+    }
+}
+
+fn stripe_config(s: &Settings) -> Result<StripeConfig, ConfigError> {
+    let set = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let secret_key = set(&s.stripe_secret_key);
+    if secret_key
+        .as_deref()
+        .is_some_and(|k| !(k.starts_with("sk_") || k.starts_with("rk_")) || k.len() < 8)
+    {
+        return Err(bad(
+            "SOWAT_STRIPE_SECRET_KEY",
+            "is not a Stripe secret key (sk_live_…, sk_test_… or a restricted rk_… key)",
+        ));
+    }
+    let webhook_secret = set(&s.stripe_webhook_secret);
+    if webhook_secret
+        .as_deref()
+        .is_some_and(|k| !k.starts_with("whsec_") || k.len() < 10)
+    {
+        return Err(bad(
+            "SOWAT_STRIPE_WEBHOOK_SECRET",
+            "is not a webhook signing secret (whsec_…, shown with the endpoint in Stripe's dashboard)",
+        ));
+    }
+    let api_base = match set(&s.stripe_api_base) {
+        None => None,
+        Some(base) => {
+            let url = Url::parse(&base)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| {
+                    bad(
+                        "SOWAT_STRIPE_API_BASE",
+                        "is not an http(s) URL such as https://api.stripe.com",
+                    )
+                })?;
+            let text = url.to_string();
+            Some(if text.ends_with('/') {
+                text
+            } else {
+                format!("{text}/")
+            })
+        }
+    };
+    let return_url = Url::parse(s.stripe_return_url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            bad(
+                "SOWAT_STRIPE_RETURN_URL",
+                "is not an http(s) URL such as https://sowat.io/account",
+            )
+        })?
+        .to_string();
+    Ok(StripeConfig {
+        secret_key,
+        webhook_secret,
+        api_base,
+        return_url,
+    })
 }
 
 /// The mail server's URL, which may hold a password: kept out of `Debug`.
@@ -315,6 +445,7 @@ impl Settings {
             task_workers: self.task_workers,
             smtp,
             mail_from: self.mail_from.clone(),
+            stripe: stripe_config(self)?,
         })
     }
 }

@@ -65,6 +65,8 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod billing;
+pub mod billing_pages;
 pub mod change;
 pub mod cli;
 pub mod clock;
@@ -178,7 +180,11 @@ pub fn app(state: AppState) -> Router {
         let id = req.headers().get(web::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         tracing::info_span!("request", method = %req.method(), path = %redact::path(req.uri().path()), request_id = %id)
     });
-    let (pages, machine) = routes::routers(&state);
+    let routes::Routers {
+        pages,
+        machine,
+        webhooks,
+    } = routes::routers(&state);
     let pages = pages
         .fallback(web::errors::not_found)
         .layer(from_fn_with_state(state.clone(), web::csrf::protect))
@@ -187,8 +193,14 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(web::lang::negotiate));
     // No session, CSRF or language there: a key, its limits, JSON.
     let machine = machine.layer(from_fn_with_state(state.clone(), api::bearer::authenticate));
+    // Only the raw body and the signature: Stripe's events are far smaller
+    // than this, anything larger is refused before it is read.
+    let webhooks = webhooks.layer(axum::extract::DefaultBodyLimit::max(
+        billing_pages::webhook::MAX_BODY,
+    ));
     pages
         .merge(machine)
+        .merge(webhooks)
         .layer(from_fn(web::sanitize::strip_controls))
         // Both answer below the error layer, which renders them like any
         // other error (page, toast or JSON, with the request id).
@@ -368,6 +380,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
             metering::meter::pg_prepared(),
         )
         .map_err(|m| bad("SOWAT_DATABASE_URL", m))?;
+    let config_stripe = config.stripe.clone();
     let state = AppState {
         pool: pool.clone(),
         meter_pool,
@@ -381,6 +394,9 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         key_ledger: Arc::default(),
         key_cache: Arc::default(),
         tasks: tasks::Waker::default(),
+        stripe: billing::stripe_api::StripeApi::from_config(&config_stripe)
+            .map_err(|m| bad("SOWAT_STRIPE_SECRET_KEY", m))?
+            .map(Arc::new),
     };
     let mailer = Arc::new(mail::sender::Mailer::from_config(&state.config)?);
     let link_base = state.config.clone();

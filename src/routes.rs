@@ -12,8 +12,8 @@ use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
 use crate::{
-    account, admin, api, auth, health, notifications, plans, task_pages, usage, users, web,
-    workspaces,
+    account, admin, api, auth, billing_pages, health, notifications, plans, task_pages, usage,
+    users, web, workspaces,
 };
 
 /// Every route of the service.
@@ -27,6 +27,7 @@ pub fn table() -> Vec<Route> {
         workspaces::routes(),
         plans::routes(),
         usage::routes(),
+        billing_pages::routes(),
         notifications::routes(),
         task_pages::routes(),
         api::routes(),
@@ -48,12 +49,20 @@ fn core() -> Vec<Route> {
     ]
 }
 
-/// The routers: each route wrapped in the guard with its declared access;
-/// the pages (sessions, CSRF) apart from the machine API (bearer keys), so
-/// neither's layers reach the other.
-pub fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
-    let (api, pages): (Vec<Route>, Vec<Route>) =
-        table().into_iter().partition(|r| r.access.is_api());
+/// The routers, each route wrapped in the guard with its declared access:
+/// the pages (sessions, CSRF), the machine API (bearer keys) and the
+/// signed webhooks (none of those), so no kind's layers reach another.
+pub struct Routers {
+    pub pages: Router<AppState>,
+    pub machine: Router<AppState>,
+    pub webhooks: Router<AppState>,
+}
+
+pub fn routers(state: &AppState) -> Routers {
+    let (webhooks, rest): (Vec<Route>, Vec<Route>) = table()
+        .into_iter()
+        .partition(|r| r.access == crate::access::Access::Webhook);
+    let (api, pages): (Vec<Route>, Vec<Route>) = rest.into_iter().partition(|r| r.access.is_api());
     let build = |routes: Vec<Route>| {
         routes.into_iter().fold(Router::new(), |router, r| {
             let guarded = r
@@ -62,5 +71,9 @@ pub fn routers(state: &AppState) -> (Router<AppState>, Router<AppState>) {
             router.route(r.path, guarded)
         })
     };
-    (build(pages), build(api))
+    Routers {
+        pages: build(pages),
+        machine: build(api),
+        webhooks: build(webhooks),
+    }
 }

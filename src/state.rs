@@ -29,6 +29,8 @@ pub struct AppState {
     pub key_cache: Arc<crate::security::api_key::KeyCache>,
     /// Wakes this instance's task workers after a commit that enqueued work.
     pub tasks: crate::tasks::Waker,
+    /// Stripe's API, when a secret key is configured.
+    pub stripe: Option<Arc<crate::billing::stripe_api::StripeApi>>,
 }
 
 impl AppState {

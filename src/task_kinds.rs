@@ -9,7 +9,7 @@ use crate::security::session_store::DbSessionStore;
 use crate::state::AppState;
 use crate::tasks::runner::{Done, Handler, Run, TaskError};
 use crate::tasks::{Kind, store};
-use crate::{usage, users};
+use crate::{billing_pages, usage, users};
 
 /// The handler of every kind (a kind without one fails the test below).
 pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler> {
@@ -26,6 +26,14 @@ pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler>
         (Kind::Housekeeping, housekeeping),
         (Kind::DeliverMail, sender::deliver(mailer)),
         (Kind::UsagePeriodClose, usage::tasks::handler()),
+        (
+            Kind::StripeEventApply,
+            billing_pages::tasks::apply_handler(),
+        ),
+        (
+            Kind::OverageInvoice,
+            billing_pages::tasks::invoice_handler(state.stripe.clone()),
+        ),
     ])
 }
 

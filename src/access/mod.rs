@@ -107,6 +107,7 @@ scopes! {
     UsersSync => "users:sync" => [UsersSync],
     UsageRead => "usage:read" => [UsageRead],
     UsageWrite => "usage:write" => [UsageWrite],
+    BillingWrite => "billing:write" => [BillingWrite],
     JobsRead => "jobs:read" => [JobsRead],
     JobsWrite => "jobs:write" => [JobsWrite],
     // A workspace key reads (writes) every workspace but BASE, which only

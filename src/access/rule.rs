@@ -29,6 +29,10 @@ pub enum Access {
     /// must be the path's `{id}`): the key, or the user it acts for, holds
     /// this permission there.
     ApiWorkspace(Permission),
+    /// A provider's signed callback (Stripe's webhook): no session, CSRF
+    /// token or key reaches it; the handler verifies the signature over
+    /// the raw body and answers 400 to anything else.
+    Webhook,
 }
 
 impl Access {
@@ -42,6 +46,7 @@ impl Access {
     pub fn describe(self) -> &'static str {
         match self {
             Access::Public => "public",
+            Access::Webhook => "signed webhook",
             Access::Enrolling => "signed-in (enrolling)",
             Access::SignedIn => "signed-in",
             Access::Perm(p)
@@ -66,7 +71,7 @@ pub enum Decision {
 /// name one (`None` there: unknown, refused).
 pub fn decide(access: Access, actor: Option<&Actor>, workspace: Option<WorkspaceRef>) -> Decision {
     let Some(actor) = actor else {
-        return if access == Access::Public {
+        return if matches!(access, Access::Public | Access::Webhook) {
             Decision::Allow
         } else {
             Decision::SignIn
@@ -74,7 +79,7 @@ pub fn decide(access: Access, actor: Option<&Actor>, workspace: Option<Workspace
     };
     let in_workspace = |p| workspace.is_some_and(|ws| can(actor, p, Some(ws)));
     match access {
-        Access::Public => Decision::Allow,
+        Access::Public | Access::Webhook => Decision::Allow,
         Access::Api(p) if actor.key.is_some() && can(actor, p, None) => Decision::Allow,
         Access::ApiWorkspace(p) if actor.key.is_some() && in_workspace(p) => Decision::Allow,
         Access::Api(_) | Access::ApiWorkspace(_) => Decision::Deny,

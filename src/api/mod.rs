@@ -8,6 +8,7 @@ pub mod docs;
 pub mod idempotency;
 pub mod keys;
 pub mod pages;
+pub mod v1_billing;
 pub mod v1_sync;
 pub mod v1_usage;
 pub mod v1_users;
@@ -32,6 +33,8 @@ pub fn routes() -> Vec<Route> {
         post("/api/v1/usage/consume", Api(UsageWrite), v1_usage::consume),
         post("/api/v1/usage/check", Api(UsageRead), v1_usage::check),
         get("/api/v1/usage/{user_id}", Api(UsageRead), v1_usage::of_user),
+        post("/api/v1/billing/checkout", Api(BillingWrite), v1_billing::checkout),
+        post("/api/v1/billing/portal", Api(BillingWrite), v1_billing::portal),
         get("/api/v1/workspaces", Api(WorkspacesRead), v1_workspaces::list),
         post("/api/v1/workspaces", Api(WorkspacesManage), v1_workspaces::create),
         get("/api/v1/workspaces/{id}", ApiWorkspace(WorkspaceRead), v1_workspaces::one),

@@ -32,7 +32,7 @@ struct ConsumeBody {
 
 /// A JSON number that is a whole number (`3` or `3.0`: JSON Schema's
 /// "integer" allows both), or the API's 422 naming the field.
-fn whole(n: &serde_json::Number, field: &str) -> Result<i64, ApiError> {
+pub(crate) fn whole(n: &serde_json::Number, field: &str) -> Result<i64, ApiError> {
     n.as_i64()
         .or_else(|| {
             n.as_f64()

@@ -318,6 +318,26 @@ diesel::table! {
         stripe_state_at -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        stripe_item_id -> Nullable<Text>,
+        stripe_price_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        customer_id -> Nullable<Text>,
+        object_id -> Nullable<Text>,
+        stripe_created -> BigInt,
+        livemode -> Bool,
+        payload -> Text,
+        status -> Text,
+        result -> Nullable<Text>,
+        attempts -> Integer,
+        received_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -461,4 +481,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_seen,
     overage_reports,
     period_closes,
+    stripe_events,
 );

@@ -71,17 +71,27 @@ fn line(ctx: &PageCtx, n: &Notification, seen: i64, emails: &HashMap<i64, String
             ("used", &group(int_of("used"))),
             ("limit", &group(int_of("limit"))),
             ("period", &text_of("period")),
+            ("invoice", &text_of("invoice")),
+            (
+                "amount",
+                &crate::web::format::money(int_of("amount"), &text_of("currency")),
+            ),
         ],
     );
+    let payment = n.kind == "payment_failed";
     Line {
         id: n.id,
         unread: n.id > seen,
         text,
-        href: n
-            .subject_user_id
-            .map(|id| format!("/admin/users/{id}/usage")),
+        href: n.subject_user_id.map(|id| {
+            if payment {
+                format!("/admin/users/{id}/billing")
+            } else {
+                format!("/admin/users/{id}/usage")
+            }
+        }),
         at: date_time(n.created_at),
-        level: if n.kind.ends_with("100") {
+        level: if payment || n.kind.ends_with("100") {
             "over"
         } else {
             "warn"

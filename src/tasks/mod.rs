@@ -64,6 +64,8 @@ kinds! {
     Housekeeping => "housekeeping", attempts 3,
     DeliverMail => "mail.deliver", attempts 10,
     UsagePeriodClose => "usage.close_period", attempts 10,
+    StripeEventApply => "billing.apply_event", attempts 8,
+    OverageInvoice => "billing.invoice_overage", attempts 10,
 }
 
 impl Kind {

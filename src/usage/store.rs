@@ -5,20 +5,10 @@ use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
 use crate::db::Db;
-use crate::db::schema::{quota_overrides, subscriptions, users};
+use crate::db::schema::{quota_overrides, subscriptions};
 use crate::metering::quota::QuotaOverride;
 
-/// The user's name (or address) when they exist and are not deleted.
-pub async fn user_title(db: &mut Db, id: i64) -> QueryResult<Option<String>> {
-    let found: Option<(String, String)> = crate::db_run!(db, |c| users::table
-        .find(id)
-        .filter(users::deleted_at.is_null())
-        .select((users::name, users::email))
-        .first(c)
-        .await
-        .optional())?;
-    Ok(found.map(|(name, email)| if name.is_empty() { email } else { name }))
-}
+pub use crate::user_record::emails::user_title;
 
 #[derive(Clone, Debug, Queryable)]
 pub struct Subscription {

@@ -92,6 +92,14 @@ async fn close_task_run(mut run: Run) -> Result<Done, TaskError> {
                             .details(json!({ "users": users, "amount_cents": amount })),
                     )
                     .await?;
+                    // The invoice items call Stripe: a task of their own,
+                    // committed with the close, so it runs exactly once.
+                    crate::tasks::store::enqueue(
+                        tx,
+                        crate::billing::overage::invoice_task(period, now),
+                        now,
+                    )
+                    .await?;
                 }
                 Ok(((closed, users, amount), Advance::default()))
             })

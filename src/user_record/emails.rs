@@ -18,3 +18,15 @@ pub async fn emails_of(db: &mut Db, ids: &[i64]) -> QueryResult<HashMap<i64, Str
         .await)?;
     Ok(rows.into_iter().collect())
 }
+
+/// The user's name (or address) when they exist and are not deleted.
+pub async fn user_title(db: &mut Db, id: i64) -> QueryResult<Option<String>> {
+    let found: Option<(String, String)> = crate::db_run!(db, |c| users::table
+        .find(id)
+        .filter(users::deleted_at.is_null())
+        .select((users::name, users::email))
+        .first(c)
+        .await
+        .optional())?;
+    Ok(found.map(|(name, email)| if name.is_empty() { email } else { name }))
+}

@@ -159,6 +159,14 @@ pub struct UsagePlaceholder<'a> {
     pub user_id: i64,
 }
 
+/// Where the billing area's section is loaded (htmx), with a link without it.
+#[derive(Template)]
+#[template(path = "users/_billing.html")]
+pub struct BillingPlaceholder<'a> {
+    pub ctx: &'a PageCtx,
+    pub user_id: i64,
+}
+
 #[derive(Template)]
 #[template(path = "users/page.html")]
 pub struct UserPage {

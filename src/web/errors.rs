@@ -26,7 +26,8 @@ struct ErrorPage {
 pub async fn render(req: Request, next: Next) -> Response {
     let lang = Lang::negotiate(req.headers());
     let htmx = req.headers().contains_key("hx-request");
-    let api = req.uri().path().starts_with("/api/");
+    // Machines read JSON: the API and the webhooks.
+    let api = req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/webhooks/");
     let request_id = req
         .headers()
         .get("x-request-id")

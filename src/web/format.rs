@@ -122,6 +122,18 @@ pub fn date_range_problem(from: &str, to: &str) -> Option<&'static str> {
     }
 }
 
+/// An amount in cents with its currency, signed (a proration may be a credit).
+pub fn money(cents: i64, currency: &str) -> String {
+    let sign = if cents < 0 { "−" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!(
+        "{sign}{}.{:02} {}",
+        group(i64::try_from(abs / 100).unwrap_or(i64::MAX)),
+        abs % 100,
+        currency.to_uppercase()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

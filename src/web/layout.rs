@@ -100,7 +100,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 10] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 11] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -112,6 +112,11 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
         (
             "/admin/usage/overage",
             "nav.overage",
+            Some(Permission::BillingRead),
+        ),
+        (
+            "/admin/billing/events",
+            "nav.billing_events",
             Some(Permission::BillingRead),
         ),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),

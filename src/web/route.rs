@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
 pub use crate::access::Access::{
-    self, Api, ApiWorkspace, Enrolling, InWorkspace, Perm, Public, SignedIn, Staff,
+    self, Api, ApiWorkspace, Enrolling, InWorkspace, Perm, Public, SignedIn, Staff, Webhook,
 };
 pub use crate::access::Permission::*;
 use crate::state::AppState;

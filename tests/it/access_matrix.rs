@@ -240,6 +240,54 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             [A, A, A, A, D, D, L, E],
         ),
         (("GET", "/admin/usage/overage"), [A, A, D, A, D, D, L, E]),
+        // Anyone may post to the webhook: the signature is the check (400 without one).
+        (("POST", "/webhooks/stripe"), [A, A, A, A, A, A, A, A]),
+        (
+            ("GET", "/admin/users/{id}/billing"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (
+            ("GET", "/admin/users/{id}/billing/invoices"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/billing/checkout"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/billing/portal"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/billing/preview"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/billing/change"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/billing/cancel"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/billing/resume"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (("GET", "/admin/billing/events"), [A, A, D, A, D, D, L, E]),
+        (
+            ("GET", "/admin/billing/events/{id}"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/billing/events/{id}/reprocess"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/api/v1/billing/checkout"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (("POST", "/api/v1/billing/portal"), [K, K, K, K, K, K, K, K]),
         (
             ("GET", "/admin/usage/overage.csv"),
             [A, A, D, A, D, D, L, E],

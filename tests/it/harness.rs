@@ -77,6 +77,8 @@ pub struct Options {
     pub https: bool,
     /// `SOWAT_SMTP_URL` (mail goes to the log when unset).
     pub smtp: Option<String>,
+    /// Stripe's settings (not configured by default).
+    pub stripe: sowat_admin::config::StripeConfig,
 }
 
 impl Default for Options {
@@ -86,6 +88,12 @@ impl Default for Options {
             login_attempts_per_minute: 10_000,
             https: false,
             smtp: None,
+            stripe: sowat_admin::config::StripeConfig {
+                secret_key: None,
+                webhook_secret: None,
+                api_base: None,
+                return_url: "https://sowat.io/".into(),
+            },
         }
     }
 }
@@ -143,6 +151,7 @@ impl TestApp {
             task_workers: 2,
             smtp: options.smtp.clone().map(sowat_admin::config::SmtpUrl),
             mail_from: "sowat admin <no-reply@sowat.io>".into(),
+            stripe: options.stripe.clone(),
         };
         let clock = Clock::system();
         let running = start(config.clone(), clock.clone())

@@ -19,6 +19,8 @@ const LAYERS: &[&[&str]] = &[
     &["tasks"],
     &["security", "mail"],
     &["invitations", "metering"],
+    // Stripe: metering's plans and notifications, below the state holding its client.
+    &["billing"],
     &["state"],
     &["web"],
     &[
@@ -29,6 +31,7 @@ const LAYERS: &[&[&str]] = &[
         "workspaces",
         "plans",
         "usage",
+        "billing_pages",
         "notifications",
         "task_pages",
         "health",

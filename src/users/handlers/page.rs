@@ -402,6 +402,17 @@ pub async fn full(
             },
         )?);
     }
+    if u.deleted_at.is_none()
+        && crate::access::can(actor, crate::access::Permission::BillingRead, None)
+    {
+        sections.push(Section::render(
+            "section-billing",
+            &BillingPlaceholder {
+                ctx: &ctx,
+                user_id: u.id,
+            },
+        )?);
+    }
     sections.push(logins(db, &ctx, u).await?);
     sections.push(section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?);
     if can.audit {
