@@ -25,6 +25,7 @@ WORK="$(mktemp -d)"
 PID=""
 cleanup() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+  [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -35,6 +36,12 @@ export SOWAT_DATABASE_URL="sqlite://$WORK/contract.db"
 export SOWAT_LISTEN="127.0.0.1:$PORT"
 export SOWAT_PUBLIC_URL="http://127.0.0.1:$PORT"
 export SOWAT_LOG=warn
+# Stripe is a local stand-in: the billing API is exercised end to end.
+STRIPE_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+python3 ops/stripe_fake.py "$STRIPE_PORT" sk_test_contract &
+FAKE_PID=$!
+export SOWAT_STRIPE_SECRET_KEY=sk_test_contract
+export SOWAT_STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
 
 # A few users to find and an owner for the key.
 "$BIN" --data-dir "$WORK" seed --bench --users 50 > "$WORK/seed.txt"

@@ -7,6 +7,7 @@ pub mod bearer;
 pub mod docs;
 pub mod idempotency;
 pub mod keys;
+pub mod numbers;
 pub mod pages;
 pub mod v1_billing;
 pub mod v1_sync;

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::api::v1_usage::whole;
+use crate::api::numbers::whole;
 use crate::audit::{Action, ActorRef, Event, RequestMeta};
 use crate::billing::stripe_api::{CheckoutFor, HostedSession, StripeApi, StripeFailure};
 use crate::billing_pages::store::{self, Current};
@@ -106,8 +106,13 @@ pub async fn checkout(
         .into_iter()
         .find(|p| p.1 == b.plan_code)
         .ok_or_else(|| {
-            ApiError::invalid("plan_code is not an offered plan with a Stripe price")
-                .details(vec![json!({ "field": "plan_code" })])
+            // A valid request naming a plan that is not on sale: not found.
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "plan_not_found",
+                "no offered plan with a Stripe price has this plan_code",
+            )
+            .details(vec![json!({ "field": "plan_code" })])
         })?;
     let current = store::current(&mut db, user_id).await?;
     drop(db);

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::api::numbers::{self, whole};
 use crate::metering::kind::UsageKind;
 use crate::metering::meter::{self, Caller, Consume, MeterError};
 use crate::metering::period::Period;
@@ -26,28 +27,14 @@ const MAX_AMOUNT: i64 = 10_000;
 struct ConsumeBody {
     user_id: serde_json::Number,
     kind: String,
-    amount: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "numbers::present")]
+    amount: Option<serde_json::Value>,
     idempotency_key: Option<String>,
 }
 
-/// A JSON number that is a whole number (`3` or `3.0`: JSON Schema's
-/// "integer" allows both), or the API's 422 naming the field.
-pub(crate) fn whole(n: &serde_json::Number, field: &str) -> Result<i64, ApiError> {
-    n.as_i64()
-        .or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
-        })
-        .ok_or_else(|| {
-            ApiError::invalid(format!("{field} is an integer"))
-                .details(vec![json!({ "field": field })])
-        })
-}
-
 /// The amount, 1 when absent.
-fn amount_of(n: Option<&serde_json::Number>) -> Result<i64, ApiError> {
-    n.map_or(Ok(1), |n| whole(n, "amount"))
+fn amount_of(v: Option<&serde_json::Value>) -> Result<i64, ApiError> {
+    numbers::optional(v, "amount", 1)
 }
 
 /// The body's kind and amount, or the API's 422 naming the field.
@@ -134,7 +121,8 @@ pub async fn consume(
 struct CheckBody {
     user_id: serde_json::Number,
     kind: String,
-    amount: Option<serde_json::Number>,
+    #[serde(default, deserialize_with = "numbers::present")]
+    amount: Option<serde_json::Value>,
 }
 
 /// POST /api/v1/usage/check: what a consume would answer, counting nothing.
@@ -159,9 +147,7 @@ pub async fn of_user(
     State(state): State<AppState>,
     Path(user_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user_id: i64 = user_id
-        .parse()
-        .map_err(|_| ApiError::invalid("the user id must be an integer"))?;
+    let user_id = numbers::path_id(&user_id, "user")?;
     let now = state.clock.now_primitive();
     let mut db = state.pool.get().await?;
     let q = quota::of_user(&mut db, user_id, now)

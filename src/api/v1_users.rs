@@ -55,9 +55,7 @@ pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<UserOut>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::invalid("the user id must be an integer"))?;
+    let id = crate::api::numbers::path_id(&id, "user")?;
     let mut db = state.pool.get().await?;
     let found: Option<Listed> = crate::db_run!(&mut db, |c| users::table
         .find(id)

@@ -374,8 +374,7 @@ fn refused(e: ChangeError) -> ApiError {
 }
 
 fn user_id_of(raw: &str) -> Result<i64, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::invalid("the user id must be an integer"))
+    crate::api::numbers::path_id(raw, "user")
 }
 
 /// A refusal inside the handler (a field the route's permission does not

@@ -206,39 +206,50 @@ pub async fn write(
         .ok_or(ChangeError::Invalid("billing.result.unknown_price"))?;
     let start = sub.period_start.and_then(at_unix);
     let end = sub.period_end.and_then(at_unix);
-    db_run!(tx, |c| diesel::insert_into(subscriptions::table)
-        .values((
-            subscriptions::user_id.eq(user_id),
-            subscriptions::plan_id.eq(plan_id),
-            subscriptions::status.eq(sub.status),
-            subscriptions::stripe_customer_id.eq(&sub.customer),
-            subscriptions::stripe_subscription_id.eq(&sub.id),
-            subscriptions::stripe_item_id.eq(&sub.item_id),
-            subscriptions::stripe_price_id.eq(&sub.price_id),
-            subscriptions::current_period_start.eq(start),
-            subscriptions::current_period_end.eq(end),
-            subscriptions::cancel_at_period_end.eq(sub.cancel_at_period_end),
-            subscriptions::stripe_state_at.eq(at),
-            subscriptions::created_at.eq(by.now),
-            subscriptions::updated_at.eq(by.now),
-        ))
-        .on_conflict(subscriptions::user_id)
-        .do_update()
-        .set((
-            subscriptions::plan_id.eq(plan_id),
-            subscriptions::status.eq(sub.status),
-            subscriptions::stripe_customer_id.eq(&sub.customer),
-            subscriptions::stripe_subscription_id.eq(&sub.id),
-            subscriptions::stripe_item_id.eq(&sub.item_id),
-            subscriptions::stripe_price_id.eq(&sub.price_id),
-            subscriptions::current_period_start.eq(start),
-            subscriptions::current_period_end.eq(end),
-            subscriptions::cancel_at_period_end.eq(sub.cancel_at_period_end),
-            subscriptions::stripe_state_at.eq(at),
-            subscriptions::updated_at.eq(by.now),
-        ))
-        .execute(c)
-        .await)?;
+    // The guard again in the write itself: of two applies racing for one
+    // row, the older state cannot land after the newer one.
+    let newer = subscriptions::stripe_state_at
+        .is_null()
+        .or(subscriptions::stripe_state_at.assume_not_null().le(at));
+    let written = db_run!(tx, |c| diesel::query_dsl::methods::FilterDsl::filter(
+        diesel::insert_into(subscriptions::table)
+            .values((
+                subscriptions::user_id.eq(user_id),
+                subscriptions::plan_id.eq(plan_id),
+                subscriptions::status.eq(sub.status),
+                subscriptions::stripe_customer_id.eq(&sub.customer),
+                subscriptions::stripe_subscription_id.eq(&sub.id),
+                subscriptions::stripe_item_id.eq(&sub.item_id),
+                subscriptions::stripe_price_id.eq(&sub.price_id),
+                subscriptions::current_period_start.eq(start),
+                subscriptions::current_period_end.eq(end),
+                subscriptions::cancel_at_period_end.eq(sub.cancel_at_period_end),
+                subscriptions::stripe_state_at.eq(at),
+                subscriptions::created_at.eq(by.now),
+                subscriptions::updated_at.eq(by.now),
+            ))
+            .on_conflict(subscriptions::user_id)
+            .do_update()
+            .set((
+                subscriptions::plan_id.eq(plan_id),
+                subscriptions::status.eq(sub.status),
+                subscriptions::stripe_customer_id.eq(&sub.customer),
+                subscriptions::stripe_subscription_id.eq(&sub.id),
+                subscriptions::stripe_item_id.eq(&sub.item_id),
+                subscriptions::stripe_price_id.eq(&sub.price_id),
+                subscriptions::current_period_start.eq(start),
+                subscriptions::current_period_end.eq(end),
+                subscriptions::cancel_at_period_end.eq(sub.cancel_at_period_end),
+                subscriptions::stripe_state_at.eq(at),
+                subscriptions::updated_at.eq(by.now),
+            )),
+        newer
+    )
+    .execute(c)
+    .await)?;
+    if written == 0 {
+        return Ok(Synced::Stale);
+    }
     let after = row_of(tx, user_id).await?;
     if shown(&before) != shown(&after) {
         by.record(
@@ -258,7 +269,7 @@ pub async fn write(
 }
 
 /// Sets the status of the user's Stripe subscription from an invoice event
-/// at `at`, unless a newer state was applied; true when written.
+/// at `at`, unless a newer state was applied.
 pub async fn set_status(
     tx: &mut Tx<'_>,
     by: &By,
@@ -274,8 +285,14 @@ pub async fn set_status(
     if row.4.is_some_and(|applied| applied > at) {
         return Ok(Synced::Stale);
     }
-    db_run!(tx, |c| diesel::update(
-        subscriptions::table.filter(subscriptions::user_id.eq(user_id))
+    let written = db_run!(tx, |c| diesel::update(
+        subscriptions::table
+            .filter(subscriptions::user_id.eq(user_id))
+            .filter(
+                subscriptions::stripe_state_at
+                    .is_null()
+                    .or(subscriptions::stripe_state_at.assume_not_null().le(at)),
+            )
     )
     .set((
         subscriptions::status.eq(status),
@@ -284,6 +301,9 @@ pub async fn set_status(
     ))
     .execute(c)
     .await)?;
+    if written == 0 {
+        return Ok(Synced::Stale);
+    }
     let after = row_of(tx, user_id).await?;
     if shown(&before) != shown(&after) {
         by.record(

@@ -660,7 +660,7 @@ async fn the_api_opens_checkout_and_portal_sessions() {
         post(secret.clone(), "/api/v1/billing/checkout", bad)
             .await
             .status(),
-        StatusCode::UNPROCESSABLE_ENTITY
+        StatusCode::NOT_FOUND
     );
     let mut bad = body.clone();
     bad["user_id"] = json!(999_999);
