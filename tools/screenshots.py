@@ -131,6 +131,8 @@ def main():
                     ("27-user-usage", "/admin/users/2/usage"),
                     ("28-overage", "/admin/usage/overage"),
                     ("29-notifications", "/admin/notifications"),
+                    ("30-user-billing", "/admin/users/2/billing"),
+                    ("31-billing-events", "/admin/billing/events"),
                 ]
                 for name, path in pages:
                     b.go(path)

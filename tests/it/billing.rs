@@ -770,6 +770,8 @@ async fn a_closed_month_puts_overage_on_invoices_once() {
     }
     drop(db);
     let (admin, _) = app.client_as(Kind::Admin).await;
+    // A second instance's workers race for the same tasks.
+    let second = app.second_instance().await;
     for _ in 0..2 {
         app.post_form(
             &admin,
@@ -825,6 +827,7 @@ async fn a_closed_month_puts_overage_on_invoices_once() {
         .filter(|r| r.path == "/v1/invoiceitems")
         .count();
     assert_eq!(after, 1);
+    drop(second);
 }
 
 #[tokio::test(flavor = "multi_thread")]
