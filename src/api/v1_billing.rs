@@ -74,7 +74,19 @@ fn stripe_error(e: StripeFailure) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, "stripe_error", message)
 }
 
-async fn audit(state: &AppState, by: By, event: Event) -> Result<(), ApiError> {
+/// Audits `event` as done by the key now (a session was made; nothing
+/// changed in the database).
+async fn audit(
+    state: &AppState,
+    actor: &crate::access::Actor,
+    meta: RequestMeta,
+    event: Event,
+) -> Result<(), ApiError> {
+    let by = By {
+        actor: ActorRef::of(actor),
+        meta,
+        now: state.clock.now_primitive(),
+    };
     let mut db = state.pool.get().await?;
     db.transaction(|tx| Box::pin(async move { by.record(tx, event).await }))
         .await
@@ -135,14 +147,10 @@ pub async fn checkout(
         })
         .await
         .map_err(stripe_error)?;
-    let by = By {
-        actor: ActorRef::of(&actor),
-        meta,
-        now: state.clock.now_primitive(),
-    };
     audit(
         &state,
-        by,
+        &actor,
+        meta,
         Event::new(Action::CheckoutCreated)
             .target("user", user_id)
             .details(json!({ "plan": plan.1, "plan_id": plan.0, "session": session.id })),
@@ -178,14 +186,10 @@ pub async fn portal(
         })?;
     drop(db);
     let session = api.portal(&customer, &back).await.map_err(stripe_error)?;
-    let by = By {
-        actor: ActorRef::of(&actor),
-        meta,
-        now: state.clock.now_primitive(),
-    };
     audit(
         &state,
-        by,
+        &actor,
+        meta,
         Event::new(Action::PortalCreated)
             .target("user", user_id)
             .details(json!({ "customer": customer, "session": session.id })),

@@ -250,18 +250,33 @@ pub async fn write(
     if written == 0 {
         return Ok(Synced::Stale);
     }
+    audit_change(
+        tx,
+        by,
+        user_id,
+        &before,
+        json!({ "source": source, "subscription": sub.id }),
+    )
+    .await
+}
+
+/// The audit event of a write, when it changed what staff see.
+async fn audit_change(
+    tx: &mut Tx<'_>,
+    by: &By,
+    user_id: i64,
+    before: &Option<Row>,
+    mut details: Value,
+) -> ChangeResult<Synced> {
     let after = row_of(tx, user_id).await?;
-    if shown(&before) != shown(&after) {
+    if shown(before) != shown(&after) {
+        details["before"] = shown(before);
+        details["after"] = shown(&after);
         by.record(
             tx,
             Event::new(Action::SubscriptionSynced)
                 .target("user", user_id)
-                .details(json!({
-                    "source": source,
-                    "subscription": sub.id,
-                    "before": shown(&before),
-                    "after": shown(&after),
-                })),
+                .details(details),
         )
         .await?;
     }
@@ -304,21 +319,7 @@ pub async fn set_status(
     if written == 0 {
         return Ok(Synced::Stale);
     }
-    let after = row_of(tx, user_id).await?;
-    if shown(&before) != shown(&after) {
-        by.record(
-            tx,
-            Event::new(Action::SubscriptionSynced)
-                .target("user", user_id)
-                .details(json!({
-                    "source": source,
-                    "before": shown(&before),
-                    "after": shown(&after),
-                })),
-        )
-        .await?;
-    }
-    Ok(Synced::Applied)
+    audit_change(tx, by, user_id, &before, json!({ "source": source })).await
 }
 
 #[cfg(test)]
