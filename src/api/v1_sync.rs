@@ -150,10 +150,13 @@ pub async fn sync(
             Replay::Fresh => {}
             Replay::Answer(status, stored) => return Ok(stored_answer(status, &stored)),
             Replay::Conflict => {
-                return Err(
-                    ApiError::invalid("this Idempotency-Key was used with another body")
-                        .with_code("idempotency_conflict"),
-                );
+                // A valid request that conflicts with one already made:
+                // 409, as the usage API answers the same case.
+                return Err(ApiError::new(
+                    axum::http::StatusCode::CONFLICT,
+                    "idempotency_conflict",
+                    "this Idempotency-Key was used with another body",
+                ));
             }
         }
     }

@@ -712,7 +712,7 @@ async fn user_sync_is_all_or_nothing_audited_and_idempotent() {
     .await;
     assert_eq!(
         (s, code(&b)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_conflict")
+        (StatusCode::CONFLICT, "idempotency_conflict")
     );
     // Without the key, the same batch changes nothing more.
     let (_, _, third) = post_json(&app, &secret, "/api/v1/users/sync", &batch, None).await;
