@@ -239,6 +239,7 @@ async fn customer_deleted(
         ))
         .execute(c)
         .await)?;
+        crate::metering::quota::relevel(tx, user_id, by.now).await?;
         by.record(
             tx,
             Event::new(Action::StripeCustomerDeleted)

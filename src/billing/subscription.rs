@@ -268,6 +268,7 @@ async fn audit_change(
     before: &Option<Row>,
     mut details: Value,
 ) -> ChangeResult<Synced> {
+    crate::metering::quota::relevel(tx, user_id, by.now).await?;
     let after = row_of(tx, user_id).await?;
     if shown(before) != shown(&after) {
         details["before"] = shown(before);

@@ -135,6 +135,60 @@ pub async fn of_user(
     }))
 }
 
+/// The alert level (0, 80 or 100) of `used` against `limits`: the highest
+/// any kind has reached.
+pub fn level_of(used: [i64; 3], limits: &[Limit; 3]) -> i32 {
+    let mut level = 0;
+    for (u, l) in used.iter().zip(limits) {
+        let reached = match l.0 {
+            None => 0,
+            Some(0) if *u > 0 => 100,
+            Some(0) => 0,
+            Some(l) if *u >= l => 100,
+            Some(l) if u * 100 >= l * 80 => 80,
+            Some(_) => 0,
+        };
+        level = level.max(reached);
+    }
+    level
+}
+
+/// Sets this month's alert level from the limits now in force. The meter
+/// only raises it as usage grows; a change of limits (an override, a plan)
+/// may put the user below a level, and the users list filters on it.
+pub async fn relevel(
+    db: &mut Db,
+    user_id: i64,
+    now: PrimitiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    use crate::db::schema::usage_counters;
+    let Some(q) = of_user(db, user_id, now).await? else {
+        return Ok(());
+    };
+    let period = crate::metering::period::Period::of_primitive(now).key();
+    let used: Option<(i64, i64, i64)> = crate::db_run!(db, |c| usage_counters::table
+        .find((user_id, &period))
+        .select((
+            usage_counters::articles,
+            usage_counters::images,
+            usage_counters::social_posts,
+        ))
+        .first(c)
+        .await
+        .optional())?;
+    let Some((a, i, s)) = used else {
+        return Ok(());
+    };
+    let level = level_of([a, i, s], &q.limits);
+    crate::db_run!(db, |c| diesel::update(
+        usage_counters::table.find((user_id, &period))
+    )
+    .set(usage_counters::level.eq(level))
+    .execute(c)
+    .await)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +228,15 @@ mod tests {
         assert_eq!(apply(Limit::UNLIMITED, Image, &list), Limit::UNLIMITED);
         // A replacement bounds an unlimited plan.
         assert_eq!(apply(Limit::UNLIMITED, Article, &list), Limit(Some(56)));
+    }
+
+    #[test]
+    fn the_level_is_the_highest_any_kind_reached() {
+        let l = |v: Option<i64>| Limit(v);
+        let limits = [l(Some(10)), l(None), l(Some(0))];
+        assert_eq!(level_of([7, 1_000, 0], &limits), 0);
+        assert_eq!(level_of([8, 0, 0], &limits), 80);
+        assert_eq!(level_of([10, 0, 0], &limits), 100);
+        assert_eq!(level_of([0, 0, 1], &limits), 100, "anything against a zero limit is over");
     }
 }

@@ -70,6 +70,7 @@ pub async fn add_override(
         .returning(quota_overrides::id)
         .get_result(c)
         .await)?;
+    crate::metering::quota::relevel(tx, user_id, by.now).await?;
     by.record(
         tx,
         Event::new(Action::QuotaOverrideAdded)
@@ -121,6 +122,7 @@ pub async fn revoke_override(
     .set(quota_overrides::revoked_at.eq(Some(by.now)))
     .execute(c)
     .await)?;
+    crate::metering::quota::relevel(tx, user_id, by.now).await?;
     by.record(
         tx,
         Event::new(Action::QuotaOverrideRevoked)
@@ -200,6 +202,7 @@ pub async fn set_complimentary(
         ))
         .execute(c)
         .await)?;
+    crate::metering::quota::relevel(tx, user_id, by.now).await?;
     by.record(
         tx,
         Event::new(Action::ComplimentaryPlanGiven)
@@ -230,6 +233,7 @@ pub async fn end_complimentary(tx: &mut Tx<'_>, by: &By, user_id: i64) -> Change
     ))
     .execute(c)
     .await)?;
+    crate::metering::quota::relevel(tx, user_id, by.now).await?;
     by.record(
         tx,
         Event::new(Action::ComplimentaryPlanEnded)

@@ -827,7 +827,7 @@ async fn a_closed_month_puts_overage_on_invoices_once() {
         .filter(|r| r.path == "/v1/invoiceitems")
         .count();
     assert_eq!(after, 1);
-    drop(second);
+    second.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -889,6 +889,28 @@ async fn the_users_list_shows_and_filters_plans_and_usage() {
         .await
         .unwrap();
     assert!(ids(&html).is_empty());
+    // Ten extra articles put `near` at 4 of 15: below 80 % at once.
+    let res = app
+        .post_form(
+            &c,
+            &format!("/admin/users/{}/overrides", near.id),
+            &[
+                ("kind", "article"),
+                ("mode", "extra"),
+                ("amount", "10"),
+                ("reason", "launch week"),
+                ("expires", ""),
+            ],
+        )
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let html = app
+        .get(&c, "/admin/users?usage=80")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ids(&html), [full.id]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
