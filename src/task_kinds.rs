@@ -57,12 +57,26 @@ async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
     let key_minutes = crate::security::key_ledger::purge_old(&s.pool, now).await?;
     let mut db = s.pool.get().await?;
     let tasks = store::clean_up(&mut db, now).await?;
-    if sessions + tasks + key_minutes > 0 {
-        tracing::info!(sessions, tasks, key_minutes, "housekeeping purged");
+    let stripe_events = crate::billing::events::purge_old(
+        &mut db,
+        now - time::Duration::days(crate::billing::events::KEPT_DAYS),
+    )
+    .await?;
+    if sessions + tasks + key_minutes + stripe_events > 0 {
+        tracing::info!(
+            sessions,
+            tasks,
+            key_minutes,
+            stripe_events,
+            "housekeeping purged"
+        );
     }
     Ok(Done {
-        result: Some(
-            serde_json::json!({ "sessions": sessions, "tasks": tasks, "api_key_minutes": key_minutes }),
-        ),
+        result: Some(serde_json::json!({
+            "sessions": sessions,
+            "tasks": tasks,
+            "api_key_minutes": key_minutes,
+            "stripe_events": stripe_events,
+        })),
     })
 }

@@ -198,3 +198,18 @@ pub async fn types(db: &mut Db) -> QueryResult<Vec<String>> {
         .load(c)
         .await)
 }
+
+/// How long applied and ignored events are kept (failed and pending ones
+/// stay until someone deals with them). Stripe itself keeps events 30 days.
+pub const KEPT_DAYS: i64 = 180;
+
+/// Deletes applied and ignored events received before `before`; how many.
+pub async fn purge_old(db: &mut Db, before: PrimitiveDateTime) -> QueryResult<usize> {
+    db_run!(db, |c| diesel::delete(
+        stripe_events::table
+            .filter(stripe_events::status.eq_any(["processed", "ignored"]))
+            .filter(stripe_events::received_at.lt(before))
+    )
+    .execute(c)
+    .await)
+}

@@ -237,6 +237,10 @@ mod tests {
         assert_eq!(level_of([7, 1_000, 0], &limits), 0);
         assert_eq!(level_of([8, 0, 0], &limits), 80);
         assert_eq!(level_of([10, 0, 0], &limits), 100);
-        assert_eq!(level_of([0, 0, 1], &limits), 100, "anything against a zero limit is over");
+        assert_eq!(
+            level_of([0, 0, 1], &limits),
+            100,
+            "anything against a zero limit is over"
+        );
     }
 }

@@ -877,3 +877,34 @@ async fn billing_screens_say_when_stripe_is_not_configured() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn old_applied_events_are_purged_and_failed_ones_kept() {
+    let (app, _peer) = spawn().await;
+    let user = app.create_user("purge@sowat.test", &[], false).await;
+    priced_plan(&app, "pro", "price_pro").await;
+    let ok = subscription_json("sub_p", "cus_p", "price_pro", "active", user.id);
+    let other = app.create_user("purge-other@sowat.test", &[], false).await;
+    let unknown = subscription_json("sub_q", "cus_q", "price_unsold", "active", other.id);
+    for (id, sub) in [("evt_p1", ok), ("evt_p2", unknown)] {
+        let e = event(id, "customer.subscription.created", 1_780_000_000, sub);
+        assert_eq!(deliver(&app, &e).await, StatusCode::OK);
+        app.wait_for_idle_tasks().await;
+    }
+    let statuses: Vec<String> = stored(&app).await.into_iter().map(|e| e.1).collect();
+    assert_eq!(statuses, ["processed", "failed"]);
+    // Recent events stay; past the retention, only the failed one does.
+    let mut db = app.db().await;
+    let now = app.clock.now_primitive();
+    let recent = sowat_admin::billing::events::purge_old(&mut db, now - time::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(recent, 0);
+    let purged = sowat_admin::billing::events::purge_old(&mut db, now + time::Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    drop(db);
+    let left: Vec<String> = stored(&app).await.into_iter().map(|e| e.0).collect();
+    assert_eq!(left, ["evt_p2"]);
+}
