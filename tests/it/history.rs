@@ -180,6 +180,12 @@ async fn french_pages_show_no_english_value_or_missing_key() {
         "/admin/tasks".to_owned(),
         "/account/sessions".to_owned(),
         "/admin/users/count?status=SUSPENDED&range=1%E2%80%931".to_owned(),
+        format!("/admin/users/{}/billing", user.id),
+        format!("/admin/users/{}/usage", user.id),
+        "/admin/billing/events".to_owned(),
+        "/admin/plans".to_owned(),
+        "/admin/usage/overage".to_owned(),
+        "/admin/notifications".to_owned(),
     ];
     for path in pages {
         let html = body(&app, &c, &path).await;
