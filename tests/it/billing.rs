@@ -908,3 +908,55 @@ async fn old_applied_events_are_purged_and_failed_ones_kept() {
     let left: Vec<String> = stored(&app).await.into_iter().map(|e| e.0).collect();
     assert_eq!(left, ["evt_p2"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_deliveries_on_two_instances_end_on_the_newest_state() {
+    let (app, _peer) = spawn().await;
+    let second = app.second_instance().await;
+    let user = app.create_user("race@sowat.test", &[], false).await;
+    let pro = priced_plan(&app, "pro", "price_pro").await;
+    let max = priced_plan(&app, "max", "price_max").await;
+    let t = 1_780_000_000;
+    // Twelve updates, alternating plans, delivered all at once in reverse
+    // order; the newest (t + 11) moves the user to max.
+    let mut sends = Vec::new();
+    for i in (0..12).rev() {
+        let price = if i % 2 == 1 { "price_max" } else { "price_pro" };
+        let status = if i == 11 { "active" } else { "past_due" };
+        let sub = subscription_json("sub_r", "cus_r", price, status, user.id);
+        let e = event(
+            &format!("evt_r{i}"),
+            "customer.subscription.updated",
+            t + i,
+            sub,
+        );
+        let body = e.to_string();
+        let header = sign(
+            body.as_bytes(),
+            WEBHOOK_SECRET,
+            app.clock.now().unix_timestamp(),
+        );
+        let url = app.url("/webhooks/stripe");
+        sends.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("stripe-signature", header)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    for s in sends {
+        assert_eq!(s.await.unwrap(), StatusCode::OK);
+    }
+    app.wait_for_idle_tasks().await;
+    let (status, plan_id, ..) = row(&app, user.id).await.unwrap();
+    assert_eq!((status.as_str(), plan_id), ("active", max));
+    assert_ne!(plan_id, pro);
+    let events = stored(&app).await;
+    assert_eq!(events.len(), 12);
+    assert!(events.iter().all(|e| e.1 == "processed"), "{events:?}");
+    second.stop().await;
+}
