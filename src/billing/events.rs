@@ -117,15 +117,6 @@ pub async fn find(db: &mut Db, id: i64) -> QueryResult<Option<StoredEvent>> {
         .optional())
 }
 
-/// The same, inside a transaction.
-pub async fn find_in(tx: &mut Tx<'_>, id: i64) -> QueryResult<Option<StoredEvent>> {
-    db_run!(tx, |c| stripe_events::table
-        .find(id)
-        .first(c)
-        .await
-        .optional())
-}
-
 /// Marks the event `status` with `result` (an i18n key or an error's words).
 pub async fn finish(
     tx: &mut Tx<'_>,

@@ -217,9 +217,7 @@ pub async fn show(
 pub async fn reprocess(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
     let outcome = run(&call, move |tx, by| {
         Box::pin(async move {
-            let e = events::find_in(tx, id)
-                .await?
-                .ok_or(ChangeError::NotFound)?;
+            let e = events::find(tx, id).await?.ok_or(ChangeError::NotFound)?;
             if e.status == "pending" {
                 return Err(ChangeError::Invalid("billing.already_pending"));
             }

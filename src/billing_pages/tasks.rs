@@ -35,11 +35,11 @@ async fn apply_run(mut run: Run) -> Result<Done, TaskError> {
     let (status, result) = run
         .step(move |tx| {
             Box::pin(async move {
-                let Some(event) = events::find_in(tx, id).await? else {
-                    return Ok((("missing", String::new()), Advance::default()));
+                let Some(event) = events::find(tx, id).await? else {
+                    return Ok((("missing".to_owned(), String::new()), Advance::default()));
                 };
                 if event.status != "pending" {
-                    return Ok(((leak(&event.status), String::new()), Advance::default()));
+                    return Ok(((event.status, String::new()), Advance::default()));
                 }
                 let by = By::system(now, "stripe");
                 let (status, result) = match apply::apply(tx, &by, &event).await {
@@ -49,21 +49,13 @@ async fn apply_run(mut run: Run) -> Result<Done, TaskError> {
                     Err(ChangeError::Db(e)) => return Err(TaskError::Retry(e.to_string())),
                 };
                 events::finish(tx, id, status, &result, now).await?;
-                Ok(((status, result), Advance::default()))
+                Ok(((status.to_owned(), result), Advance::default()))
             })
         })
         .await?;
     Ok(Done {
         result: Some(json!({ "event": id, "status": status, "result": result })),
     })
-}
-
-/// A stored status as a static string (the four the table allows).
-fn leak(status: &str) -> &'static str {
-    events::STATUSES
-        .into_iter()
-        .find(|s| *s == status)
-        .unwrap_or("pending")
 }
 
 #[derive(Deserialize)]

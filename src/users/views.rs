@@ -93,6 +93,8 @@ pub struct Abilities {
     pub workspaces: bool,
     /// May read usage (the usage section, loaded from the usage area).
     pub usage: bool,
+    /// May read billing (the billing section, loaded from the billing area).
+    pub billing: bool,
 }
 
 impl Abilities {
@@ -107,6 +109,7 @@ impl Abilities {
             reset_password: can(actor, Permission::UsersPasswordReset, None),
             workspaces: can(actor, Permission::WorkspacesRead, None),
             usage: can(actor, Permission::UsageRead, None),
+            billing: can(actor, Permission::BillingRead, None),
         }
     }
 }

@@ -402,9 +402,7 @@ pub async fn full(
             },
         )?);
     }
-    if u.deleted_at.is_none()
-        && crate::access::can(actor, crate::access::Permission::BillingRead, None)
-    {
+    if can.billing && u.deleted_at.is_none() {
         sections.push(Section::render(
             "section-billing",
             &BillingPlaceholder {
