@@ -5,6 +5,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod jobs;
+pub use jobs::JobsConfig;
+
 use clap::{Args, ValueEnum};
 use url::Url;
 
@@ -161,6 +164,29 @@ pub struct Settings {
     #[arg(long, env = "SOWAT_STRIPE_API_BASE", global = true)]
     pub stripe_api_base: Option<String>,
 
+    /// Redis holding sowat.io's BullMQ queues, e.g. `redis://host:6379/0`
+    /// (`rediss://` for TLS). Unset: the jobs screens say so.
+    #[arg(long, env = "SOWAT_REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// BullMQ's key prefix (the Node side's `prefix` option).
+    #[arg(
+        long,
+        env = "SOWAT_BULLMQ_PREFIX",
+        default_value = "bull",
+        global = true
+    )]
+    pub bullmq_prefix: String,
+
+    /// The BullMQ queues supervised, comma-separated.
+    #[arg(
+        long,
+        env = "SOWAT_BULLMQ_QUEUES",
+        default_value = "articleQueue,social-media-post",
+        global = true
+    )]
+    pub bullmq_queues: String,
+
     /// The sender of outgoing mail.
     #[arg(
         long,
@@ -215,6 +241,7 @@ pub struct Config {
     pub smtp: Option<SmtpUrl>,
     pub mail_from: String,
     pub stripe: StripeConfig,
+    pub jobs: jobs::JobsConfig,
 }
 
 /// Stripe's settings; the secrets are kept out of `Debug`.
@@ -446,6 +473,7 @@ impl Settings {
             smtp,
             mail_from: self.mail_from.clone(),
             stripe: stripe_config(self)?,
+            jobs: jobs::jobs_config(self)?,
         })
     }
 }

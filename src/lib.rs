@@ -77,6 +77,8 @@ pub mod error;
 pub mod health;
 pub mod i18n;
 pub mod invitations;
+pub mod job_pages;
+pub mod jobs;
 pub mod mail;
 pub mod metering;
 pub mod notifications;
@@ -381,6 +383,7 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         )
         .map_err(|m| bad("SOWAT_DATABASE_URL", m))?;
     let config_stripe = config.stripe.clone();
+    let config_jobs = config.jobs.clone();
     let state = AppState {
         pool: pool.clone(),
         meter_pool,
@@ -397,7 +400,9 @@ pub async fn start(config: Config, clock: Clock) -> Result<Running, StartError> 
         stripe: billing::stripe_api::StripeApi::from_config(&config_stripe)
             .map_err(|m| bad("SOWAT_STRIPE_SECRET_KEY", m))?
             .map(Arc::new),
+        jobs: jobs::JobsLink::new(&config_jobs),
     };
+    state.jobs.start();
     let mailer = Arc::new(mail::sender::Mailer::from_config(&state.config)?);
     let link_base = state.config.clone();
     let setup_link =
@@ -494,6 +499,21 @@ fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
             };
             if let Err(e) = followed {
                 tracing::debug!(error = %e, "role version check failed");
+            }
+        }
+    });
+    let s = state.clone();
+    // sowat.io's queues' event streams into the failure index.
+    repeat(Duration::from_millis(500), true, stop.clone(), move || {
+        let s = s.clone();
+        async move {
+            if !s.jobs.configured() {
+                return;
+            }
+            match jobs::index::catch_up::round(&s.pool, &s.clock, &s.jobs).await {
+                Ok(_)
+                | Err(jobs::index::catch_up::FollowError::Jobs(jobs::JobsError::Unavailable)) => {}
+                Err(e) => tracing::warn!(error = %e, "following the BullMQ event streams failed"),
             }
         }
     });

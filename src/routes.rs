@@ -12,8 +12,8 @@ use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
 use crate::{
-    account, admin, api, auth, billing_pages, health, notifications, plans, task_pages, usage,
-    users, web, workspaces,
+    account, admin, api, auth, billing_pages, health, job_pages, notifications, plans, task_pages,
+    usage, users, web, workspaces,
 };
 
 /// Every route of the service.
@@ -28,6 +28,7 @@ pub fn table() -> Vec<Route> {
         plans::routes(),
         usage::routes(),
         billing_pages::routes(),
+        job_pages::routes(),
         notifications::routes(),
         task_pages::routes(),
         api::routes(),

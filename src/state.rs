@@ -31,6 +31,8 @@ pub struct AppState {
     pub tasks: crate::tasks::Waker,
     /// Stripe's API, when a secret key is configured.
     pub stripe: Option<Arc<crate::billing::stripe_api::StripeApi>>,
+    /// sowat.io's BullMQ queues (connected in the background).
+    pub jobs: Arc<crate::jobs::JobsLink>,
 }
 
 impl AppState {

@@ -15,6 +15,7 @@ pub enum Lock {
     Migrations,
     SetupLink,
     Housekeeping,
+    JobsFollower,
 }
 
 impl Lock {
@@ -25,6 +26,7 @@ impl Lock {
                 Lock::Migrations => 1,
                 Lock::SetupLink => 2,
                 Lock::Housekeeping => 3,
+                Lock::JobsFollower => 4,
             }
     }
 }

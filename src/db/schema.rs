@@ -342,6 +342,57 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_stream_cursors (queue) {
+        queue -> Text,
+        last_id -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_errors (id) {
+        id -> BigInt,
+        queue -> Text,
+        fingerprint -> Text,
+        message -> Text,
+        failures -> BigInt,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    job_failures (id) {
+        id -> BigInt,
+        queue -> Text,
+        job_id -> Text,
+        job_name -> Text,
+        user_id -> Nullable<BigInt>,
+        error_id -> BigInt,
+        message -> Text,
+        stacktrace -> Nullable<Text>,
+        attempt -> Integer,
+        failed_at -> Timestamp,
+        job_created_at -> Nullable<Timestamp>,
+        payload -> Text,
+        dedupe -> Text,
+    }
+}
+
+diesel::table! {
+    job_minutes (queue, minute) {
+        queue -> Text,
+        minute -> BigInt,
+        completed -> BigInt,
+        failed -> BigInt,
+        wait_hist -> Text,
+        run_hist -> Text,
+    }
+}
+
+diesel::joinable!(job_failures -> job_errors (error_id));
+
+diesel::table! {
     usage_counters (user_id, period) {
         user_id -> BigInt,
         period -> Text,
@@ -482,4 +533,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     overage_reports,
     period_closes,
     stripe_events,
+    job_stream_cursors,
+    job_errors,
+    job_failures,
+    job_minutes,
 );

@@ -66,6 +66,7 @@ kinds! {
     UsagePeriodClose => "usage.close_period", attempts 10,
     StripeEventApply => "billing.apply_event", attempts 8,
     OverageInvoice => "billing.invoice_overage", attempts 10,
+    JobsBulk => "jobs.bulk", attempts 5,
 }
 
 impl Kind {
@@ -82,7 +83,7 @@ impl Kind {
     pub fn cancellable(self) -> bool {
         matches!(
             self,
-            Kind::UsersBulkStatus | Kind::UsersCsvExport | Kind::UserGdprExport
+            Kind::UsersBulkStatus | Kind::UsersCsvExport | Kind::UserGdprExport | Kind::JobsBulk
         )
     }
 

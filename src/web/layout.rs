@@ -100,7 +100,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 11] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 12] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -119,6 +119,7 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             "nav.billing_events",
             Some(Permission::BillingRead),
         ),
+        ("/admin/jobs", "nav.jobs", Some(Permission::JobsRead)),
         ("/admin/audit", "nav.audit", Some(Permission::AuditRead)),
         (
             "/admin/api-keys",

@@ -344,6 +344,41 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("DELETE", "/api/v1/workspaces/{id}/members/{user_id}"),
             [K, K, K, K, K, K, K, K],
         ),
+        (("GET", "/admin/jobs"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/jobs/failures"), [A, A, D, A, D, D, L, E]),
+        (
+            ("GET", "/admin/jobs/failures/{id}"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (("POST", "/admin/jobs/bulk"), [A, D, D, D, D, D, L, E]),
+        (
+            ("GET", "/admin/jobs/{queue}/{state}"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (
+            ("GET", "/admin/jobs/{queue}/job/{job}"),
+            [A, A, D, A, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/jobs/{queue}/job/{job}/retry"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/jobs/{queue}/job/{job}/delete"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/jobs/{queue}/job/{job}/promote"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/jobs/{queue}/pause"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/jobs/{queue}/resume"),
+            [A, D, D, D, D, D, L, E],
+        ),
         (("GET", "/api/docs"), [A, A, A, A, D, D, L, E]),
         (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A]),
     ])
@@ -356,6 +391,9 @@ fn concrete(path: &str, target: i64) -> String {
         .replace("{token}", "not-a-token")
         .replace("{handle}", "0000")
         .replace("{slug}", "club")
+        .replace("{queue}", "articleQueue")
+        .replace("{state}", "failed")
+        .replace("{job}", "1")
         .replace("{id}", &target.to_string())
 }
 

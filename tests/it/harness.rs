@@ -79,6 +79,8 @@ pub struct Options {
     pub smtp: Option<String>,
     /// Stripe's settings (not configured by default).
     pub stripe: sowat_admin::config::StripeConfig,
+    /// BullMQ's settings (no Redis by default).
+    pub jobs: sowat_admin::config::JobsConfig,
 }
 
 impl Default for Options {
@@ -93,6 +95,11 @@ impl Default for Options {
                 webhook_secret: None,
                 api_base: None,
                 return_url: "https://sowat.io/".into(),
+            },
+            jobs: sowat_admin::config::JobsConfig {
+                redis_url: None,
+                prefix: "bull".into(),
+                queues: vec!["articleQueue".into(), "social-media-post".into()],
             },
         }
     }
@@ -152,6 +159,7 @@ impl TestApp {
             smtp: options.smtp.clone().map(sowat_admin::config::SmtpUrl),
             mail_from: "sowat admin <no-reply@sowat.io>".into(),
             stripe: options.stripe.clone(),
+            jobs: options.jobs.clone(),
         };
         let clock = Clock::system();
         let running = start(config.clone(), clock.clone())

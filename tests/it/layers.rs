@@ -19,8 +19,9 @@ const LAYERS: &[&[&str]] = &[
     &["tasks"],
     &["security", "mail"],
     &["invitations", "metering"],
-    // Stripe: metering's plans and notifications, below the state holding its client.
-    &["billing"],
+    // Stripe: metering's plans and notifications, below the state holding its client;
+    // BullMQ's queues and the failure index, likewise held by the state.
+    &["billing", "jobs"],
     &["state"],
     &["web"],
     &[
@@ -32,6 +33,7 @@ const LAYERS: &[&[&str]] = &[
         "plans",
         "usage",
         "billing_pages",
+        "job_pages",
         "notifications",
         "task_pages",
         "health",

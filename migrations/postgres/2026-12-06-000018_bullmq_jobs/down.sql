@@ -1,0 +1,4 @@
+DROP TABLE job_minutes;
+DROP TABLE job_failures;
+DROP TABLE job_errors;
+DROP TABLE job_stream_cursors;

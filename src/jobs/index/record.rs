@@ -1,0 +1,371 @@
+//! A batch of stream events turned into what the index keeps (pure:
+//! [`build`]) and written with the cursor in one transaction ([`write`]).
+//! The cursor moves only from the id the batch was read after: a second
+//! follower (another instance, a restart racing) finds it moved and its
+//! batch is dropped, so each event counts once.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use time::PrimitiveDateTime;
+
+use super::fingerprint::{MAX_CHARS, clip, fingerprint};
+use super::follow::{JobFacts, StreamEvent, message_of_stack};
+use crate::db::Tx;
+use crate::db::schema::{job_errors, job_failures, job_minutes, job_stream_cursors};
+use crate::db_run;
+use crate::jobs::stats::Histogram;
+
+type QResult<T> = Result<T, diesel::result::Error>;
+
+/// One failed attempt as recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub job_id: String,
+    pub name: String,
+    pub user_id: Option<i64>,
+    pub message: String,
+    pub stacktrace: Option<String>,
+    pub attempt: i32,
+    pub at_ms: i64,
+    pub job_created_ms: Option<i64>,
+    pub payload: String,
+    pub dedupe: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct MinuteDelta {
+    pub completed: i64,
+    pub failed: i64,
+    pub wait: Histogram,
+    pub run: Histogram,
+}
+
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub queue: String,
+    /// The cursor the batch was read after (`None`: no cursor stored yet).
+    pub from: Option<String>,
+    pub to: String,
+    pub failures: Vec<Failure>,
+    /// Completions per unix minute (failures are counted when written).
+    pub minutes: BTreeMap<i64, MinuteDelta>,
+}
+
+fn ms_to_time(ms: i64) -> Option<PrimitiveDateTime> {
+    crate::jobs::read::at_ms(ms)
+}
+
+/// The failed attempts a job's hash shows, oldest first.
+fn failures_of(queue: &str, job_id: &str, f: &JobFacts, e: &StreamEvent) -> Vec<Failure> {
+    let created = f.created_ms.unwrap_or(0);
+    let base = |attempt: i32, message: String, stack: Option<String>| Failure {
+        job_id: job_id.to_owned(),
+        name: f.name.clone(),
+        user_id: f.user_id(),
+        message: clip(&message, 2_000),
+        stacktrace: stack,
+        attempt,
+        at_ms: e.at_ms,
+        job_created_ms: f.created_ms,
+        payload: f.payload_excerpt(),
+        dedupe: format!("{queue}:{job_id}:{created}:{attempt}"),
+    };
+    let n = f.stacktraces.len();
+    if n == 0 {
+        // No stack kept (stackTraceLimit 0): the final failure still counts.
+        if e.event == "failed" {
+            let reason = e
+                .failed_reason
+                .clone()
+                .unwrap_or_else(|| f.failed_reason.clone());
+            return vec![base(f.attempts_made.max(1) as i32, reason, None)];
+        }
+        return Vec::new();
+    }
+    f.stacktraces
+        .iter()
+        .enumerate()
+        .map(|(i, stack)| {
+            let last = i + 1 == n;
+            let message = if last && !f.failed_reason.is_empty() {
+                f.failed_reason.clone()
+            } else {
+                message_of_stack(stack)
+            };
+            base(i as i32 + 1, message, Some(stack.clone()))
+        })
+        .collect()
+}
+
+/// What `events` (read after `from`) add to the index; `facts` holds the
+/// hashes of the jobs that needed one (absent: the job is gone).
+pub fn build(
+    queue: &str,
+    from: Option<String>,
+    events: &[StreamEvent],
+    facts: &HashMap<String, JobFacts>,
+) -> Option<Batch> {
+    let to = events.last()?.id.clone();
+    let mut batch = Batch {
+        queue: queue.to_owned(),
+        from,
+        to,
+        failures: Vec::new(),
+        minutes: BTreeMap::new(),
+    };
+    for e in events {
+        let Some(job_id) = e.job_id.as_deref() else {
+            continue;
+        };
+        let fact = facts.get(job_id);
+        if e.event == "completed" {
+            let m = batch
+                .minutes
+                .entry(e.at_ms.div_euclid(60_000))
+                .or_insert_with(|| MinuteDelta {
+                    wait: Histogram::empty(),
+                    run: Histogram::empty(),
+                    ..MinuteDelta::default()
+                });
+            m.completed += 1;
+            if let Some(f) = fact {
+                if let (Some(c), Some(p)) = (f.created_ms, f.processed_ms) {
+                    m.wait.add((p - c).max(0));
+                }
+                if let (Some(p), Some(done)) = (f.processed_ms, f.finished_ms) {
+                    m.run.add((done - p).max(0));
+                }
+            }
+        } else if e.may_be_failure() {
+            match fact {
+                Some(f) => batch.failures.extend(failures_of(queue, job_id, f, e)),
+                None if e.event == "failed" => batch.failures.push(Failure {
+                    job_id: job_id.to_owned(),
+                    name: String::new(),
+                    user_id: None,
+                    message: e.failed_reason.clone().unwrap_or_default(),
+                    stacktrace: None,
+                    attempt: 0,
+                    at_ms: e.at_ms,
+                    job_created_ms: None,
+                    payload: String::new(),
+                    dedupe: format!("{queue}:{job_id}:event:{}", e.id),
+                }),
+                None => {}
+            }
+        }
+    }
+    Some(batch)
+}
+
+/// The stored cursor of `queue`.
+pub async fn cursor(db: &mut crate::db::Db, queue: &str) -> QResult<Option<String>> {
+    let queue = queue.to_owned();
+    db_run!(db, |c| job_stream_cursors::table
+        .find(&queue)
+        .select(job_stream_cursors::last_id)
+        .first::<String>(c)
+        .await
+        .optional())
+}
+
+/// Moves the cursor from `from` to `to`; false when it was elsewhere.
+async fn advance(tx: &mut Tx<'_>, batch: &Batch, now: PrimitiveDateTime) -> QResult<bool> {
+    let (queue, to) = (batch.queue.clone(), batch.to.clone());
+    let moved = match batch.from.clone() {
+        Some(from) => db_run!(tx, |c| diesel::update(
+            job_stream_cursors::table
+                .filter(job_stream_cursors::queue.eq(&queue))
+                .filter(job_stream_cursors::last_id.eq(&from))
+        )
+        .set((
+            job_stream_cursors::last_id.eq(&to),
+            job_stream_cursors::updated_at.eq(now)
+        ))
+        .execute(c)
+        .await)?,
+        None => db_run!(tx, |c| diesel::insert_into(job_stream_cursors::table)
+            .values((
+                job_stream_cursors::queue.eq(&queue),
+                job_stream_cursors::last_id.eq(&to),
+                job_stream_cursors::updated_at.eq(now),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await)?,
+    };
+    Ok(moved == 1)
+}
+
+/// The id of `queue`'s error with this fingerprint, created if new.
+async fn error_id(
+    tx: &mut Tx<'_>,
+    queue: &str,
+    print: &str,
+    message: &str,
+    at: PrimitiveDateTime,
+) -> QResult<i64> {
+    let (queue, print) = (queue.to_owned(), print.to_owned());
+    let found = db_run!(tx, |c| job_errors::table
+        .filter(job_errors::queue.eq(&queue))
+        .filter(job_errors::fingerprint.eq(&print))
+        .select(job_errors::id)
+        .first::<i64>(c)
+        .await
+        .optional())?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let message = clip(message, MAX_CHARS);
+    db_run!(tx, |c| diesel::insert_into(job_errors::table)
+        .values((
+            job_errors::queue.eq(&queue),
+            job_errors::fingerprint.eq(&print),
+            job_errors::message.eq(&message),
+            job_errors::failures.eq(0i64),
+            job_errors::first_at.eq(at),
+            job_errors::last_at.eq(at),
+        ))
+        .returning(job_errors::id)
+        .get_result::<i64>(c)
+        .await)
+}
+
+/// What a written batch added.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub failures: usize,
+    pub completed: i64,
+}
+
+/// Writes `batch` with its cursor; `None` when another follower moved the
+/// cursor first (the caller rolls back and reads again).
+pub async fn write(
+    tx: &mut Tx<'_>,
+    batch: Batch,
+    now: PrimitiveDateTime,
+) -> QResult<Option<Written>> {
+    if !advance(tx, &batch, now).await? {
+        return Ok(None);
+    }
+    let mut minutes = batch.minutes;
+    let mut errors: HashMap<String, i64> = HashMap::new();
+    let mut error_counts: HashMap<i64, (i64, PrimitiveDateTime)> = HashMap::new();
+    let mut written = Written::default();
+    for f in batch.failures {
+        let Some(at) = ms_to_time(f.at_ms) else {
+            continue;
+        };
+        let print = fingerprint(&f.message);
+        let eid = match errors.get(&print) {
+            Some(id) => *id,
+            None => {
+                let id = error_id(tx, &batch.queue, &print, &f.message, at).await?;
+                errors.insert(print, id);
+                id
+            }
+        };
+        let queue = batch.queue.clone();
+        let created = f.job_created_ms.and_then(ms_to_time);
+        let inserted = db_run!(tx, |c| diesel::insert_into(job_failures::table)
+            .values((
+                job_failures::queue.eq(&queue),
+                job_failures::job_id.eq(&f.job_id),
+                job_failures::job_name.eq(&f.name),
+                job_failures::user_id.eq(f.user_id),
+                job_failures::error_id.eq(eid),
+                job_failures::message.eq(&f.message),
+                job_failures::stacktrace.eq(&f.stacktrace),
+                job_failures::attempt.eq(f.attempt),
+                job_failures::failed_at.eq(at),
+                job_failures::job_created_at.eq(created),
+                job_failures::payload.eq(&f.payload),
+                job_failures::dedupe.eq(&f.dedupe),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await)?;
+        if inserted == 1 {
+            written.failures += 1;
+            let e = error_counts.entry(eid).or_insert((0, at));
+            e.0 += 1;
+            e.1 = e.1.max(at);
+            minutes
+                .entry(f.at_ms.div_euclid(60_000))
+                .or_insert_with(|| MinuteDelta {
+                    wait: Histogram::empty(),
+                    run: Histogram::empty(),
+                    ..MinuteDelta::default()
+                })
+                .failed += 1;
+        }
+    }
+    for (eid, (n, last)) in error_counts {
+        db_run!(tx, |c| diesel::update(job_errors::table.find(eid))
+            .set(job_errors::failures.eq(job_errors::failures + n))
+            .execute(c)
+            .await)?;
+        db_run!(tx, |c| diesel::update(
+            job_errors::table
+                .find(eid)
+                .filter(job_errors::last_at.lt(last))
+        )
+        .set(job_errors::last_at.eq(last))
+        .execute(c)
+        .await)?;
+    }
+    for (minute, d) in minutes {
+        written.completed += d.completed;
+        add_minute(tx, &batch.queue, minute, d).await?;
+    }
+    Ok(Some(written))
+}
+
+/// Adds a minute's counts to its row (one follower per queue writes, the
+/// cursor guarantees it, so read-then-write is safe).
+async fn add_minute(tx: &mut Tx<'_>, queue: &str, minute: i64, d: MinuteDelta) -> QResult<()> {
+    let queue = queue.to_owned();
+    let row = db_run!(tx, |c| job_minutes::table
+        .find((&queue, minute))
+        .select((job_minutes::wait_hist, job_minutes::run_hist))
+        .first::<(String, String)>(c)
+        .await
+        .optional())?;
+    match row {
+        Some((wait, run)) => {
+            let mut w = Histogram::parse(&wait);
+            w.merge(&d.wait);
+            let mut r = Histogram::parse(&run);
+            r.merge(&d.run);
+            let (w, r) = (w.text(), r.text());
+            db_run!(tx, |c| diesel::update(
+                job_minutes::table.find((&queue, minute))
+            )
+            .set((
+                job_minutes::completed.eq(job_minutes::completed + d.completed),
+                job_minutes::failed.eq(job_minutes::failed + d.failed),
+                job_minutes::wait_hist.eq(&w),
+                job_minutes::run_hist.eq(&r),
+            ))
+            .execute(c)
+            .await)?;
+        }
+        None => {
+            let (w, r) = (d.wait.text(), d.run.text());
+            db_run!(tx, |c| diesel::insert_into(job_minutes::table)
+                .values((
+                    job_minutes::queue.eq(&queue),
+                    job_minutes::minute.eq(minute),
+                    job_minutes::completed.eq(d.completed),
+                    job_minutes::failed.eq(d.failed),
+                    job_minutes::wait_hist.eq(&w),
+                    job_minutes::run_hist.eq(&r),
+                ))
+                .execute(c)
+                .await)?;
+        }
+    }
+    Ok(())
+}

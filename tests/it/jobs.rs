@@ -1,0 +1,422 @@
+//! BullMQ supervision against the real Node client (tests/bullmq-node) on
+//! the local Redis: run by `.ci/run` with `--ignored` (they need Node and
+//! Redis, which `cargo test` on a fresh machine has not).
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::bull::{Bull, job};
+use crate::harness::{Kind, Options, TestApp, location, select_text};
+
+async fn app_with(bull: &Bull) -> TestApp {
+    TestApp::spawn_with(Options {
+        jobs: bull.config(),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Waits until the jobs overview shows the queues (the link connects in
+/// the background).
+async fn connected(app: &TestApp, client: &reqwest::Client) {
+    for _ in 0..100 {
+        let html = app
+            .get(client, "/admin/jobs")
+            .await
+            .text()
+            .await
+            .expect("body");
+        if html.contains("data-queue=\"articleQueue\"") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the jobs overview never showed the queues");
+}
+
+/// Polls `path` until its page holds `needle`.
+async fn eventually(app: &TestApp, client: &reqwest::Client, path: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        last = app.get(client, path).await.text().await.expect("body");
+        if last.contains(needle) {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{path} never showed {needle:?}; last page:\n{last}");
+}
+
+async fn count(app: &TestApp, sql_table: &str) -> i64 {
+    use diesel::sql_types::BigInt;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut db = app.db().await;
+    let q = format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {sql_table}");
+    sowat_admin::db_run!(&mut db, |c| diesel_async::RunQueryDsl::get_result::<N>(
+        diesel::sql_query(&q),
+        c
+    )
+    .await)
+    .expect("count")
+    .n
+}
+
+async fn minute_sums(app: &TestApp) -> (i64, i64) {
+    let mut db = app.db().await;
+    let now = app.clock.now();
+    let rows = sowat_admin::jobs::stats::window(&mut db, now, 24 * 60)
+        .await
+        .expect("window");
+    rows.iter()
+        .fold((0, 0), |(c, f), (_, w)| (c + w.completed, f + w.failed))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn staff_supervise_the_node_queues() {
+    let bull = Bull::new();
+    let app = app_with(&bull).await;
+    let member = app.create_user("writer@example.test", &[], false).await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    connected(&app, &admin).await;
+    let mut worker = bull.worker("articleQueue").await;
+    let ids = bull
+        .produce(
+            "articleQueue",
+            json!([
+                job("generate", json!({"mode": "ok", "userId": member.id}), json!({})),
+                job(
+                    "generate",
+                    json!({"mode": "fail_until", "ok_at": 3, "error": "OpenAI timeout after 30012ms", "userId": member.id}),
+                    json!({"attempts": 2, "backoff": {"type": "fixed", "delay": 50}})
+                ),
+                job("later", json!({"mode": "ok"}), json!({"delay": 600_000})),
+            ]),
+        )
+        .await;
+    let (ok, flaky, later) = (&ids[0], &ids[1], &ids[2]);
+    worker.wait_for("completed", Some(ok)).await;
+    // Two failed attempts: the second is final.
+    for _ in 0..50 {
+        if worker
+            .seen
+            .iter()
+            .filter(|v| v["event"] == "failed" && v["id"] == *flaky)
+            .count()
+            == 2
+        {
+            break;
+        }
+        worker
+            .count_within("failed", flaky, Duration::from_millis(200))
+            .await;
+    }
+
+    // The overview: counts, a worker online.
+    let html = app
+        .get(&admin, "/admin/jobs")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let failed = select_text(&html, "#queue-articleQueue tr[data-state=failed] td");
+    assert_eq!(failed, ["1"], "one failed job");
+    let delayed = select_text(&html, "#queue-articleQueue tr[data-state=delayed] td");
+    assert_eq!(delayed, ["1"]);
+    assert_eq!(select_text(&html, "#queue-articleQueue .workers"), ["1"]);
+
+    // The failed list and the job's page.
+    let html = app
+        .get(&admin, "/admin/jobs/articleQueue/failed")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains(&format!("data-id=\"{flaky}\"")), "{html}");
+    assert!(html.contains("OpenAI timeout after 30012ms"));
+    let page = format!("/admin/jobs/articleQueue/job/{flaky}");
+    let html = app.get(&admin, &page).await.text().await.expect("body");
+    assert_eq!(select_text(&html, "#job-state"), ["Failed"]);
+    assert_eq!(select_text(&html, "#job-attempts"), ["2 / 2"]);
+    assert_eq!(
+        select_text(&html, "details.stack summary"),
+        ["Attempt 1", "Attempt 2"]
+    );
+    assert!(
+        html.contains("peer.js"),
+        "the stack trace shows where it failed"
+    );
+    assert!(select_text(&html, "#job-logs")[0].contains("started attempt 2"));
+    assert_eq!(
+        crate::harness::select_attr(&html, "#job-user", "href").as_deref(),
+        Some(format!("/admin/users/{}", member.id).as_str())
+    );
+    assert!(select_text(&html, "#job-data")[0].contains("\"mode\": \"fail_until\""));
+
+    // The index kept both attempts and groups them under one error.
+    let mut html = String::new();
+    for _ in 0..100 {
+        html = app
+            .get(&admin, "/admin/jobs/failures?q=openai")
+            .await
+            .text()
+            .await
+            .expect("body");
+        if select_text(&html, "#failures tbody tr").len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(select_text(&html, "#failures tbody tr").len(), 2, "{html}");
+    assert_eq!(select_text(&html, "#error-groups tbody tr td.num"), ["2"]);
+    let by_user = app
+        .get(&admin, &format!("/admin/jobs/failures?user={}", member.id))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&by_user, "#failures tbody tr").len(), 2);
+    let none = app
+        .get(&admin, "/admin/jobs/failures?q=nothing-like-this")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&none, "#no-failures").len(), 1);
+
+    // Support reads, cannot act.
+    let (support, _) = app.client_as(Kind::Support).await;
+    assert_eq!(app.get(&support, &page).await.status(), 200);
+    let res = app.post_form(&support, &format!("{page}/retry"), &[]).await;
+    assert_eq!(res.status(), 403);
+
+    // Retry: the Node worker takes it again and this third attempt succeeds.
+    let res = app.post_form(&admin, &format!("{page}/retry"), &[]).await;
+    assert_eq!(location(&res), page);
+    worker.wait_for("completed", Some(flaky)).await;
+    let retried = app.audit("jobs.job_retried").await;
+    assert_eq!(retried.len(), 1);
+    assert!(retried[0].2.contains(&format!("\"job\":\"{flaky}\"")));
+
+    // Promote: the delayed job runs now.
+    let res = app
+        .post_form(
+            &admin,
+            &format!("/admin/jobs/articleQueue/job/{later}/promote"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    worker.wait_for("completed", Some(later)).await;
+    assert_eq!(app.audit("jobs.job_promoted").await.len(), 1);
+
+    // A retry on a job that is no longer failed says so and audits nothing.
+    let res = app.post_form(&admin, &format!("{page}/retry"), &[]).await;
+    assert_eq!(location(&res), page);
+    let html = app.get(&admin, &page).await.text().await.expect("body");
+    assert!(
+        select_text(&html, "#flash")[0].contains("not in a state"),
+        "{html}"
+    );
+    assert_eq!(app.audit("jobs.job_retried").await.len(), 1);
+
+    // Delete a failed job.
+    let doomed = bull
+        .produce(
+            "articleQueue",
+            json!([job(
+                "generate",
+                json!({"mode": "fail", "error": "quota exceeded"}),
+                json!({})
+            )]),
+        )
+        .await;
+    worker.wait_for("failed", Some(&doomed[0])).await;
+    let res = app
+        .post_form(
+            &admin,
+            &format!("/admin/jobs/articleQueue/job/{}/delete", doomed[0]),
+            &[("back", "failed")],
+        )
+        .await;
+    assert_eq!(location(&res), "/admin/jobs/articleQueue/failed");
+    assert_eq!(
+        app.get(
+            &admin,
+            &format!("/admin/jobs/articleQueue/job/{}", doomed[0])
+        )
+        .await
+        .status(),
+        404
+    );
+    assert_eq!(app.audit("jobs.job_deleted").await.len(), 1);
+
+    // Pause: the worker takes nothing until the queue is resumed.
+    let res = app
+        .post_form(&admin, "/admin/jobs/articleQueue/pause", &[])
+        .await;
+    assert_eq!(location(&res), "/admin/jobs");
+    let html = app
+        .get(&admin, "/admin/jobs")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#paused-articleQueue").len(), 1);
+    let waiting = bull
+        .produce(
+            "articleQueue",
+            json!([job("generate", json!({"mode": "ok"}), json!({}))]),
+        )
+        .await;
+    assert_eq!(
+        worker
+            .count_within("completed", &waiting[0], Duration::from_millis(1500))
+            .await,
+        0,
+        "a paused queue's job waits"
+    );
+    app.post_form(&admin, "/admin/jobs/articleQueue/resume", &[])
+        .await;
+    worker.wait_for("completed", Some(&waiting[0])).await;
+    assert_eq!(app.audit("jobs.queue_paused").await.len(), 1);
+    assert_eq!(app.audit("jobs.queue_resumed").await.len(), 1);
+
+    // The per-minute counts saw every completion and failure.
+    eventually(
+        &app,
+        &admin,
+        "/admin/jobs/failures?q=quota",
+        "quota exceeded",
+    )
+    .await;
+    for _ in 0..50 {
+        if minute_sums(&app).await == (4, 3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        minute_sums(&app).await,
+        (4, 3),
+        "4 completed, 3 failed attempts"
+    );
+
+    worker.stop().await;
+    bull.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn the_index_counts_each_event_once_across_instances_and_restarts() {
+    let bull = Bull::new();
+    let mut app = app_with(&bull).await;
+    let second = app.second_instance().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    connected(&app, &admin).await;
+    let mut worker = bull.worker("articleQueue").await;
+    let batch = |n: usize, error: &str| {
+        json!(
+            (0..n)
+                .map(|i| job(
+                    "generate",
+                    json!({"mode": "fail", "error": format!("{error} {i}"), "userId": 7}),
+                    json!({})
+                ))
+                .collect::<Vec<_>>()
+        )
+    };
+    let first = bull
+        .produce("articleQueue", batch(30, "render crashed on page"))
+        .await;
+    for id in &first {
+        worker.wait_for("failed", Some(id)).await;
+    }
+    for _ in 0..100 {
+        if count(&app, "job_failures").await == 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&app, "job_failures").await, 30);
+    second.stop().await;
+
+    // Down while 20 more fail; back up, it resumes from its cursor.
+    app.crash_and_restart().await;
+    let more = bull
+        .produce("articleQueue", batch(20, "render crashed on page"))
+        .await;
+    for id in &more {
+        worker.wait_for("failed", Some(id)).await;
+    }
+    for _ in 0..100 {
+        if count(&app, "job_failures").await == 50 && minute_sums(&app).await.1 == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count(&app, "job_failures").await,
+        50,
+        "nothing lost or doubled"
+    );
+    assert_eq!(minute_sums(&app).await, (0, 50));
+    // One error group: the numbers are folded.
+    assert_eq!(count(&app, "job_errors").await, 1);
+    let html = app
+        .get(&admin, "/admin/jobs/failures?user=7")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#error-groups td.num"), ["50"]);
+    assert_eq!(select_text(&html, "#failures tbody tr").len(), 50);
+    worker.stop().await;
+    bull.clean().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_redis_the_jobs_screens_say_so() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let html = app
+        .get(&admin, "/admin/jobs")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(select_text(&html, "#jobs-problem")[0].contains("SOWAT_REDIS_URL"));
+    let res = app.get(&admin, "/admin/jobs/articleQueue/failed").await;
+    assert_eq!(res.status(), 200);
+    let res = app.get(&admin, "/admin/jobs/nope/failed").await;
+    assert_eq!(res.status(), 404);
+    let res = app.get(&admin, "/admin/jobs/articleQueue/nope").await;
+    assert_eq!(res.status(), 404);
+    let res = app
+        .post_form(&admin, "/admin/jobs/articleQueue/pause", &[])
+        .await;
+    assert_eq!(location(&res), "/admin/jobs");
+    let html = app
+        .get(&admin, "/admin/jobs")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(select_text(&html, "#flash")[0].contains("SOWAT_REDIS_URL"));
+    assert!(
+        app.audit("jobs.queue_paused").await.is_empty(),
+        "nothing done, nothing audited"
+    );
+    let html = app
+        .get(&admin, "/admin/jobs/failures")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#no-failures").len(), 1);
+}
