@@ -28,6 +28,9 @@ cleanup() {
   [ -n "${FAKE_PID:-}" ] && kill "$FAKE_PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
+  if command -v redis-cli >/dev/null 2>&1; then
+    redis-cli --scan --pattern "${BULL_PREFIX:-none}:*" | xargs -r redis-cli del >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 
@@ -43,12 +46,17 @@ FAKE_PID=$!
 export SOWAT_STRIPE_SECRET_KEY=sk_test_contract
 export SOWAT_STRIPE_API_BASE="http://127.0.0.1:$STRIPE_PORT"
 
+# The jobs API on the local Redis, under a prefix of this run's own.
+BULL_PREFIX="contract$$"
+export SOWAT_REDIS_URL="redis://127.0.0.1:6379/0"
+export SOWAT_BULLMQ_PREFIX="$BULL_PREFIX"
+
 # A few users to find and an owner for the key.
 "$BIN" --data-dir "$WORK" seed --bench --users 50 > "$WORK/seed.txt"
 OWNER=$(sed -n 's/^ *email: *//p' "$WORK/seed.txt" | head -n 1)
 [ -n "$OWNER" ] || { echo "api-contract: the seed printed no administrator:" >&2; cat "$WORK/seed.txt" >&2; exit 1; }
 SECRET=$("$BIN" --data-dir "$WORK" create-api-key --name "contract test" --client-id contract-test \
-  --owner "$OWNER" --scopes users:read,users:sync,usage:read,usage:write,billing:write,workspaces:read,workspaces:write --rate-per-minute 100000 --monthly-quota 1000000000 \
+  --owner "$OWNER" --scopes users:read,users:sync,usage:read,usage:write,billing:write,jobs:read,jobs:write,workspaces:read,workspaces:write --rate-per-minute 100000 --monthly-quota 1000000000 \
   | sed -n 's/^ *\(sowat_live_[A-Za-z0-9_-]*\)$/\1/p')
 [ -n "$SECRET" ] || { echo "api-contract: no key was created" >&2; exit 1; }
 

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod numbers;
 pub mod pages;
 pub mod v1_billing;
+pub mod v1_jobs;
 pub mod v1_sync;
 pub mod v1_usage;
 pub mod v1_users;
@@ -36,6 +37,12 @@ pub fn routes() -> Vec<Route> {
         get("/api/v1/usage/{user_id}", Api(UsageRead), v1_usage::of_user),
         post("/api/v1/billing/checkout", Api(BillingWrite), v1_billing::checkout),
         post("/api/v1/billing/portal", Api(BillingWrite), v1_billing::portal),
+        get("/api/v1/jobs/queues", Api(JobsRead), v1_jobs::queues),
+        get("/api/v1/jobs/failures", Api(JobsRead), v1_jobs::failures),
+        get("/api/v1/jobs/{queue}/{item}", Api(JobsRead), v1_jobs::item),
+        del("/api/v1/jobs/{queue}/{item}", Api(JobsWrite), v1_jobs::delete),
+        post("/api/v1/jobs/{queue}/{item}/retry", Api(JobsWrite), v1_jobs::retry),
+        post("/api/v1/jobs/{queue}/retry", Api(JobsWrite), v1_jobs::retry_matching),
         get("/api/v1/workspaces", Api(WorkspacesRead), v1_workspaces::list),
         post("/api/v1/workspaces", Api(WorkspacesManage), v1_workspaces::create),
         get("/api/v1/workspaces/{id}", ApiWorkspace(WorkspaceRead), v1_workspaces::one),

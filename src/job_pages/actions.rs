@@ -9,10 +9,9 @@ use serde_json::json;
 
 use super::view::{JobPath, QueuePath, job_href, urlencoding};
 use crate::audit::{Action, Event};
-use crate::change::ChangeError;
 use crate::error::AppError;
 use crate::jobs::{self, JobsLink, control};
-use crate::web::action::{Call, run};
+use crate::web::action::Call;
 use crate::web::form::field;
 use crate::web::guard::redirect;
 use crate::web::layout::FLASH;
@@ -52,20 +51,13 @@ impl JobAct {
     }
 }
 
-/// Records `event`, then does `work` against Redis; the event commits only
-/// if the work was done. The refusal in the reader's words otherwise.
+/// The action done (audited) or refused, in the reader's words.
 async fn audited<F>(call: &Call, event: Event, work: F) -> Result<Result<(), String>, AppError>
 where
     F: std::future::Future<Output = Result<(), jobs::JobsError>> + Send + 'static,
 {
-    let outcome = run(call, move |tx, by| {
-        Box::pin(async move {
-            by.record(tx, event).await?;
-            work.await.map_err(|e| ChangeError::Invalid(e.key()))
-        })
-    })
-    .await?;
-    Ok(outcome.map_err(|form| form.error.unwrap_or_default()))
+    let outcome = control::audited(&call.state.pool, call.by(), event, work).await?;
+    Ok(outcome.map_err(|e| call.ctx.tr(e.key()).to_owned()))
 }
 
 async fn job_action(

@@ -70,3 +70,48 @@ pub async fn set_paused(link: &JobsLink, queue: &str, paused: bool) -> Result<()
     })
     .await
 }
+
+/// Records `event` by `by`, then does `work` against Redis, in one
+/// transaction that commits only when the work was done: a refused or
+/// failed action leaves no event, a done one always has its event (but
+/// for a commit failing after Redis acted).
+pub async fn audited<F>(
+    pool: &crate::db::Pool,
+    by: crate::change::By,
+    event: crate::audit::Event,
+    work: F,
+) -> Result<Result<(), JobsError>, crate::db::DbError>
+where
+    F: std::future::Future<Output = Result<(), JobsError>> + Send + 'static,
+{
+    let mut db = pool.get().await?;
+    let outcome = db
+        .transaction(|tx| {
+            Box::pin(async move {
+                by.record(tx, event).await.map_err(|e| match e {
+                    crate::change::ChangeError::Db(e) => Refused::Db(e),
+                    other => Refused::Db(diesel::result::Error::QueryBuilderError(
+                        other.to_string().into(),
+                    )),
+                })?;
+                work.await.map_err(Refused::Jobs)
+            })
+        })
+        .await;
+    match outcome {
+        Ok(()) => Ok(Ok(())),
+        Err(Refused::Jobs(e)) => Ok(Err(e)),
+        Err(Refused::Db(e)) => Err(e.into()),
+    }
+}
+
+enum Refused {
+    Jobs(JobsError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Refused {
+    fn from(e: diesel::result::Error) -> Self {
+        Refused::Db(e)
+    }
+}

@@ -379,6 +379,24 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("POST", "/admin/jobs/{queue}/resume"),
             [A, D, D, D, D, D, L, E],
         ),
+        (("GET", "/api/v1/jobs/queues"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/api/v1/jobs/failures"), [K, K, K, K, K, K, K, K]),
+        (
+            ("GET", "/api/v1/jobs/{queue}/{item}"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("DELETE", "/api/v1/jobs/{queue}/{item}"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("POST", "/api/v1/jobs/{queue}/{item}/retry"),
+            [K, K, K, K, K, K, K, K],
+        ),
+        (
+            ("POST", "/api/v1/jobs/{queue}/retry"),
+            [K, K, K, K, K, K, K, K],
+        ),
         (("GET", "/api/docs"), [A, A, A, A, D, D, L, E]),
         (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A]),
     ])
@@ -394,6 +412,7 @@ fn concrete(path: &str, target: i64) -> String {
         .replace("{queue}", "articleQueue")
         .replace("{state}", "failed")
         .replace("{job}", "1")
+        .replace("{item}", "1")
         .replace("{id}", &target.to_string())
 }
 

@@ -420,3 +420,190 @@ async fn without_redis_the_jobs_screens_say_so() {
         .expect("body");
     assert_eq!(select_text(&html, "#no-failures").len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn the_api_reads_retries_deletes_and_searches() {
+    use sowat_admin::access::Scope;
+    let bull = Bull::new();
+    let app = app_with(&bull).await;
+    let (_, reader) = crate::api::make_key(&app, &[Scope::JobsRead], 1000, 1_000_000).await;
+    let (_, writer) =
+        crate::api::make_key(&app, &[Scope::JobsRead, Scope::JobsWrite], 1000, 1_000_000).await;
+    let http = reqwest::Client::new();
+    let get = |path: String, key: &str| http.get(app.url(&path)).bearer_auth(key).send();
+    // Connected once the queues read.
+    let mut queues = serde_json::Value::Null;
+    for _ in 0..100 {
+        let res = get("/api/v1/jobs/queues".into(), &reader)
+            .await
+            .expect("GET");
+        if res.status() == 200 {
+            queues = res.json().await.expect("json");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(queues["queues"][0]["name"], "articleQueue", "{queues}");
+    let mut worker = bull.worker("articleQueue").await;
+    let ids = bull
+        .produce(
+            "articleQueue",
+            json!([
+                job("generate", json!({"mode": "fail_until", "ok_at": 2, "error": "Model overloaded", "userId": 41}), json!({})),
+                job("generate", json!({"mode": "fail", "error": "Model overloaded", "userId": 42}), json!({})),
+                job("generate", json!({"mode": "fail", "error": "Bad prompt", "userId": 43}), json!({})),
+            ]),
+        )
+        .await;
+    for id in &ids {
+        worker.wait_for("failed", Some(id)).await;
+    }
+    let page: serde_json::Value = get("/api/v1/jobs/articleQueue/failed?limit=2".into(), &reader)
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["jobs"].as_array().map(Vec::len), Some(2));
+    let one: serde_json::Value = get(format!("/api/v1/jobs/articleQueue/{}", ids[0]), &reader)
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one["state"], "failed");
+    assert_eq!(one["user_id"], 41);
+    assert_eq!(one["stacktraces"].as_array().map(Vec::len), Some(1));
+
+    // The index has seen all three before any is deleted.
+    for _ in 0..100 {
+        let all: serde_json::Value = get("/api/v1/jobs/failures".into(), &reader)
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("json");
+        if all["failures"].as_array().map(Vec::len) == Some(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A read-only key cannot retry.
+    let res = http
+        .post(app.url(&format!("/api/v1/jobs/articleQueue/{}/retry", ids[0])))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), 403);
+    let res = http
+        .post(app.url(&format!("/api/v1/jobs/articleQueue/{}/retry", ids[0])))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), 200);
+    worker.wait_for("completed", Some(&ids[0])).await;
+    let res = http
+        .post(app.url(&format!("/api/v1/jobs/articleQueue/{}/retry", ids[0])))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), 409, "a completed job is not retried");
+    let res = http
+        .delete(app.url(&format!("/api/v1/jobs/articleQueue/{}", ids[2])))
+        .bearer_auth(&writer)
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(res.status(), 200);
+    let res = get(format!("/api/v1/jobs/articleQueue/{}", ids[2]), &reader)
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 404);
+    let retried = app.audit("jobs.job_retried").await;
+    assert_eq!(retried.len(), 1);
+    assert_eq!(app.audit("jobs.job_deleted").await.len(), 1);
+
+    // The index: search by error text and by user.
+    let mut found = serde_json::Value::Null;
+    for _ in 0..100 {
+        found = get("/api/v1/jobs/failures?q=overloaded".into(), &reader)
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("json");
+        if found["failures"].as_array().map(Vec::len) == Some(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        found["failures"].as_array().map(Vec::len),
+        Some(2),
+        "{found}"
+    );
+    let by_user: serde_json::Value = get("/api/v1/jobs/failures?user_id=43".into(), &reader)
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(by_user["failures"][0]["message"], "Bad prompt");
+    let res = get("/api/v1/jobs/failures?from=yesterday".into(), &reader)
+        .await
+        .expect("GET");
+    assert_eq!(res.status(), 422);
+
+    // Retry by filter: a task retries the still-failed job of the group.
+    let res = http
+        .post(app.url("/api/v1/jobs/articleQueue/retry"))
+        .bearer_auth(&writer)
+        .json(&json!({"q": "overloaded"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), 202);
+    let task: serde_json::Value = res.json().await.expect("json");
+    let t = app
+        .wait_for_task(task["task_id"].as_i64().expect("task id"))
+        .await;
+    assert_eq!(t.state, "succeeded", "{t:?}");
+    let bulk = app.audit("jobs.bulk_retried").await;
+    assert_eq!(bulk.len(), 1);
+    assert!(bulk[0].2.contains("\"count\":1"), "{}", bulk[0].2);
+    assert!(
+        bulk[0].2.contains(&format!("articleQueue:{}", ids[1])),
+        "{}",
+        bulk[0].2
+    );
+    // It failed again (mode fail): retried once, failed twice.
+    for _ in 0..50 {
+        if worker
+            .seen
+            .iter()
+            .filter(|v| v["event"] == "failed" && v["id"] == *ids[1])
+            .count()
+            == 2
+        {
+            break;
+        }
+        worker
+            .count_within("failed", &ids[1], Duration::from_millis(200))
+            .await;
+    }
+    assert_eq!(
+        worker
+            .seen
+            .iter()
+            .filter(|v| v["event"] == "failed" && v["id"] == *ids[1])
+            .count(),
+        2
+    );
+    worker.stop().await;
+    bull.clean().await;
+}
