@@ -63,12 +63,18 @@ async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
         now - time::Duration::days(crate::billing::events::KEPT_DAYS),
     )
     .await?;
-    if sessions + tasks + key_minutes + stripe_events > 0 {
+    let job_runs = crate::jobs::index::runs::purge_old(
+        &mut db,
+        now - time::Duration::days(crate::jobs::index::runs::KEPT_DAYS),
+    )
+    .await?;
+    if sessions + tasks + key_minutes + stripe_events + job_runs > 0 {
         tracing::info!(
             sessions,
             tasks,
             key_minutes,
             stripe_events,
+            job_runs,
             "housekeeping purged"
         );
     }
@@ -78,6 +84,7 @@ async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
             "tasks": tasks,
             "api_key_minutes": key_minutes,
             "stripe_events": stripe_events,
+            "job_runs": job_runs,
         })),
     })
 }

@@ -390,6 +390,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_runs (id) {
+        id -> BigInt,
+        queue -> Text,
+        job_id -> Text,
+        job_name -> Text,
+        user_id -> BigInt,
+        state -> Text,
+        finished_at -> Timestamp,
+        dedupe -> Text,
+    }
+}
+
 diesel::joinable!(job_failures -> job_errors (error_id));
 
 diesel::table! {
@@ -537,4 +550,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_errors,
     job_failures,
     job_minutes,
+    job_runs,
 );

@@ -9,6 +9,7 @@ pub mod failures;
 pub mod job_page;
 pub mod lists;
 pub mod overview;
+pub mod user_section;
 pub mod view;
 
 #[rustfmt::skip]
@@ -19,6 +20,7 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         get("/admin/jobs/failures", Staff(JobsRead), failures::list),
         get("/admin/jobs/failures/{id}", Staff(JobsRead), failures::show),
         post("/admin/jobs/bulk", Staff(JobsWrite), bulk::submit),
+        get("/admin/users/{id}/jobs", Staff(JobsRead), user_section::section),
         get("/admin/jobs/{queue}/{state}", Staff(JobsRead), lists::list),
         get("/admin/jobs/{queue}/job/{job}", Staff(JobsRead), job_page::show),
         post("/admin/jobs/{queue}/job/{job}/retry", Staff(JobsWrite), actions::retry),

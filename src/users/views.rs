@@ -95,6 +95,8 @@ pub struct Abilities {
     pub usage: bool,
     /// May read billing (the billing section, loaded from the billing area).
     pub billing: bool,
+    /// May read jobs (the jobs section, loaded from the jobs area).
+    pub jobs: bool,
 }
 
 impl Abilities {
@@ -110,6 +112,7 @@ impl Abilities {
             workspaces: can(actor, Permission::WorkspacesRead, None),
             usage: can(actor, Permission::UsageRead, None),
             billing: can(actor, Permission::BillingRead, None),
+            jobs: can(actor, Permission::JobsRead, None),
         }
     }
 }
@@ -166,6 +169,14 @@ pub struct UsagePlaceholder<'a> {
 #[derive(Template)]
 #[template(path = "users/_billing.html")]
 pub struct BillingPlaceholder<'a> {
+    pub ctx: &'a PageCtx,
+    pub user_id: i64,
+}
+
+/// Where the jobs area's section is loaded (htmx), with a link without it.
+#[derive(Template)]
+#[template(path = "users/_jobs.html")]
+pub struct JobsPlaceholder<'a> {
     pub ctx: &'a PageCtx,
     pub user_id: i64,
 }

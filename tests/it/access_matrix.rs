@@ -351,6 +351,7 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             [A, A, D, A, D, D, L, E],
         ),
         (("POST", "/admin/jobs/bulk"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/users/{id}/jobs"), [A, A, D, A, D, D, L, E]),
         (
             ("GET", "/admin/jobs/{queue}/{state}"),
             [A, A, D, A, D, D, L, E],

@@ -1,3 +1,4 @@
+DROP TABLE job_runs;
 DROP TABLE job_minutes;
 DROP TABLE job_failures;
 DROP TABLE job_errors;

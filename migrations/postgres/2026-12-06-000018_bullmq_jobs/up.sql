@@ -61,3 +61,18 @@ CREATE TABLE job_minutes (
   run_hist TEXT NOT NULL,
   PRIMARY KEY (queue, minute)
 );
+
+-- Finished jobs of a sowat.io user (their payload's userId), for the user
+-- page's jobs section; kept 30 days by housekeeping.
+CREATE TABLE job_runs (
+  id BIGSERIAL PRIMARY KEY,
+  queue TEXT NOT NULL,
+  job_id TEXT NOT NULL,
+  job_name TEXT NOT NULL,
+  user_id BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('completed', 'failed')),
+  finished_at TIMESTAMP NOT NULL,
+  dedupe TEXT NOT NULL UNIQUE
+);
+CREATE INDEX job_runs_user_idx ON job_runs (user_id, id);
+CREATE INDEX job_runs_finished_idx ON job_runs (finished_at);

@@ -7,4 +7,5 @@ pub mod catch_up;
 pub mod fingerprint;
 pub mod follow;
 pub mod record;
+pub mod runs;
 pub mod search;

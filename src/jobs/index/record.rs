@@ -13,7 +13,7 @@ use time::PrimitiveDateTime;
 use super::fingerprint::{MAX_CHARS, clip, fingerprint};
 use super::follow::{JobFacts, StreamEvent, message_of_stack};
 use crate::db::Tx;
-use crate::db::schema::{job_errors, job_failures, job_minutes, job_stream_cursors};
+use crate::db::schema::{job_errors, job_failures, job_minutes, job_runs, job_stream_cursors};
 use crate::db_run;
 use crate::jobs::stats::Histogram;
 
@@ -34,6 +34,17 @@ pub struct Failure {
     pub dedupe: String,
 }
 
+/// A finished job of a sowat.io user (for the user page).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedRun {
+    pub job_id: String,
+    pub name: String,
+    pub user_id: i64,
+    pub state: &'static str,
+    pub at_ms: i64,
+    pub dedupe: String,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct MinuteDelta {
     pub completed: i64,
@@ -49,6 +60,7 @@ pub struct Batch {
     pub from: Option<String>,
     pub to: String,
     pub failures: Vec<Failure>,
+    pub runs: Vec<FinishedRun>,
     /// Completions per unix minute (failures are counted when written).
     pub minutes: BTreeMap<i64, MinuteDelta>,
 }
@@ -113,6 +125,7 @@ pub fn build(
         from,
         to,
         failures: Vec::new(),
+        runs: Vec::new(),
         minutes: BTreeMap::new(),
     };
     for e in events {
@@ -120,6 +133,24 @@ pub fn build(
             continue;
         };
         let fact = facts.get(job_id);
+        if let Some(f) = fact
+            && let Some(user_id) = f.user_id()
+            && matches!(e.event.as_str(), "completed" | "failed")
+        {
+            let state = if e.event == "completed" {
+                "completed"
+            } else {
+                "failed"
+            };
+            batch.runs.push(FinishedRun {
+                job_id: job_id.to_owned(),
+                name: f.name.clone(),
+                user_id,
+                state,
+                at_ms: e.at_ms,
+                dedupe: format!("{queue}:{job_id}:{}:{}", f.created_ms.unwrap_or(0), e.id),
+            });
+        }
         if e.event == "completed" {
             let m = batch
                 .minutes
@@ -315,6 +346,25 @@ pub async fn write(
         .set(job_errors::last_at.eq(last))
         .execute(c)
         .await)?;
+    }
+    for r in batch.runs {
+        let Some(at) = ms_to_time(r.at_ms) else {
+            continue;
+        };
+        let queue = batch.queue.clone();
+        db_run!(tx, |c| diesel::insert_into(job_runs::table)
+            .values((
+                job_runs::queue.eq(&queue),
+                job_runs::job_id.eq(&r.job_id),
+                job_runs::job_name.eq(&r.name),
+                job_runs::user_id.eq(r.user_id),
+                job_runs::state.eq(r.state),
+                job_runs::finished_at.eq(at),
+                job_runs::dedupe.eq(&r.dedupe),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await)?;
     }
     for (minute, d) in minutes {
         written.completed += d.completed;
