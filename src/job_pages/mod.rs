@@ -9,6 +9,7 @@ pub mod failures;
 pub mod job_page;
 pub mod lists;
 pub mod overview;
+pub mod stats_page;
 pub mod user_section;
 pub mod view;
 
@@ -18,6 +19,7 @@ pub fn routes() -> Vec<crate::web::route::Route> {
     vec![
         get("/admin/jobs", Staff(JobsRead), overview::overview),
         get("/admin/jobs/failures", Staff(JobsRead), failures::list),
+        get("/admin/jobs/stats", Staff(JobsRead), stats_page::stats),
         get("/admin/jobs/failures/{id}", Staff(JobsRead), failures::show),
         post("/admin/jobs/bulk", Staff(JobsWrite), bulk::submit),
         get("/admin/users/{id}/jobs", Staff(JobsRead), user_section::section),

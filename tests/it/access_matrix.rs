@@ -346,6 +346,7 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         ),
         (("GET", "/admin/jobs"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/jobs/failures"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/jobs/stats"), [A, A, D, A, D, D, L, E]),
         (
             ("GET", "/admin/jobs/failures/{id}"),
             [A, A, D, A, D, D, L, E],
