@@ -187,6 +187,15 @@ pub struct Settings {
     )]
     pub bullmq_queues: String,
 
+    /// How often the job alert rules are evaluated, in seconds.
+    #[arg(
+        long,
+        env = "SOWAT_JOBS_ALERT_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub jobs_alert_seconds: u64,
+
     /// The sender of outgoing mail.
     #[arg(
         long,

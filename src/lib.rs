@@ -518,6 +518,21 @@ fn spawn_background(state: &AppState, stop: &watch::Receiver<bool>) {
         }
     });
     let s = state.clone();
+    // The job alert rules, on one instance at a time.
+    repeat(
+        state.config.jobs.alert_every,
+        false,
+        stop.clone(),
+        move || {
+            let s = s.clone();
+            async move {
+                if let Err(e) = jobs::alerts::evaluate::round(&s.pool, &s.clock, &s.jobs).await {
+                    tracing::warn!(error = %e, "evaluating the job alerts failed");
+                }
+            }
+        },
+    );
+    let s = state.clone();
     // Not at start: instances starting together (or a test) are not all
     // purging at once while they open the database.
     repeat(state.config.housekeeping, false, stop.clone(), move || {

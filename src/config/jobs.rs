@@ -10,6 +10,8 @@ pub struct JobsConfig {
     pub redis_url: Option<String>,
     pub prefix: String,
     pub queues: Vec<String>,
+    /// How often the alert rules are evaluated.
+    pub alert_every: std::time::Duration,
 }
 
 impl std::fmt::Debug for JobsConfig {
@@ -18,6 +20,7 @@ impl std::fmt::Debug for JobsConfig {
             .field("redis_url", &self.redis_url.as_ref().map(|_| "…"))
             .field("prefix", &self.prefix)
             .field("queues", &self.queues)
+            .field("alert_every", &self.alert_every)
             .finish()
     }
 }
@@ -77,5 +80,6 @@ pub(super) fn jobs_config(s: &Settings) -> Result<JobsConfig, ConfigError> {
         redis_url,
         prefix,
         queues,
+        alert_every: std::time::Duration::from_secs(s.jobs_alert_seconds.clamp(1, 3_600)),
     })
 }

@@ -16,6 +16,7 @@ pub enum Lock {
     SetupLink,
     Housekeeping,
     JobsFollower,
+    JobsAlerts,
 }
 
 impl Lock {
@@ -27,6 +28,7 @@ impl Lock {
                 Lock::SetupLink => 2,
                 Lock::Housekeeping => 3,
                 Lock::JobsFollower => 4,
+                Lock::JobsAlerts => 5,
             }
     }
 }

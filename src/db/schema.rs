@@ -403,6 +403,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_alert_state (queue, rule) {
+        queue -> Text,
+        rule -> Text,
+        firing -> Bool,
+        notified -> Bool,
+        pending_since -> Nullable<Timestamp>,
+        last_sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    job_alerts (id) {
+        id -> BigInt,
+        queue -> Text,
+        rule -> Text,
+        kind -> Text,
+        figures -> Text,
+        message -> Text,
+        delivery -> Text,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(job_failures -> job_errors (error_id));
 
 diesel::table! {
@@ -551,4 +575,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_failures,
     job_minutes,
     job_runs,
+    job_alert_state,
+    job_alerts,
 );

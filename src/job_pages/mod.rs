@@ -3,6 +3,7 @@
 //! them (retry, delete, promote, pause, resume), each confirmed and audited.
 
 pub mod actions;
+pub mod alerts_page;
 pub mod bulk;
 pub mod failure_filter;
 pub mod failures;
@@ -20,6 +21,9 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         get("/admin/jobs", Staff(JobsRead), overview::overview),
         get("/admin/jobs/failures", Staff(JobsRead), failures::list),
         get("/admin/jobs/stats", Staff(JobsRead), stats_page::stats),
+        get("/admin/jobs/alerts", Staff(JobsRead), alerts_page::show),
+        post("/admin/jobs/alerts", Staff(JobsWrite), alerts_page::save),
+        post("/admin/jobs/alerts/test", Staff(JobsWrite), alerts_page::test),
         get("/admin/jobs/failures/{id}", Staff(JobsRead), failures::show),
         post("/admin/jobs/bulk", Staff(JobsWrite), bulk::submit),
         get("/admin/users/{id}/jobs", Staff(JobsRead), user_section::section),

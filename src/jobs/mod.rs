@@ -4,6 +4,7 @@
 //! the failure index kept in our own database from each queue's event
 //! stream (what BullMQ trims, we keep).
 
+pub mod alerts;
 pub mod control;
 pub mod index;
 pub mod link;

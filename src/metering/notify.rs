@@ -55,11 +55,15 @@ pub async fn raise(
 
 /// The permissions among those notifications name that `actor` holds.
 fn audiences(actor: &Actor) -> Vec<&'static str> {
-    [Permission::UsageRead, Permission::BillingRead]
-        .into_iter()
-        .filter(|p| can(actor, *p, None))
-        .map(Permission::key)
-        .collect()
+    [
+        Permission::UsageRead,
+        Permission::BillingRead,
+        Permission::JobsRead,
+    ]
+    .into_iter()
+    .filter(|p| can(actor, *p, None))
+    .map(Permission::key)
+    .collect()
 }
 
 /// Counted up to this many; the bell shows "99+" beyond.

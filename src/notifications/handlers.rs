@@ -76,22 +76,29 @@ fn line(ctx: &PageCtx, n: &Notification, seen: i64, emails: &HashMap<i64, String
                 "amount",
                 &crate::web::format::money(int_of("amount"), &text_of("currency")),
             ),
+            ("queue", &text_of("queue")),
+            ("message", &text_of("message")),
         ],
     );
     let payment = n.kind == "payment_failed";
+    let job = n.kind.starts_with("job_");
     Line {
         id: n.id,
         unread: n.id > seen,
         text,
-        href: n.subject_user_id.map(|id| {
-            if payment {
-                format!("/admin/users/{id}/billing")
-            } else {
-                format!("/admin/users/{id}/usage")
-            }
-        }),
+        href: if job {
+            Some("/admin/jobs/alerts".to_owned())
+        } else {
+            n.subject_user_id.map(|id| {
+                if payment {
+                    format!("/admin/users/{id}/billing")
+                } else {
+                    format!("/admin/users/{id}/usage")
+                }
+            })
+        },
         at: date_time(n.created_at),
-        level: if payment || n.kind.ends_with("100") {
+        level: if payment || n.kind.ends_with("100") || n.kind == "job_alert" {
             "over"
         } else {
             "warn"

@@ -172,7 +172,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
         let bell = actor.as_ref().is_some_and(|a| {
             a.has_platform_role()
                 && !a.must_enroll_totp()
-                && (can(a, Permission::UsageRead, None) || can(a, Permission::BillingRead, None))
+                && (can(a, Permission::UsageRead, None)
+                    || can(a, Permission::BillingRead, None)
+                    || can(a, Permission::JobsRead, None))
         });
         let (user, nav, can_search) = match &actor {
             Some(a) => (

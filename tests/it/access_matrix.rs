@@ -347,6 +347,12 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         (("GET", "/admin/jobs"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/jobs/failures"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/jobs/stats"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/jobs/alerts"), [A, A, D, A, D, D, L, E]),
+        (("POST", "/admin/jobs/alerts"), [A, D, D, D, D, D, L, E]),
+        (
+            ("POST", "/admin/jobs/alerts/test"),
+            [A, D, D, D, D, D, L, E],
+        ),
         (
             ("GET", "/admin/jobs/failures/{id}"),
             [A, A, D, A, D, D, L, E],

@@ -44,6 +44,7 @@ impl Bull {
             redis_url: Some(self.url.clone()),
             prefix: self.prefix.clone(),
             queues: vec!["articleQueue".into(), "social-media-post".into()],
+            alert_every: std::time::Duration::from_secs(1),
         }
     }
 

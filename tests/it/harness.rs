@@ -100,6 +100,7 @@ impl Default for Options {
                 redis_url: None,
                 prefix: "bull".into(),
                 queues: vec!["articleQueue".into(), "social-media-post".into()],
+                alert_every: std::time::Duration::from_secs(1),
             },
         }
     }

@@ -607,3 +607,176 @@ async fn the_api_reads_retries_deletes_and_searches() {
     worker.stop().await;
     bull.clean().await;
 }
+
+/// A stand-in for Slack's incoming webhook: keeps every text posted.
+async fn slack_peer() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::routing::post;
+    let got: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = got.clone();
+    let app = axum::Router::new().route(
+        "/services/T0/B0/x",
+        post(move |body: axum::Json<serde_json::Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .expect("lock")
+                    .push(body["text"].as_str().unwrap_or_default().to_owned());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (
+        format!("http://127.0.0.1:{}/services/T0/B0/x", addr.port()),
+        got,
+    )
+}
+
+/// The settings form: only `articleQueue`'s no-worker rule on (after
+/// `minutes`), the rest off, to the given targets.
+fn alert_form(slack: &str, minutes: &str) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = vec![
+        ("slack_url".into(), slack.into()),
+        ("emails".into(), "ops@example.test".into()),
+        ("cooldown_minutes".into(), "60".into()),
+        ("notify_in_app".into(), "1".into()),
+    ];
+    for q in ["articleQueue", "social-media-post"] {
+        for (rule, threshold) in [
+            ("failure_rate", "20"),
+            ("failures_hour", "50"),
+            ("oldest_waiting", "15"),
+            ("no_worker", minutes),
+        ] {
+            f.push((format!("{q}.{rule}.threshold"), threshold.into()));
+            if rule == "failure_rate" {
+                f.push((format!("{q}.{rule}.window"), "10".into()));
+                f.push((format!("{q}.{rule}.min_finished"), "20".into()));
+            }
+            if q == "articleQueue" && rule == "no_worker" {
+                f.push((format!("{q}.{rule}.enabled"), "1".into()));
+            }
+        }
+    }
+    f
+}
+
+async fn texts_after(got: &std::sync::Arc<std::sync::Mutex<Vec<String>>>, n: usize) -> Vec<String> {
+    for _ in 0..100 {
+        if got.lock().expect("lock").len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    got.lock().expect("lock").clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn a_breach_alerts_once_then_recovers_once() {
+    let bull = Bull::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind smtp");
+    let smtp_port = listener.local_addr().expect("addr").port();
+    let mails: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    tokio::spawn(crate::tasks::smtp_server(listener, mails.clone()));
+    let (slack, said) = slack_peer().await;
+    let app = TestApp::spawn_with(Options {
+        jobs: bull.config(),
+        smtp: Some(format!("smtp://127.0.0.1:{smtp_port}")),
+        ..Options::default()
+    })
+    .await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    connected(&app, &admin).await;
+
+    // A bad webhook is refused inline and nothing is saved.
+    let mut bad = alert_form("ftp://hooks.example/x", "0");
+    let token = app.csrf(&admin).await;
+    bad.push(("_csrf".into(), token.clone()));
+    let res = admin
+        .post(app.url("/admin/jobs/alerts"))
+        .form(&bad)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.expect("body");
+    assert!(
+        select_text(&html, "#form-error")[0].contains("https"),
+        "{html}"
+    );
+    assert!(app.audit("jobs.alert_settings_changed").await.is_empty());
+
+    // No worker: a breach, sent once, mailed and in the bell.
+    let mut form = alert_form(&slack, "0");
+    form.push(("_csrf".into(), token));
+    let res = admin
+        .post(app.url("/admin/jobs/alerts"))
+        .form(&form)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(location(&res), "/admin/jobs/alerts");
+    assert_eq!(app.audit("jobs.alert_settings_changed").await.len(), 1);
+    let texts = texts_after(&said, 1).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].contains("articleQueue") && texts[0].contains("no worker"),
+        "{texts:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        said.lock().expect("lock").len(),
+        1,
+        "no repeat while it lasts"
+    );
+
+    // A worker comes: one recovery.
+    let worker = bull.worker("articleQueue").await;
+    let texts = texts_after(&said, 2).await;
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("online again"), "{texts:?}");
+
+    // It goes again within the cool-down: nothing new is sent.
+    worker.stop().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(said.lock().expect("lock").len(), 2, "cool-down");
+
+    // The mails (breach and recovery), the bell, the history.
+    for _ in 0..100 {
+        if mails.lock().expect("lock").len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let got = mails.lock().expect("lock").clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got.iter().all(|m| m.contains("ops@example.test")));
+    let html = app
+        .get(&admin, "/admin/notifications")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(html.contains("no worker online"), "{html}");
+    let html = app
+        .get(&admin, "/admin/jobs/alerts")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#alert-history tbody tr").len(), 2);
+
+    // The test button reaches Slack too.
+    let res = app.post_form(&admin, "/admin/jobs/alerts/test", &[]).await;
+    assert_eq!(location(&res), "/admin/jobs/alerts");
+    let texts = texts_after(&said, 3).await;
+    assert!(texts[2].contains("Test alert"), "{texts:?}");
+    bull.clean().await;
+}

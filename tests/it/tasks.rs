@@ -344,7 +344,7 @@ async fn the_scheduler_enqueues_each_slot_once() {
 }
 
 /// A minimal SMTP server: accepts every message and keeps what it got.
-async fn smtp_server(listener: TcpListener, got: Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn smtp_server(listener: TcpListener, got: Arc<Mutex<Vec<String>>>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             return;

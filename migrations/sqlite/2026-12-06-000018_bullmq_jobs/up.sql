@@ -76,3 +76,30 @@ CREATE TABLE job_runs (
 );
 CREATE INDEX job_runs_user_idx ON job_runs (user_id, id);
 CREATE INDEX job_runs_finished_idx ON job_runs (finished_at);
+
+-- Alert rules per queue (settings in shared_state 'jobs.alerts'): where
+-- each rule stands. A breach is sent when the row turns firing, a recovery
+-- when it turns back, both by a compare-and-set on the row, so two
+-- instances evaluating at once send one message. `pending_since`: when
+-- the condition was first seen (a rule may need it to last).
+CREATE TABLE job_alert_state (
+  queue TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  firing BOOLEAN NOT NULL,
+  notified BOOLEAN NOT NULL,
+  pending_since TIMESTAMP,
+  last_sent_at TIMESTAMP,
+  PRIMARY KEY (queue, rule)
+);
+
+-- Every alert sent (breach, recovery, test) with its figures.
+CREATE TABLE job_alerts (
+  id INTEGER PRIMARY KEY,
+  queue TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('breach', 'recovery', 'test')),
+  figures TEXT NOT NULL,
+  message TEXT NOT NULL,
+  delivery TEXT NOT NULL,
+  at TIMESTAMP NOT NULL
+);
