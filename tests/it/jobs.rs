@@ -780,3 +780,210 @@ async fn a_breach_alerts_once_then_recovers_once() {
     assert!(texts[2].contains("Test alert"), "{texts:?}");
     bull.clean().await;
 }
+
+/// A Redis of the test's own, on its own port, that can be stopped and
+/// started again with its data (append-only file).
+struct OwnRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start() -> OwnRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("sowat-redis-{port}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut r = OwnRedis {
+            port,
+            dir,
+            child: None,
+        };
+        r.up();
+        r
+    }
+
+    fn up(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs (Debian's redis-server)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn down(&mut self) {
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "shutdown"])
+            .output();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.down();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn with_redis_stopped_the_screens_say_so_and_the_index_catches_up() {
+    let mut redis = OwnRedis::start();
+    let bull = Bull::on(&redis.url());
+    let app = app_with(&bull).await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    connected(&app, &admin).await;
+    let worker = bull.worker("articleQueue").await;
+    let ids = bull
+        .produce(
+            "articleQueue",
+            json!([job(
+                "generate",
+                json!({"mode": "fail", "error": "before the outage"}),
+                json!({})
+            )]),
+        )
+        .await;
+    for _ in 0..100 {
+        if count(&app, "job_failures").await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&app, "job_failures").await, 1);
+    worker.stop().await;
+
+    redis.down();
+    for path in [
+        "/admin/jobs".to_owned(),
+        "/admin/jobs/articleQueue/failed".to_owned(),
+        format!("/admin/jobs/articleQueue/job/{}", ids[0]),
+    ] {
+        let started = std::time::Instant::now();
+        let res = app.get(&admin, &path).await;
+        let took = started.elapsed();
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.expect("body");
+        assert!(
+            select_text(&html, "#jobs-problem")[0].contains("does not answer"),
+            "{path}: {html}"
+        );
+        // Bounded (the client alone would wait tens of seconds): one
+        // second in the product, with room for a loaded test machine.
+        assert!(took < Duration::from_secs(3), "{path} took {took:?}");
+    }
+    // The index's pages do not need Redis.
+    let html = app
+        .get(&admin, "/admin/jobs/failures")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#failures tbody tr").len(), 1);
+
+    redis.up();
+    connected(&app, &admin).await;
+    let worker = bull.worker("articleQueue").await;
+    bull.produce(
+        "articleQueue",
+        json!([job(
+            "generate",
+            json!({"mode": "fail", "error": "after the outage"}),
+            json!({})
+        )]),
+    )
+    .await;
+    for _ in 0..100 {
+        if count(&app, "job_failures").await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count(&app, "job_failures").await,
+        2,
+        "the follower picked up again"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn failures_whose_events_were_trimmed_are_found_in_the_failed_set() {
+    let bull = Bull::new();
+    let mut worker = bull.worker("articleQueue").await;
+    let ids = bull
+        .produce(
+            "articleQueue",
+            json!(
+                (0..5)
+                    .map(|i| job(
+                        "generate",
+                        json!({"mode": "fail", "error": format!("lost event {i}"), "userId": 9}),
+                        json!({})
+                    ))
+                    .collect::<Vec<_>>()
+            ),
+        )
+        .await;
+    for id in &ids {
+        worker.wait_for("failed", Some(id)).await;
+    }
+    worker.stop().await;
+    // BullMQ trims its stream; here, before the backoffice ever read it.
+    let mut conn = bull.redis().await;
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(format!("{}:articleQueue:events", bull.prefix))
+        .arg("MAXLEN")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .expect("XTRIM");
+    let app = app_with(&bull).await;
+    for _ in 0..100 {
+        if count(&app, "job_failures").await == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&app, "job_failures").await, 5);
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let html = app
+        .get(&admin, "/admin/jobs/failures?user=9")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#failures tbody tr").len(), 5);
+    assert!(html.contains("lost event 3"));
+    bull.clean().await;
+}

@@ -70,6 +70,51 @@ pub async fn round(pool: &Pool, clock: &Clock, link: &JobsLink) -> Result<Writte
     outcome.map(|()| total)
 }
 
+/// Failed jobs looked at by a rescan, newest first.
+pub const RESCAN: isize = 10_000;
+
+/// Records the failures of the failed set's newest [`RESCAN`] jobs (an
+/// attempt already recorded is left as it is); how many were new.
+async fn rescan(
+    pool: &Pool,
+    redis: &mut bullmq::redis_connection::AnyConnection,
+    q: &bullmq::Queue,
+) -> Result<usize, FollowError> {
+    let name = q.name().to_owned();
+    let key_prefix = q.keys().key_prefix();
+    let ids: Vec<String> = bounded(async {
+        redis::cmd("ZREVRANGE")
+            .arg(q.keys().failed())
+            .arg(0)
+            .arg(RESCAN - 1)
+            .query_async::<Vec<String>>(&mut *redis)
+            .await
+            .map_err(JobsError::from)
+    })
+    .await?;
+    let mut new = 0;
+    for chunk in ids.chunks(BATCH) {
+        let facts = bounded(follow::facts(redis, &key_prefix, chunk)).await?;
+        let failures: Vec<record::Failure> = chunk
+            .iter()
+            .filter_map(|id| {
+                facts
+                    .get(id)
+                    .map(|f| record::failures_from_hash(&name, id, f))
+            })
+            .flatten()
+            .collect();
+        let mut db = pool.get().await?;
+        let queue = name.clone();
+        new += db
+            .transaction(|tx| {
+                Box::pin(async move { record::write_rescanned(tx, &queue, failures).await })
+            })
+            .await?;
+    }
+    Ok(new)
+}
+
 async fn queue(
     pool: &Pool,
     clock: &Clock,
@@ -89,12 +134,16 @@ async fn queue(
         if !checked_gap {
             checked_gap = true;
             if let Some(first) = bounded(follow::first_id(&mut redis, &events_key)).await?
-                && from.as_deref().is_some_and(|f| follow::before(f, &first))
+                && from.as_deref().is_none_or(|f| follow::before(f, &first))
             {
-                // BullMQ trimmed events we had not read (the stream keeps
-                // ~10,000): their counts are lost; failures still in the
-                // failed set are found again by their next event.
-                tracing::warn!(queue = %name, cursor = %after, first = %first, "events were trimmed before the index read them");
+                // Events we had not read were trimmed (the stream keeps
+                // ~10,000), or this is the first start: the failed set
+                // still holds the failures, read from their hashes. The
+                // trimmed events' per-minute counts are lost.
+                if from.is_some() {
+                    tracing::warn!(queue = %name, cursor = %after, first = %first, "events were trimmed before the index read them; rescanning the failed set");
+                }
+                total.failures += rescan(pool, &mut redis, q).await?;
             }
         }
         let events: Vec<StreamEvent> =

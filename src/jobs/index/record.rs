@@ -111,6 +111,25 @@ fn failures_of(queue: &str, job_id: &str, f: &JobFacts, e: &StreamEvent) -> Vec<
         .collect()
 }
 
+/// The failed attempts of a job in the failed set, read from its hash
+/// alone (a rescan after events were trimmed).
+pub fn failures_from_hash(queue: &str, job_id: &str, f: &JobFacts) -> Vec<Failure> {
+    let at_ms = f
+        .finished_ms
+        .or(f.processed_ms)
+        .or(f.created_ms)
+        .unwrap_or(0);
+    let event = StreamEvent {
+        id: format!("{at_ms}-0"),
+        at_ms,
+        event: "failed".to_owned(),
+        job_id: Some(job_id.to_owned()),
+        prev: None,
+        failed_reason: Some(f.failed_reason.clone()),
+    };
+    failures_of(queue, job_id, f, &event)
+}
+
 /// What `events` (read after `from`) add to the index; `facts` holds the
 /// hashes of the jobs that needed one (absent: the job is gone).
 pub fn build(
@@ -282,10 +301,48 @@ pub async fn write(
         return Ok(None);
     }
     let mut minutes = batch.minutes;
+    let mut written = Written {
+        failures: insert_failures(tx, &batch.queue, batch.failures, &mut minutes).await?,
+        completed: 0,
+    };
+    for r in batch.runs {
+        let Some(at) = ms_to_time(r.at_ms) else {
+            continue;
+        };
+        let queue = batch.queue.clone();
+        db_run!(tx, |c| diesel::insert_into(job_runs::table)
+            .values((
+                job_runs::queue.eq(&queue),
+                job_runs::job_id.eq(&r.job_id),
+                job_runs::job_name.eq(&r.name),
+                job_runs::user_id.eq(r.user_id),
+                job_runs::state.eq(r.state),
+                job_runs::finished_at.eq(at),
+                job_runs::dedupe.eq(&r.dedupe),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c)
+            .await)?;
+    }
+    for (minute, d) in minutes {
+        written.completed += d.completed;
+        add_minute(tx, &batch.queue, minute, d).await?;
+    }
+    Ok(Some(written))
+}
+
+/// Inserts `failures` (a second record of an attempt is a no-op), counts
+/// the new ones in their errors and in `minutes`; how many were new.
+async fn insert_failures(
+    tx: &mut Tx<'_>,
+    queue: &str,
+    failures: Vec<Failure>,
+    minutes: &mut BTreeMap<i64, MinuteDelta>,
+) -> QResult<usize> {
     let mut errors: HashMap<String, i64> = HashMap::new();
     let mut error_counts: HashMap<i64, (i64, PrimitiveDateTime)> = HashMap::new();
-    let mut written = Written::default();
-    for f in batch.failures {
+    let mut inserted_n = 0usize;
+    for f in failures {
         let Some(at) = ms_to_time(f.at_ms) else {
             continue;
         };
@@ -293,12 +350,12 @@ pub async fn write(
         let eid = match errors.get(&print) {
             Some(id) => *id,
             None => {
-                let id = error_id(tx, &batch.queue, &print, &f.message, at).await?;
+                let id = error_id(tx, queue, &print, &f.message, at).await?;
                 errors.insert(print, id);
                 id
             }
         };
-        let queue = batch.queue.clone();
+        let queue = queue.to_owned();
         let created = f.job_created_ms.and_then(ms_to_time);
         let inserted = db_run!(tx, |c| diesel::insert_into(job_failures::table)
             .values((
@@ -319,7 +376,7 @@ pub async fn write(
             .execute(c)
             .await)?;
         if inserted == 1 {
-            written.failures += 1;
+            inserted_n += 1;
             let e = error_counts.entry(eid).or_insert((0, at));
             e.0 += 1;
             e.1 = e.1.max(at);
@@ -347,30 +404,23 @@ pub async fn write(
         .execute(c)
         .await)?;
     }
-    for r in batch.runs {
-        let Some(at) = ms_to_time(r.at_ms) else {
-            continue;
-        };
-        let queue = batch.queue.clone();
-        db_run!(tx, |c| diesel::insert_into(job_runs::table)
-            .values((
-                job_runs::queue.eq(&queue),
-                job_runs::job_id.eq(&r.job_id),
-                job_runs::job_name.eq(&r.name),
-                job_runs::user_id.eq(r.user_id),
-                job_runs::state.eq(r.state),
-                job_runs::finished_at.eq(at),
-                job_runs::dedupe.eq(&r.dedupe),
-            ))
-            .on_conflict_do_nothing()
-            .execute(c)
-            .await)?;
-    }
+    Ok(inserted_n)
+}
+
+/// Failures found by a rescan of the failed set (events trimmed before
+/// they were read, or the first start): kept and counted like the others
+/// (an attempt already recorded is neither), the cursor untouched.
+pub async fn write_rescanned(
+    tx: &mut Tx<'_>,
+    queue: &str,
+    failures: Vec<Failure>,
+) -> QResult<usize> {
+    let mut minutes = BTreeMap::new();
+    let new = insert_failures(tx, queue, failures, &mut minutes).await?;
     for (minute, d) in minutes {
-        written.completed += d.completed;
-        add_minute(tx, &batch.queue, minute, d).await?;
+        add_minute(tx, queue, minute, d).await?;
     }
-    Ok(Some(written))
+    Ok(new)
 }
 
 /// Adds a minute's counts to its row (one follower per queue writes, the
