@@ -790,7 +790,7 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn start() -> OwnRedis {
+    async fn start() -> OwnRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -802,11 +802,11 @@ impl OwnRedis {
             dir,
             child: None,
         };
-        r.up();
+        r.up().await;
         r
     }
 
-    fn up(&mut self) {
+    async fn up(&mut self) {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -828,7 +828,7 @@ impl OwnRedis {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("redis-server did not start");
     }
@@ -857,7 +857,7 @@ impl Drop for OwnRedis {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Node and Redis: run by .ci/run"]
 async fn with_redis_stopped_the_screens_say_so_and_the_index_catches_up() {
-    let mut redis = OwnRedis::start();
+    let mut redis = OwnRedis::start().await;
     let bull = Bull::on(&redis.url());
     let app = app_with(&bull).await;
     let (admin, _) = app.client_as(Kind::Admin).await;
@@ -910,7 +910,7 @@ async fn with_redis_stopped_the_screens_say_so_and_the_index_catches_up() {
         .expect("body");
     assert_eq!(select_text(&html, "#failures tbody tr").len(), 1);
 
-    redis.up();
+    redis.up().await;
     connected(&app, &admin).await;
     let worker = bull.worker("articleQueue").await;
     bull.produce(
