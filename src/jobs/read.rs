@@ -2,7 +2,7 @@
 //! the oldest waiting job; a page of jobs in one state; one job whole.
 //! Every read of a page runs inside one [`JobsLink::call`] bound.
 
-use bullmq::{Job, Queue};
+use bullmq::Queue;
 use serde_json::Value;
 
 use super::link::{JobsError, JobsLink};
@@ -107,20 +107,10 @@ pub fn user_id_of(data: &Value) -> Option<i64> {
     .filter(|id| *id > 0)
 }
 
-fn line(job: &Job) -> JobLine {
-    JobLine {
-        id: job.id().to_owned(),
-        name: job.name().to_owned(),
-        created_ms: job.timestamp() as i64,
-        finished_ms: job.finished_on().map(|t| t as i64),
-        attempts_made: job.attempts_made(),
-        failed_reason: job.failed_reason().to_owned(),
-        user_id: user_id_of(job.data()),
-    }
-}
-
-/// One page of a state's jobs, newest first for finished ones (BullMQ's
-/// order), and how many the state holds.
+/// One page of a state's jobs and how many the state holds: ids by rank
+/// from BullMQ's list or sorted set, then the fields a list shows for each
+/// (one pipeline), rather than every job whole. Finished jobs newest
+/// first, waiting and scheduled ones in the order they will run.
 pub async fn page(
     link: &JobsLink,
     queue: &str,
@@ -129,17 +119,73 @@ pub async fn page(
     size: u64,
 ) -> Result<(Vec<JobLine>, u64), JobsError> {
     let q = link.queue(queue)?;
-    let bull_state = if state == "waiting" { "wait" } else { state };
-    let asc = !matches!(state, "completed" | "failed");
+    let keys = q.keys();
+    let (key, sorted, newest_first) = match state {
+        "waiting" => (keys.wait(), false, false),
+        "paused" => (keys.paused(), false, false),
+        "active" => (keys.active(), false, false),
+        "delayed" => (keys.delayed(), true, false),
+        "prioritized" => (keys.prioritized(), true, false),
+        "completed" => (keys.completed(), true, true),
+        "failed" => (keys.failed(), true, true),
+        _ => return Err(JobsError::NotFound),
+    };
+    let prefix = keys.key_prefix();
+    let (start, end) = (offset as i64, (offset + size) as i64 - 1);
     JobsLink::call(async {
-        let types = [state];
-        let count_types = [bull_state];
-        let (jobs, total) = tokio::join!(
-            q.get_jobs(&types, offset as i64, (offset + size) as i64 - 1, asc),
-            q.get_job_count_by_types(&count_types)
-        );
-        let jobs = jobs?;
-        Ok::<_, JobsError>((jobs.iter().map(line).collect(), total?))
+        let mut conn = q.connection().connection();
+        let mut pipe = redis::pipe();
+        if sorted {
+            pipe.cmd(if newest_first { "ZREVRANGE" } else { "ZRANGE" })
+                .arg(&key)
+                .arg(start)
+                .arg(end);
+            pipe.cmd("ZCARD").arg(&key);
+        } else {
+            // Lists are pushed on the left: the next to run is the last.
+            pipe.cmd("LRANGE").arg(&key).arg(-end - 1).arg(-start - 1);
+            pipe.cmd("LLEN").arg(&key);
+        }
+        let (mut ids, total): (Vec<String>, u64) = pipe.query_async(&mut conn).await?;
+        if !sorted {
+            ids.reverse();
+        }
+        if ids.is_empty() {
+            return Ok::<_, JobsError>((Vec::new(), total));
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HMGET").arg(format!("{prefix}{id}")).arg(&[
+                "name",
+                "timestamp",
+                "finishedOn",
+                "atm",
+                "failedReason",
+                "data",
+            ]);
+        }
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        let lines = ids
+            .into_iter()
+            .zip(rows)
+            .map(|(id, r)| {
+                let get = |i: usize| r.get(i).cloned().flatten();
+                let num = |i: usize| get(i).and_then(|v| v.parse::<i64>().ok());
+                JobLine {
+                    id,
+                    name: get(0).unwrap_or_default(),
+                    created_ms: num(1).unwrap_or(0),
+                    finished_ms: num(2),
+                    attempts_made: num(3).unwrap_or(0).max(0) as u32,
+                    failed_reason: get(4).unwrap_or_default(),
+                    user_id: get(5)
+                        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+                        .as_ref()
+                        .and_then(user_id_of),
+                }
+            })
+            .collect();
+        Ok((lines, total))
     })
     .await
 }

@@ -186,6 +186,12 @@ async fn french_pages_show_no_english_value_or_missing_key() {
         "/admin/plans".to_owned(),
         "/admin/usage/overage".to_owned(),
         "/admin/notifications".to_owned(),
+        "/admin/jobs".to_owned(),
+        "/admin/jobs/articleQueue/failed".to_owned(),
+        "/admin/jobs/failures?q=x&from=2026-01-01".to_owned(),
+        "/admin/jobs/stats?range=24h".to_owned(),
+        "/admin/jobs/alerts".to_owned(),
+        format!("/admin/users/{}/jobs", user.id),
     ];
     for path in pages {
         let html = body(&app, &c, &path).await;

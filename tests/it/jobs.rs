@@ -987,3 +987,106 @@ async fn failures_whose_events_were_trimmed_are_found_in_the_failed_set() {
     assert!(html.contains("lost event 3"));
     bull.clean().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs Node and Redis: run by .ci/run"]
+async fn bulk_actions_from_the_failures_page_run_as_a_task() {
+    let bull = Bull::new();
+    let app = app_with(&bull).await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    connected(&app, &admin).await;
+    let mut worker = bull.worker("articleQueue").await;
+    let ids = bull
+        .produce(
+            "articleQueue",
+            json!(
+                (0..3)
+                    .map(|i| job(
+                        "generate",
+                        json!({"mode": "fail", "error": format!("Image API 503 ({i})")}),
+                        json!({})
+                    ))
+                    .collect::<Vec<_>>()
+            ),
+        )
+        .await;
+    for id in &ids {
+        worker.wait_for("failed", Some(id)).await;
+    }
+    eventually(
+        &app,
+        &admin,
+        "/admin/jobs/failures?q=image",
+        &format!("data-job=\"{}\"", ids[2]),
+    )
+    .await;
+    // Every failure ever is not a filter.
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/jobs/bulk",
+            &[("action", "retry"), ("scope", "all")],
+        )
+        .await;
+    assert_eq!(location(&res), "/admin/jobs/failures");
+    // Delete two ticked jobs.
+    let a = format!("articleQueue:{}", ids[0]);
+    let b = format!("articleQueue:{}", ids[1]);
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/jobs/bulk",
+            &[
+                ("action", "delete"),
+                ("sel", &a),
+                ("sel", &b),
+                ("q", "image"),
+            ],
+        )
+        .await;
+    let task = crate::harness::task_of(&res);
+    let t = app.wait_for_task(task).await;
+    assert_eq!(t.state, "succeeded", "{t:?}");
+    for (id, status) in [(&ids[0], 404), (&ids[1], 404), (&ids[2], 200)] {
+        let res = app
+            .get(&admin, &format!("/admin/jobs/articleQueue/job/{id}"))
+            .await;
+        assert_eq!(res.status(), status, "job {id}");
+    }
+    let audit = app.audit("jobs.bulk_deleted").await;
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0].2.contains("\"count\":2"), "{}", audit[0].2);
+    // The failures stay in the index.
+    let html = app
+        .get(&admin, "/admin/jobs/failures?q=image")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#failures tbody tr").len(), 3);
+
+    // Support reads jobs and acts only once a role grants `jobs.write`.
+    let (support, _) = app.client_as(Kind::Support).await;
+    let retry = format!("/admin/jobs/articleQueue/job/{}/retry", ids[2]);
+    assert_eq!(app.post_form(&support, &retry, &[]).await.status(), 403);
+    {
+        use sowat_admin::db::schema::role_permissions as rp;
+        let mut db = app.db().await;
+        sowat_admin::db_run!(&mut db, |c| diesel_async::RunQueryDsl::execute(
+            diesel::insert_into(rp::table).values((
+                diesel::ExpressionMethods::eq(rp::role_id, 2i64),
+                diesel::ExpressionMethods::eq(rp::permission, "jobs.write")
+            )),
+            c
+        )
+        .await)
+        .expect("grant");
+    }
+    app.running().state.roles.invalidate();
+    let res = app.post_form(&support, &retry, &[]).await;
+    assert_eq!(res.status(), 303);
+    worker.wait_for("failed", Some(&ids[2])).await;
+    assert_eq!(app.audit("jobs.job_retried").await.len(), 1);
+    worker.stop().await;
+    bull.clean().await;
+}

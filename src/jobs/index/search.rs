@@ -100,6 +100,11 @@ pub async fn errors_matching(db: &mut Db, queue: Option<&str>, text: &str) -> QR
     })
 }
 
+/// Errors a text matches, up to this many, are read one by one (each
+/// through the (error_id, id) index) and merged: an `IN` list lets the
+/// planner walk the whole table newest first instead.
+const MERGED_ERRORS: usize = 20;
+
 /// A page of failures matching `f`, newest first, before id `before`.
 pub async fn failures(
     db: &mut Db,
@@ -107,16 +112,40 @@ pub async fn failures(
     before: Option<i64>,
     limit: i64,
 ) -> QResult<Vec<FailureRow>> {
-    let error_ids = match &f.text {
-        Some(text) => {
-            let ids = errors_matching(db, f.queue.as_deref(), text).await?;
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            Some(ids)
-        }
-        None => None,
+    let Some(text) = &f.text else {
+        return failures_of_errors(db, f, None, before, limit).await;
     };
+    let ids = errors_matching(db, f.queue.as_deref(), text).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if ids.len() > MERGED_ERRORS {
+        return failures_of_errors(db, f, Some(ids), before, limit).await;
+    }
+    let mut rows = Vec::new();
+    for id in ids {
+        let one = Filter {
+            error_id: Some(id),
+            ..f.clone()
+        };
+        // An error id asked for and another in the filter match nothing.
+        if f.error_id.is_some_and(|e| e != id) {
+            continue;
+        }
+        rows.extend(failures_of_errors(db, &one, None, before, limit).await?);
+    }
+    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.truncate(limit.max(0) as usize);
+    Ok(rows)
+}
+
+async fn failures_of_errors(
+    db: &mut Db,
+    f: &Filter,
+    error_ids: Option<Vec<i64>>,
+    before: Option<i64>,
+    limit: i64,
+) -> QResult<Vec<FailureRow>> {
     let f = f.clone();
     let patterns = f.payload.as_deref().map(payload_patterns);
     db_run!(db, |c| {
