@@ -134,7 +134,7 @@ pub async fn failures(
         }
         rows.extend(failures_of_errors(db, &one, None, before, limit).await?);
     }
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.id));
     rows.truncate(limit.max(0) as usize);
     Ok(rows)
 }
