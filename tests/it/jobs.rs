@@ -376,6 +376,15 @@ async fn the_index_counts_each_event_once_across_instances_and_restarts() {
         .expect("body");
     assert_eq!(select_text(&html, "#error-groups td.num"), ["50"]);
     assert_eq!(select_text(&html, "#failures tbody tr").len(), 50);
+    // A particular of one occurrence finds its failures, not the group's.
+    let html = app
+        .get(&admin, "/admin/jobs/failures?q=on+page+7")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#failures tbody tr").len(), 2, "{html}");
+    assert_eq!(select_text(&html, "#error-groups tbody tr").len(), 1);
     worker.stop().await;
     bull.clean().await;
 }

@@ -83,12 +83,21 @@ fn payload_patterns(q: &str) -> Vec<String> {
 }
 
 /// Ids of the errors whose message holds `text` (case-insensitive).
+/// An error is stored with its first message: a text naming another
+/// occurrence's particulars ("after 30299ms") matches it through the
+/// folded form ("after #ms"); the failures' own messages then decide.
 pub async fn errors_matching(db: &mut Db, queue: Option<&str>, text: &str) -> QResult<Vec<i64>> {
     let pattern = like_pattern(&text.to_lowercase());
+    let folded = like_pattern(&super::fingerprint::fingerprint(text).to_lowercase());
     let queue = queue.map(str::to_owned);
     db_run!(db, |c| {
         let mut q = job_errors::table
-            .filter(lower(job_errors::message).like(&pattern).escape('\\'))
+            .filter(
+                lower(job_errors::message)
+                    .like(&pattern)
+                    .escape('\\')
+                    .or(lower(job_errors::fingerprint).like(&folded).escape('\\')),
+            )
             .select(job_errors::id)
             .order(job_errors::last_at.desc())
             .limit(MAX_ERRORS)
@@ -147,6 +156,13 @@ async fn failures_of_errors(
     limit: i64,
 ) -> QResult<Vec<FailureRow>> {
     let f = f.clone();
+    // A text with particulars matched its errors by their folded form:
+    // each failure's own message must hold it.
+    let exact = f
+        .text
+        .as_deref()
+        .filter(|t| super::fingerprint::fingerprint(t) != *t)
+        .map(|t| like_pattern(&t.to_lowercase()));
     let patterns = f.payload.as_deref().map(payload_patterns);
     db_run!(db, |c| {
         let mut q = job_failures::table
@@ -188,6 +204,9 @@ async fn failures_of_errors(
         }
         if let Some(v) = f.to {
             q = q.filter(job_failures::failed_at.lt(v));
+        }
+        if let Some(p) = &exact {
+            q = q.filter(lower(job_failures::message).like(p).escape('\\'));
         }
         if let Some(p) = &patterns {
             match p.as_slice() {
@@ -252,6 +271,7 @@ pub async fn groups(
 ) -> QResult<Vec<ErrorGroup>> {
     let queue = queue.map(str::to_owned);
     let pattern = text.map(|t| like_pattern(&t.to_lowercase()));
+    let folded = text.map(|t| like_pattern(&super::fingerprint::fingerprint(t).to_lowercase()));
     db_run!(db, |c| {
         let mut q = job_errors::table
             .select((
@@ -268,8 +288,13 @@ pub async fn groups(
         if let Some(v) = &queue {
             q = q.filter(job_errors::queue.eq(v));
         }
-        if let Some(p) = &pattern {
-            q = q.filter(lower(job_errors::message).like(p).escape('\\'));
+        if let (Some(p), Some(folded)) = (&pattern, &folded) {
+            q = q.filter(
+                lower(job_errors::message)
+                    .like(p)
+                    .escape('\\')
+                    .or(lower(job_errors::fingerprint).like(folded).escape('\\')),
+            );
         }
         q.load::<ErrorGroup>(c).await
     })
