@@ -133,7 +133,18 @@ def main():
                     ("29-notifications", "/admin/notifications"),
                     ("30-user-billing", "/admin/users/2/billing"),
                     ("31-billing-events", "/admin/billing/events"),
+                    ("32-jobs", "/admin/jobs"),
+                    ("33-jobs-failed", "/admin/jobs/articleQueue/failed"),
+                    ("34-job", "/admin/jobs/articleQueue/job/1"),
+                    ("35-job-failures", "/admin/jobs/failures?q=timeout"),
+                    ("36-job-stats", "/admin/jobs/stats"),
+                    ("37-job-alerts", "/admin/jobs/alerts"),
+                    ("38-user-jobs", "/admin/users/2/jobs"),
                 ]
+                # ONLY=32,33 photographs those screens alone.
+                only = [o for o in os.environ.get("ONLY", "").split(",") if o]
+                if only:
+                    pages = [p for p in pages if any(p[0].startswith(o) for o in only)]
                 for name, path in pages:
                     b.go(path)
                     b.shot(f"{tag}-{name}")

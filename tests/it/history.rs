@@ -207,6 +207,8 @@ async fn french_pages_show_no_english_value_or_missing_key() {
             // Emails and names are data, not interface text.
             assert!(!hit, "{path}: English \"{word}\" on a French page");
         }
+        // A key missing from both tables shows as "⁇".
+        assert!(!text.contains('\u{2047}'), "{path}: a missing translation key");
         // An untranslated key shows as itself: "users.something".
         for w in text.split_whitespace() {
             let looks_like_key = w.contains('.')
