@@ -208,7 +208,10 @@ async fn french_pages_show_no_english_value_or_missing_key() {
             assert!(!hit, "{path}: English \"{word}\" on a French page");
         }
         // A key missing from both tables shows as "⁇".
-        assert!(!text.contains('\u{2047}'), "{path}: a missing translation key");
+        assert!(
+            !text.contains('\u{2047}'),
+            "{path}: a missing translation key"
+        );
         // An untranslated key shows as itself: "users.something".
         for w in text.split_whitespace() {
             let looks_like_key = w.contains('.')

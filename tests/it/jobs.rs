@@ -66,6 +66,17 @@ async fn count(app: &TestApp, sql_table: &str) -> i64 {
     .n
 }
 
+/// Waits (up to 10 s) until `table` holds `n` rows; how many it holds.
+async fn rows_become(app: &TestApp, table: &str, n: i64) -> i64 {
+    for _ in 0..100 {
+        if count(app, table).await == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    count(app, table).await
+}
+
 async fn minute_sums(app: &TestApp) -> (i64, i64) {
     let mut db = app.db().await;
     let now = app.clock.now();
@@ -337,13 +348,7 @@ async fn the_index_counts_each_event_once_across_instances_and_restarts() {
     for id in &first {
         worker.wait_for("failed", Some(id)).await;
     }
-    for _ in 0..100 {
-        if count(&app, "job_failures").await == 30 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count(&app, "job_failures").await, 30);
+    assert_eq!(rows_become(&app, "job_failures", 30).await, 30);
     second.stop().await;
 
     // Down while 20 more fail; back up, it resumes from its cursor.
@@ -882,13 +887,7 @@ async fn with_redis_stopped_the_screens_say_so_and_the_index_catches_up() {
             )]),
         )
         .await;
-    for _ in 0..100 {
-        if count(&app, "job_failures").await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count(&app, "job_failures").await, 1);
+    assert_eq!(rows_become(&app, "job_failures", 1).await, 1);
     worker.stop().await;
 
     redis.down();
@@ -978,13 +977,7 @@ async fn failures_whose_events_were_trimmed_are_found_in_the_failed_set() {
         .await
         .expect("XTRIM");
     let app = app_with(&bull).await;
-    for _ in 0..100 {
-        if count(&app, "job_failures").await == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(count(&app, "job_failures").await, 5);
+    assert_eq!(rows_become(&app, "job_failures", 5).await, 5);
     let (admin, _) = app.client_as(Kind::Admin).await;
     let html = app
         .get(&admin, "/admin/jobs/failures?user=9")

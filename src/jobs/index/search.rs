@@ -52,6 +52,31 @@ pub struct FailureRow {
     pub payload: String,
 }
 
+/// The columns of a [`FailureRow`], in its order.
+const FAILURE_COLUMNS: (
+    job_failures::id,
+    job_failures::queue,
+    job_failures::job_id,
+    job_failures::job_name,
+    job_failures::user_id,
+    job_failures::error_id,
+    job_failures::message,
+    job_failures::attempt,
+    job_failures::failed_at,
+    job_failures::payload,
+) = (
+    job_failures::id,
+    job_failures::queue,
+    job_failures::job_id,
+    job_failures::job_name,
+    job_failures::user_id,
+    job_failures::error_id,
+    job_failures::message,
+    job_failures::attempt,
+    job_failures::failed_at,
+    job_failures::payload,
+);
+
 /// `%…%` with LIKE's own wildcards taken literally.
 pub fn like_pattern(text: &str) -> String {
     let mut out = String::from("%");
@@ -166,18 +191,7 @@ async fn failures_of_errors(
     let patterns = f.payload.as_deref().map(payload_patterns);
     db_run!(db, |c| {
         let mut q = job_failures::table
-            .select((
-                job_failures::id,
-                job_failures::queue,
-                job_failures::job_id,
-                job_failures::job_name,
-                job_failures::user_id,
-                job_failures::error_id,
-                job_failures::message,
-                job_failures::attempt,
-                job_failures::failed_at,
-                job_failures::payload,
-            ))
+            .select(FAILURE_COLUMNS)
             .order(job_failures::id.desc())
             .limit(limit)
             .into_boxed();
@@ -230,21 +244,7 @@ async fn failures_of_errors(
 pub async fn failure(db: &mut Db, id: i64) -> QResult<Option<(FailureRow, Option<String>)>> {
     let row = db_run!(db, |c| job_failures::table
         .find(id)
-        .select((
-            (
-                job_failures::id,
-                job_failures::queue,
-                job_failures::job_id,
-                job_failures::job_name,
-                job_failures::user_id,
-                job_failures::error_id,
-                job_failures::message,
-                job_failures::attempt,
-                job_failures::failed_at,
-                job_failures::payload,
-            ),
-            job_failures::stacktrace,
-        ))
+        .select((FAILURE_COLUMNS, job_failures::stacktrace,))
         .first::<(FailureRow, Option<String>)>(c)
         .await
         .optional())?;
