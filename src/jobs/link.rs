@@ -59,7 +59,11 @@ impl From<bullmq::Error> for JobsError {
             // Some scripts' refusals come back as text ("… failed with code -3").
             bullmq::Error::InvalidConfig(m) if m.contains("with code -") => JobsError::WrongState,
             bullmq::Error::Redis(e) if e.is_io_error() || e.is_timeout() => JobsError::Unavailable,
-            other => JobsError::Redis(other.to_string()),
+            other => {
+                // The screens say "see the log": this is the log.
+                tracing::warn!(error = %other, "a BullMQ call failed");
+                JobsError::Redis(other.to_string())
+            }
         }
     }
 }
