@@ -73,6 +73,15 @@ fn ms_text(ms: Option<i64>) -> Value {
         .map_or(Value::Null, |t| json!(rfc3339(t)))
 }
 
+/// User ids start at 1.
+fn user_id(id: i64) -> Result<i64, ApiError> {
+    if id >= 1 {
+        Ok(id)
+    } else {
+        Err(ApiError::invalid("user_id is a user id (1 or more)"))
+    }
+}
+
 /// `from` and `to` must be days; reversed, they simply match nothing.
 fn days_or_refuse(typed: &Typed) -> Result<(), ApiError> {
     for k in ["from", "to"] {
@@ -120,14 +129,22 @@ pub async fn queues(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({ "queues": out })))
 }
 
-fn number(pairs: &[(String, String)], key: &str, default: u64, max: u64) -> Result<u64, ApiError> {
+fn number(
+    pairs: &[(String, String)],
+    key: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ApiError> {
     match pairs.iter().find(|(k, _)| k == key) {
         None => Ok(default),
         Some((_, v)) => v
             .parse::<u64>()
             .ok()
-            .filter(|n| *n <= max)
-            .ok_or_else(|| ApiError::invalid(format!("{key} is a whole number up to {max}"))),
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!("{key} is a whole number from {min} to {max}"))
+            }),
     }
 }
 
@@ -140,8 +157,8 @@ pub async fn item(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     if jobs::is_state(&item) {
-        let offset = number(&pairs, "offset", 0, 10_000_000)?;
-        let limit = number(&pairs, "limit", 50, MAX_LIMIT)?.max(1);
+        let offset = number(&pairs, "offset", 0, 0, 10_000_000)?;
+        let limit = number(&pairs, "limit", 50, 1, MAX_LIMIT)?;
         let (rows, total) = read::page(&state.jobs, &queue, &item, offset, limit)
             .await
             .map_err(jobs_error)?;
@@ -279,7 +296,7 @@ pub async fn retry_matching(
         json_body(&body)?
     };
     let user = match &f.user_id {
-        Some(n) => Some(crate::api::numbers::whole(n, "user_id")?.to_string()),
+        Some(n) => Some(user_id(crate::api::numbers::whole(n, "user_id")?)?.to_string()),
         None => None,
     };
     let mut pairs: Vec<(&str, String)> = vec![("queue", queue.clone())];
@@ -358,7 +375,7 @@ pub async fn failures(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = number(&pairs, "limit", 50, MAX_LIMIT)?.max(1) as i64;
+    let limit = number(&pairs, "limit", 50, 1, MAX_LIMIT)? as i64;
     let before = match pairs.iter().find(|(k, _)| k == "before") {
         None => None,
         Some((_, v)) => Some(
@@ -383,8 +400,13 @@ pub async fn failures(
     }
     let typed = Typed::from_pairs(mapped);
     days_or_refuse(&typed)?;
-    if !typed.get("user").is_empty() && typed.get("user").parse::<i64>().is_err() {
-        return Err(ApiError::invalid("user_id is a user id"));
+    if !typed.get("user").is_empty() {
+        user_id(
+            typed
+                .get("user")
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid("user_id is a user id"))?,
+        )?;
     }
     let Some(filter) = typed.filter(state.jobs.queue_names()) else {
         return Err(jobs_error(JobsError::UnknownQueue));
