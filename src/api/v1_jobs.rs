@@ -73,9 +73,9 @@ fn ms_text(ms: Option<i64>) -> Value {
         .map_or(Value::Null, |t| json!(rfc3339(t)))
 }
 
-/// User ids start at 1.
+/// User ids run from 1 to 2^53 − 1 (what a JSON number holds exactly).
 fn user_id(id: i64) -> Result<i64, ApiError> {
-    if id >= 1 {
+    if (1..=9_007_199_254_740_991).contains(&id) {
         Ok(id)
     } else {
         Err(ApiError::invalid("user_id is a user id (1 or more)"))
@@ -299,6 +299,13 @@ pub async fn retry_matching(
         Some(n) => Some(user_id(crate::api::numbers::whole(n, "user_id")?)?.to_string()),
         None => None,
     };
+    for (k, v) in [("from", &f.from), ("to", &f.to)] {
+        if let Some(v) = v
+            && crate::web::format::parse_day(v).is_none()
+        {
+            return Err(ApiError::invalid(format!("{k} is a day, YYYY-MM-DD")));
+        }
+    }
     let mut pairs: Vec<(&str, String)> = vec![("queue", queue.clone())];
     for (k, v) in [
         ("name", &f.name),
@@ -381,7 +388,7 @@ pub async fn failures(
         Some((_, v)) => Some(
             v.parse::<i64>()
                 .ok()
-                .filter(|n| *n > 0)
+                .filter(|n| (1..=9_007_199_254_740_991).contains(n))
                 .ok_or_else(|| ApiError::invalid("before is a failure id"))?,
         ),
     };
@@ -395,6 +402,19 @@ pub async fn failures(
         };
         if v.chars().count() > 500 {
             return Err(ApiError::invalid(format!("{k} has at most 500 characters")));
+        }
+        // Present means given: an empty day or id is not one.
+        match key {
+            "from" | "to" if crate::web::format::parse_day(v).is_none() => {
+                return Err(ApiError::invalid(format!("{k} is a day, YYYY-MM-DD")));
+            }
+            "user" => {
+                user_id(
+                    v.parse::<i64>()
+                        .map_err(|_| ApiError::invalid("user_id is a user id"))?,
+                )?;
+            }
+            _ => {}
         }
         mapped.push((key, v.as_str()));
     }
