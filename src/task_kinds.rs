@@ -68,13 +68,15 @@ async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
         now - time::Duration::days(crate::jobs::index::runs::KEPT_DAYS),
     )
     .await?;
-    if sessions + tasks + key_minutes + stripe_events + job_runs > 0 {
+    let job_minutes = crate::jobs::stats::purge_old(&mut db, run.clock.now()).await?;
+    if sessions + tasks + key_minutes + stripe_events + job_runs + job_minutes > 0 {
         tracing::info!(
             sessions,
             tasks,
             key_minutes,
             stripe_events,
             job_runs,
+            job_minutes,
             "housekeeping purged"
         );
     }
@@ -85,6 +87,7 @@ async fn housekeeping(s: &AppState, run: Run) -> Result<Done, TaskError> {
             "api_key_minutes": key_minutes,
             "stripe_events": stripe_events,
             "job_runs": job_runs,
+            "job_minutes": job_minutes,
         })),
     })
 }

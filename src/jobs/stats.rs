@@ -184,6 +184,19 @@ pub async fn series(db: &mut Db, queue: &str, from_minute: i64) -> QResult<Vec<M
         .await)
 }
 
+/// Minutes kept: the statistics show a week at most.
+pub const KEPT_MINUTES: i64 = 8 * 1_440;
+
+/// Deletes the minutes older than [`KEPT_MINUTES`] before `now`.
+pub async fn purge_old(db: &mut Db, now: OffsetDateTime) -> QResult<usize> {
+    let before = minute_of(now) - KEPT_MINUTES;
+    db_run!(db, |c| diesel::delete(
+        job_minutes::table.filter(job_minutes::minute.lt(before))
+    )
+    .execute(c)
+    .await)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
