@@ -87,6 +87,7 @@ pub mod redact;
 pub mod routes;
 pub mod security;
 pub mod seed;
+pub mod session_pages;
 pub mod state;
 pub mod task_kinds;
 pub mod task_pages;

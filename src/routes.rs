@@ -12,8 +12,8 @@ use crate::state::AppState;
 use crate::web::guard;
 use crate::web::route::*;
 use crate::{
-    account, admin, api, auth, billing_pages, health, job_pages, notifications, plans, task_pages,
-    usage, users, web, workspaces,
+    account, admin, api, auth, billing_pages, health, job_pages, notifications, plans,
+    session_pages, task_pages, usage, users, web, workspaces,
 };
 
 /// Every route of the service.
@@ -29,6 +29,7 @@ pub fn table() -> Vec<Route> {
         usage::routes(),
         billing_pages::routes(),
         job_pages::routes(),
+        session_pages::routes(),
         notifications::routes(),
         task_pages::routes(),
         api::routes(),

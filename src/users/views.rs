@@ -97,6 +97,8 @@ pub struct Abilities {
     pub billing: bool,
     /// May read jobs (the jobs section, loaded from the jobs area).
     pub jobs: bool,
+    /// May manage sessions (the sessions section, from the sessions area).
+    pub sessions: bool,
 }
 
 impl Abilities {
@@ -113,6 +115,7 @@ impl Abilities {
             usage: can(actor, Permission::UsageRead, None),
             billing: can(actor, Permission::BillingRead, None),
             jobs: can(actor, Permission::JobsRead, None),
+            sessions: can(actor, Permission::SessionsManage, None),
         }
     }
 }
@@ -169,6 +172,14 @@ pub struct UsagePlaceholder<'a> {
 #[derive(Template)]
 #[template(path = "users/_billing.html")]
 pub struct BillingPlaceholder<'a> {
+    pub ctx: &'a PageCtx,
+    pub user_id: i64,
+}
+
+/// Where the sessions area's section is loaded (htmx), with a link without it.
+#[derive(Template)]
+#[template(path = "users/_sessions.html")]
+pub struct SessionsPlaceholder<'a> {
     pub ctx: &'a PageCtx,
     pub user_id: i64,
 }

@@ -100,7 +100,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 12] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 13] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -127,6 +127,11 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             Some(Permission::ApiKeysManage),
         ),
         ("/admin/tasks", "nav.tasks", Some(Permission::AdminAccess)),
+        (
+            "/admin/sessions",
+            "nav.sessions",
+            Some(Permission::SessionsManage),
+        ),
         // The workspaces the user belongs to (managers and members).
         ("/workspaces", "nav.my_workspaces", None),
         ("/account", "nav.account", None),

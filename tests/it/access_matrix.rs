@@ -405,6 +405,23 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
             ("POST", "/api/v1/jobs/{queue}/retry"),
             [K, K, K, K, K, K, K, K],
         ),
+        (("GET", "/admin/sessions"), [A, D, D, D, D, D, L, E]),
+        (
+            ("POST", "/admin/sessions/others/end"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/sessions/{handle}/end"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("GET", "/admin/users/{id}/sessions"),
+            [A, D, D, D, D, D, L, E],
+        ),
+        (
+            ("POST", "/admin/users/{id}/sessions/end"),
+            [A, D, D, D, D, D, L, E],
+        ),
         (("GET", "/api/docs"), [A, A, A, A, D, D, L, E]),
         (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A]),
     ])
@@ -486,7 +503,14 @@ async fn every_route_for_every_actor() {
         let Some(row) = expected.get(&(route.method.as_str(), route.path)) else {
             continue;
         };
-        for (i, (kind, client)) in clients.iter().enumerate() {
+        // Ending everyone's sessions would sign every other actor out: the
+        // administrator's call is made at the end, by an administrator of its own.
+        let mut order: Vec<usize> = (0..clients.len()).collect();
+        if route.path == EVERYONE_OUT {
+            order.retain(|i| *i != 0);
+        }
+        for i in order {
+            let (kind, client) = &clients[i];
             let url = app.url(&concrete(route.path, target));
             let res = if route.method == Method::GET {
                 client.get(&url).send().await.unwrap()
@@ -519,9 +543,25 @@ async fn every_route_for_every_actor() {
             }
         }
     }
+    let last = app
+        .create_user("last-admin@example.test", &["admin"], true)
+        .await;
+    let client = app.client();
+    app.sign_in(&client, &last).await;
+    let res = app.post_form(&client, EVERYONE_OUT, &[]).await;
+    let seen = classify(&res);
+    if seen != expected[&("POST", EVERYONE_OUT)][0] {
+        failures.push(format!(
+            "POST {EVERYONE_OUT} as Admin: got {seen:?} ({})",
+            res.status()
+        ));
+    }
     assert!(
         failures.is_empty(),
         "access matrix:\n{}",
         failures.join("\n")
     );
 }
+
+/// The route that signs every other session out.
+const EVERYONE_OUT: &str = "/admin/sessions/others/end";

@@ -34,6 +34,7 @@ const LAYERS: &[&[&str]] = &[
         "usage",
         "billing_pages",
         "job_pages",
+        "session_pages",
         "notifications",
         "task_pages",
         "health",

@@ -296,3 +296,96 @@ async fn an_unreadable_session_is_dropped_not_an_outage() {
         "a fresh session works"
     );
 }
+
+/// Staff see every live session, filter them, and end one, all of a user,
+/// or all but their own; the end holds on every instance.
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_end_sessions_everywhere() {
+    let app = TestApp::spawn().await;
+    let other = app.second_instance().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let agent = app
+        .create_user("agent@sessions.test", &["support"], true)
+        .await;
+    let (first, second) = (app.client(), app.client());
+    app.sign_in(&first, &agent).await;
+    // Two sign-ins in the same TOTP step are refused: wait for the next.
+    tokio::time::sleep(std::time::Duration::from_secs(31)).await;
+    app.sign_in(&second, &agent).await;
+    let html = app
+        .get(&admin, "/admin/sessions?role=support")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let handles: Vec<String> =
+        crate::harness::select_attrs(&html, "#staff-sessions tr[data-handle]", "data-handle");
+    assert_eq!(handles.len(), 2, "{html}");
+    let html = app
+        .get(&admin, &format!("/admin/sessions?user=%23{}", agent.id))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#staff-sessions tbody tr").len(), 2);
+    let html = app
+        .get(&admin, "/admin/sessions?ip=10.99.")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#no-sessions").len(), 1);
+
+    // One ended: that browser is out on the other instance too.
+    let res = app
+        .post_form(&admin, &format!("/admin/sessions/{}/end", handles[0]), &[])
+        .await;
+    assert_eq!(location(&res), "/admin/sessions");
+    let at_other = |c: &reqwest::Client| c.get(format!("http://{}/admin", other.addr)).send();
+    let (a, b) = (
+        at_other(&first).await.expect("GET"),
+        at_other(&second).await.expect("GET"),
+    );
+    let outs = [&a, &b]
+        .iter()
+        .filter(|r| location(r).starts_with("/login"))
+        .count();
+    assert_eq!(outs, 1, "exactly the ended one is signed out");
+
+    // All of the user's: both out. The user page has the section.
+    let html = app
+        .get(&admin, &format!("/admin/users/{}/sessions", agent.id))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(select_text(&html, "#section-sessions tbody tr").len(), 1);
+    let res = app
+        .post_form(
+            &admin,
+            &format!("/admin/users/{}/sessions/end", agent.id),
+            &[],
+        )
+        .await;
+    assert_eq!(location(&res), format!("/admin/users/{}", agent.id));
+    for c in [&first, &second] {
+        assert!(location(&at_other(c).await.expect("GET")).starts_with("/login"));
+    }
+    // All but mine: the admin stays.
+    let res = app
+        .post_form(&admin, "/admin/sessions/others/end", &[])
+        .await;
+    assert_eq!(location(&res), "/admin/sessions");
+    assert_eq!(
+        app.get(&admin, "/admin/sessions").await.status(),
+        StatusCode::OK
+    );
+    let ended = app.audit("session.ended").await;
+    assert_eq!(ended.len(), 3, "{ended:?}");
+    assert!(
+        ended
+            .iter()
+            .all(|(_, actor, d)| actor.contains("admin") || d.contains("by_staff"))
+    );
+    other.stop().await;
+}

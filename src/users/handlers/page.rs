@@ -420,6 +420,15 @@ pub async fn full(
             },
         )?);
     }
+    if can.sessions && u.deleted_at.is_none() {
+        sections.push(Section::render(
+            "section-sessions",
+            &SessionsPlaceholder {
+                ctx: &ctx,
+                user_id: u.id,
+            },
+        )?);
+    }
     sections.push(logins(db, &ctx, u).await?);
     sections.push(section(db, &ctx, actor, u, Part::Notes, form_for(Part::Notes), None).await?);
     if can.audit {

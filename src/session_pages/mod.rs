@@ -1,0 +1,20 @@
+//! `/admin/sessions`: every live session of every user, for whoever may
+//! manage sessions: filtered by user, role or address; one ended, all of a
+//! user, or all but one's own. A session is a row: deleting it kills its
+//! cookie on every instance at that user's next request. Audited.
+
+pub mod changes;
+pub mod handlers;
+pub mod store;
+
+#[rustfmt::skip]
+pub fn routes() -> Vec<crate::web::route::Route> {
+    use crate::web::route::*;
+    vec![
+        get("/admin/sessions", Staff(SessionsManage), handlers::list),
+        post("/admin/sessions/others/end", Staff(SessionsManage), handlers::end_others),
+        post("/admin/sessions/{handle}/end", Staff(SessionsManage), handlers::end_one),
+        get("/admin/users/{id}/sessions", Staff(SessionsManage), handlers::user_section),
+        post("/admin/users/{id}/sessions/end", Staff(SessionsManage), handlers::end_user),
+    ]
+}
