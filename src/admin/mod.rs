@@ -1,6 +1,7 @@
 //! The admin home and the audit trail screen. `handlers.rs`, `store.rs`
 //! (reads), `views.rs`.
 
+pub mod denied;
 pub mod handlers;
 pub mod store;
 pub mod views;
@@ -12,5 +13,6 @@ pub fn routes() -> Vec<crate::web::route::Route> {
     vec![
         get("/admin", Staff(AdminAccess), handlers::dashboard),
         get("/admin/audit", Staff(AuditRead), handlers::audit),
+        get("/admin/audit/denied", Staff(AuditRead), denied::denied),
     ]
 }

@@ -858,3 +858,36 @@ async fn a_manager_invites_someone_new() {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The denied-accesses view groups the recent denials by actor, address
+/// and route, with the counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_accesses_are_grouped_by_actor_address_and_route() {
+    let app = crate::harness::TestApp::spawn().await;
+    let (admin, _) = app.client_as(crate::harness::Kind::Admin).await;
+    let (support, _) = app.client_as(crate::harness::Kind::Support).await;
+    for _ in 0..3 {
+        assert_eq!(app.get(&support, "/admin/users/new").await.status(), 403);
+    }
+    assert_eq!(app.get(&support, "/admin/api-keys").await.status(), 403);
+    let html = app
+        .get(&admin, "/admin/audit/denied")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let routes = crate::harness::select_text(&html, "#by-route tr");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.contains("GET /admin/users/new") && r.contains('3')),
+        "{routes:?}"
+    );
+    let actors = crate::harness::select_text(&html, "#by-actor tr");
+    assert!(
+        <[String]>::first(&actors).is_some_and(|r| r.contains('4')),
+        "{actors:?}"
+    );
+    let ips = crate::harness::select_text(&html, "#by-ip tr");
+    assert!(ips.iter().any(|r| r.contains("127.0.0.1")), "{ips:?}");
+}

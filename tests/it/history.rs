@@ -186,6 +186,8 @@ async fn french_pages_show_no_english_value_or_missing_key() {
         "/admin/plans".to_owned(),
         "/admin/usage/overage".to_owned(),
         "/admin/notifications".to_owned(),
+        "/admin/audit/denied?range=7d".to_owned(),
+        "/admin/sessions".to_owned(),
         "/admin/jobs".to_owned(),
         "/admin/jobs/articleQueue/failed".to_owned(),
         "/admin/jobs/failures?q=x&from=2026-01-01".to_owned(),
