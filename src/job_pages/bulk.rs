@@ -191,24 +191,7 @@ async fn targets(run: &Run, p: &Payload) -> Result<Vec<(String, String)>, TaskEr
     // Only failures that existed when it started: the list stays the same
     // when the task resumes, whatever failed since.
     let before = p.up_to.map(|id| id + 1);
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut cursor = before;
-    loop {
-        let page = search::failures(&mut db, &f, cursor, 1_000).await?;
-        let Some(last) = page.last() else { break };
-        cursor = Some(last.id);
-        for r in &page {
-            if seen.insert((r.queue.clone(), r.job_id.clone())) {
-                out.push((r.queue.clone(), r.job_id.clone()));
-            }
-        }
-        if page.len() < 1_000 || out.len() >= MAX_BY_FILTER {
-            break;
-        }
-    }
-    out.truncate(MAX_BY_FILTER);
-    Ok(out)
+    Ok(search::jobs_matching(&mut db, &f, before, MAX_BY_FILTER).await?)
 }
 
 async fn bulk_task(link: Arc<JobsLink>, mut run: Run) -> Result<Done, TaskError> {

@@ -8,7 +8,7 @@ use axum::extract::Query;
 use axum::response::Response;
 
 use crate::error::AppError;
-use crate::jobs::stats::{self, Histogram, MinuteRow, quantile_text, rate_text};
+use crate::jobs::stats::{self, MinuteRow, Window, quantile_text, rate_text};
 use crate::web::action::Call;
 use crate::web::format::group;
 use crate::web::layout::PageCtx;
@@ -143,14 +143,11 @@ pub async fn stats(
         .iter()
         .map(|name| {
             let mine: Vec<MinuteRow> = rows.iter().filter(|r| r.queue == *name).cloned().collect();
-            let (mut wait, mut run) = (Histogram::empty(), Histogram::empty());
-            let (mut c, mut f) = (0, 0);
+            let mut w = Window::default();
             for r in &mine {
-                c += r.completed;
-                f += r.failed;
-                wait.merge(&Histogram::parse(&r.wait_hist));
-                run.merge(&Histogram::parse(&r.run_hist));
+                w.add(r);
             }
+            let (c, f, wait, run) = (w.completed, w.failed, w.wait, w.run);
             let mut chart = chart(&mine, end, minutes / per, per, |m, c, f| {
                 format!("{}: {c} {done_word}, {f} {failed_word}", minute_label(m))
             });

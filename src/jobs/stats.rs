@@ -22,8 +22,14 @@ pub const BUCKETS_MS: &[i64] = &[
 ];
 
 /// Counts per bucket: `BUCKETS_MS.len() + 1` of them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Histogram(pub Vec<i64>);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::empty()
+    }
+}
 
 impl Histogram {
     pub fn empty() -> Histogram {
@@ -104,13 +110,9 @@ pub struct Window {
 }
 
 impl Window {
-    fn add(&mut self, row: &MinuteRow) {
+    pub fn add(&mut self, row: &MinuteRow) {
         self.completed += row.completed;
         self.failed += row.failed;
-        if self.wait.0.is_empty() {
-            self.wait = Histogram::empty();
-            self.run = Histogram::empty();
-        }
         self.wait.merge(&Histogram::parse(&row.wait_hist));
         self.run.merge(&Histogram::parse(&row.run_hist));
     }

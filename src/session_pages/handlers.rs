@@ -133,6 +133,20 @@ pub async fn end_one(call: Call, Path(handle): Path<String>) -> Result<Response,
     Ok(redirect("/admin/sessions", call.htmx))
 }
 
+/// "3 sessions ended" for the next page; a refusal (none is made) is an error.
+async fn ended_many(
+    call: &Call,
+    n: Result<usize, crate::web::form::FormState>,
+) -> Result<(), AppError> {
+    let n = n.map_err(|_| AppError::internal("ending sessions refused"))?;
+    let message = call
+        .ctx
+        .lang
+        .tn("account.others_ended", n as i64, &[("n", &n.to_string())]);
+    call.session.insert(FLASH, message).await?;
+    Ok(())
+}
+
 /// POST /admin/users/{id}/sessions/end: every session of that user (one's
 /// own session excepted).
 pub async fn end_user(call: Call, IdPath(id): IdPath) -> Result<Response, AppError> {
@@ -140,13 +154,8 @@ pub async fn end_user(call: Call, IdPath(id): IdPath) -> Result<Response, AppErr
     let n = run(&call, move |tx, by| {
         Box::pin(async move { changes::end_all_of(tx, &by, id, &keep).await })
     })
-    .await?
-    .map_err(|_| AppError::internal("ending sessions refused"))?;
-    let message = call
-        .ctx
-        .lang
-        .tn("account.others_ended", n as i64, &[("n", &n.to_string())]);
-    call.session.insert(FLASH, message).await?;
+    .await?;
+    ended_many(&call, n).await?;
     Ok(redirect(&format!("/admin/users/{id}"), call.htmx))
 }
 
@@ -156,13 +165,8 @@ pub async fn end_others(call: Call) -> Result<Response, AppError> {
     let n = run(&call, move |tx, by| {
         Box::pin(async move { changes::end_all_but(tx, &by, &keep).await })
     })
-    .await?
-    .map_err(|_| AppError::internal("ending sessions refused"))?;
-    let message = call
-        .ctx
-        .lang
-        .tn("account.others_ended", n as i64, &[("n", &n.to_string())]);
-    call.session.insert(FLASH, message).await?;
+    .await?;
+    ended_many(&call, n).await?;
     Ok(redirect("/admin/sessions", call.htmx))
 }
 

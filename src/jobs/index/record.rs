@@ -171,14 +171,7 @@ pub fn build(
             });
         }
         if e.event == "completed" {
-            let m = batch
-                .minutes
-                .entry(e.at_ms.div_euclid(60_000))
-                .or_insert_with(|| MinuteDelta {
-                    wait: Histogram::empty(),
-                    run: Histogram::empty(),
-                    ..MinuteDelta::default()
-                });
+            let m = batch.minutes.entry(e.at_ms.div_euclid(60_000)).or_default();
             m.completed += 1;
             if let Some(f) = fact {
                 if let (Some(c), Some(p)) = (f.created_ms, f.processed_ms) {
@@ -382,11 +375,7 @@ async fn insert_failures(
             e.1 = e.1.max(at);
             minutes
                 .entry(f.at_ms.div_euclid(60_000))
-                .or_insert_with(|| MinuteDelta {
-                    wait: Histogram::empty(),
-                    run: Histogram::empty(),
-                    ..MinuteDelta::default()
-                })
+                .or_default()
                 .failed += 1;
         }
     }

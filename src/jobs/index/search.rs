@@ -38,7 +38,8 @@ impl Filter {
     }
 }
 
-#[derive(Queryable, Clone, Debug)]
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = job_failures)]
 pub struct FailureRow {
     pub id: i64,
     pub queue: String,
@@ -51,31 +52,6 @@ pub struct FailureRow {
     pub failed_at: PrimitiveDateTime,
     pub payload: String,
 }
-
-/// The columns of a [`FailureRow`], in its order.
-const FAILURE_COLUMNS: (
-    job_failures::id,
-    job_failures::queue,
-    job_failures::job_id,
-    job_failures::job_name,
-    job_failures::user_id,
-    job_failures::error_id,
-    job_failures::message,
-    job_failures::attempt,
-    job_failures::failed_at,
-    job_failures::payload,
-) = (
-    job_failures::id,
-    job_failures::queue,
-    job_failures::job_id,
-    job_failures::job_name,
-    job_failures::user_id,
-    job_failures::error_id,
-    job_failures::message,
-    job_failures::attempt,
-    job_failures::failed_at,
-    job_failures::payload,
-);
 
 /// `%…%` with LIKE's own wildcards taken literally.
 pub fn like_pattern(text: &str) -> String {
@@ -191,7 +167,7 @@ async fn failures_of_errors(
     let patterns = f.payload.as_deref().map(payload_patterns);
     db_run!(db, |c| {
         let mut q = job_failures::table
-            .select(FAILURE_COLUMNS)
+            .select(FailureRow::as_select())
             .order(job_failures::id.desc())
             .limit(limit)
             .into_boxed();
@@ -244,7 +220,7 @@ async fn failures_of_errors(
 pub async fn failure(db: &mut Db, id: i64) -> QResult<Option<(FailureRow, Option<String>)>> {
     let row = db_run!(db, |c| job_failures::table
         .find(id)
-        .select((FAILURE_COLUMNS, job_failures::stacktrace,))
+        .select((FailureRow::as_select(), job_failures::stacktrace))
         .first::<(FailureRow, Option<String>)>(c)
         .await
         .optional())?;
@@ -316,16 +292,17 @@ pub async fn group(db: &mut Db, id: i64) -> QResult<Option<ErrorGroup>> {
         .optional())
 }
 
-/// The distinct (queue, job) pairs of the failures matching `f`, newest
-/// first, at most `limit`: what a bulk retry or delete by filter acts on.
+/// The distinct (queue, job) pairs of the failures matching `f` before
+/// id `before`, newest first, at most `limit`: what a bulk retry or delete
+/// by filter acts on.
 pub async fn jobs_matching(
     db: &mut Db,
     f: &Filter,
+    mut before: Option<i64>,
     limit: usize,
 ) -> QResult<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut before = None;
     loop {
         let page = failures(db, f, before, 1_000).await?;
         let Some(last) = page.last() else { break };
