@@ -44,6 +44,18 @@ pub enum Command {
     /// Re-seal every stored secret under SOWAT_SECRET_KEY (the new key);
     /// values under SOWAT_PREVIOUS_SECRET_KEY (the old one) are opened with it.
     RotateSecretKey,
+    /// Walk the audit trail's hash chain: prints OK and the head, or the
+    /// first broken event (exit status 1).
+    VerifyAudit {
+        /// Also prove the chain still holds the link a digest signed
+        /// (a file written by `audit-digest`).
+        #[arg(long)]
+        digest: Option<std::path::PathBuf>,
+    },
+    /// Verify the audit chain and print a signed digest of its head (JSON),
+    /// for an auditor to keep: `verify-audit --digest FILE` later proves
+    /// nothing up to that link has changed.
+    AuditDigest,
     /// Print a one-time link that makes EMAIL an Administrator.
     CreateAdmin {
         /// Email of the new administrator.
@@ -124,6 +136,8 @@ pub fn run(cli: Cli) -> ExitCode {
         let result = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(&config).await,
+            Command::VerifyAudit { digest } => verify_audit(&config, digest.as_deref()).await,
+            Command::AuditDigest => audit_digest(&config).await,
             Command::RotateSecretKey => rotate_secret_key(&config).await,
             Command::CreateAdmin { email } => create_admin(&config, &email).await,
             Command::CreateApiKey {
@@ -218,6 +232,89 @@ async fn migrate(config: &Config) -> Result<(), StartError> {
     let (_, applied) = open_database(config).await?;
     println!("migrations applied: {applied}");
     Ok(())
+}
+
+/// The database, the secret key checked against it, and a chain walk.
+async fn walk_chain(
+    config: &Config,
+) -> Result<
+    (
+        crate::db::Db,
+        crate::security::crypto::SecretBox,
+        crate::audit::chain::Verdict,
+    ),
+    StartError,
+> {
+    let secrets = crate::security::secret_key::load(config)?;
+    let (pool, _) = open_database(config).await?;
+    crate::security::secret_key::check(&pool, &secrets).await?;
+    let mut db = pool
+        .get()
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let verdict = crate::audit::chain::verify(&mut db)
+        .await
+        .map_err(|e| StartError::Other(format!("reading the audit trail failed: {e}")))?;
+    Ok((db, secrets, verdict))
+}
+
+async fn audit_digest(config: &Config) -> Result<(), StartError> {
+    let (_, secrets, verdict) = walk_chain(config).await?;
+    if let Some(b) = &verdict.broken {
+        return Err(StartError::Other(format!(
+            "the chain is broken ({} at audit event id {}): no digest is signed over it",
+            b.reason, b.id
+        )));
+    }
+    let now = Clock::system().now();
+    let signed_at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let digest = crate::admin::digest::sign(&secrets, &verdict, signed_at);
+    let json =
+        serde_json::to_string_pretty(&digest).map_err(|e| StartError::Other(e.to_string()))?;
+    println!("{json}");
+    Ok(())
+}
+
+async fn verify_audit(config: &Config, digest: Option<&std::path::Path>) -> Result<(), StartError> {
+    let (mut db, secrets, verdict) = walk_chain(config).await?;
+    if let (Some(path), None) = (digest, &verdict.broken) {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| StartError::Other(format!("cannot read {}: {e}", path.display())))?;
+        let d: crate::admin::digest::Digest = serde_json::from_str(&text)
+            .map_err(|e| StartError::Other(format!("{} is not a digest: {e}", path.display())))?;
+        crate::admin::digest::check(&mut db, &secrets, &d)
+            .await
+            .map_err(|e| StartError::Other(format!("reading the audit trail failed: {e}")))?
+            .map_err(|r| {
+                StartError::Other(format!(
+                    "BROKEN: the digest of {} does not hold: {r}",
+                    d.signed_at
+                ))
+            })?;
+        println!(
+            "digest of {} holds: link #{} {} is unchanged",
+            d.signed_at, d.head_seq, d.head_hash
+        );
+    }
+    match &verdict.broken {
+        None => {
+            println!(
+                "OK: {} audit events, one unbroken chain; head #{} {} ({} redacted by erasure)",
+                verdict.events, verdict.head_seq, verdict.head_hash, verdict.redacted
+            );
+            Ok(())
+        }
+        Some(b) => Err(StartError::Other(format!(
+            "BROKEN: {} at audit event id {} (link {}); the chain holds up to link #{} {}",
+            b.reason,
+            b.id,
+            b.seq.map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            verdict.head_seq,
+            verdict.head_hash
+        ))),
+    }
 }
 
 async fn create_admin(config: &Config, email: &str) -> Result<(), StartError> {

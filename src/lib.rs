@@ -264,7 +264,24 @@ pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError>
     if filled > 0 {
         tracing::info!(users = filled, "search keys computed");
     }
+    // Events from before the audit chain get their links, oldest first.
+    let sealed = audit_chain_backfill(&pool).await.map_err(|e| {
+        bad(
+            "SOWAT_DATABASE_URL",
+            format!("linking the audit trail failed: {e}"),
+        )
+    })?;
+    if sealed > 0 {
+        tracing::info!(events = sealed, "audit events linked into the chain");
+    }
     Ok((pool, applied))
+}
+
+async fn audit_chain_backfill(pool: &Pool) -> Result<u64, String> {
+    let mut db = pool.get().await.map_err(|e| e.to_string())?;
+    audit::chain::seal_legacy(&mut db)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn check_data_dir(config: &Config) -> Result<(), ConfigError> {

@@ -6,24 +6,15 @@ use std::process::ExitCode;
 use clap::Parser;
 use sowat_admin::cli::{Cli, run};
 
+/// mimalloc instead of glibc's allocator: a list page allocates and frees
+/// thousands of small values and one large buffer, and glibc spent a fifth
+/// of the page's time in malloc, free and consolidation (measured with
+/// perf, see README "Performance"); mimalloc's per-thread free lists cost a
+/// fraction of that and return memory without a cap on arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    cap_allocator_arenas();
     let cli = Cli::parse();
     run(cli)
 }
-
-/// glibc gives each thread that allocates under contention an arena of its
-/// own (up to 8 per core) and rarely returns their memory: with SQLite
-/// working on the blocking threads, that alone took the server from 40 to
-/// 150 MB under load. Two arenas serve two cores' worth of threads.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn cap_allocator_arenas() {
-    // SAFETY: called first in main, before any other thread exists;
-    // mallopt only changes allocator tuning.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn cap_allocator_arenas() {}

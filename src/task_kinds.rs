@@ -9,7 +9,7 @@ use crate::security::session_store::DbSessionStore;
 use crate::state::AppState;
 use crate::tasks::runner::{Done, Handler, Run, TaskError};
 use crate::tasks::{Kind, store};
-use crate::{billing_pages, job_pages, usage, users};
+use crate::{admin, billing_pages, job_pages, usage, users};
 
 /// The handler of every kind (a kind without one fails the test below).
 pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler> {
@@ -35,6 +35,7 @@ pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler>
             billing_pages::tasks::invoice_handler(state.stripe.clone()),
         ),
         (Kind::JobsBulk, job_pages::bulk::handler(state.jobs.clone())),
+        (Kind::AuditVerify, admin::chain_check::handler()),
     ])
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::access::{Permission, can};
 use crate::admin::store;
-use crate::admin::views::{ActionGroup, AuditPage, Choice, DashboardPage};
+use crate::admin::views::{ActionGroup, AuditPage, ChainLine, Choice, DashboardPage};
 use crate::audit::Action;
 use crate::audit::query::{self, EventFilter};
 use crate::db::types::Outcome;
@@ -19,7 +19,7 @@ use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::web::current::SignedIn;
 use crate::web::event_view::EventView;
-use crate::web::format::{date_range_problem, parse_day};
+use crate::web::format::{date_range_problem, group, parse_day};
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 use crate::web::table::{self, Chip};
@@ -175,6 +175,46 @@ fn chips(lang: Lang, f: &Filters) -> Vec<Chip> {
     out
 }
 
+fn chain_line(lang: Lang, status: Option<super::chain_check::ChainStatus>) -> ChainLine {
+    let Some(status) = status else {
+        return ChainLine {
+            class: "warn",
+            text: lang.t("audit.chain_unchecked").to_owned(),
+        };
+    };
+    let when = status
+        .checked()
+        .map(|t| crate::web::format::date_time(time::PrimitiveDateTime::new(t.date(), t.time())))
+        .unwrap_or_default();
+    match &status.verdict.broken {
+        None => ChainLine {
+            class: "ok",
+            text: lang.tf(
+                "audit.chain_ok",
+                &[
+                    ("n", &group(status.events)),
+                    ("head", &status.verdict.head_seq.to_string()),
+                    ("when", &when),
+                ],
+            ),
+        },
+        Some(b) => ChainLine {
+            class: "error",
+            text: lang.tf(
+                "audit.chain_broken",
+                &[
+                    ("id", &b.id.to_string()),
+                    (
+                        "reason",
+                        lang.t(&format!("audit.chain_reason.{}", b.reason)),
+                    ),
+                    ("when", &when),
+                ],
+            ),
+        },
+    }
+}
+
 pub async fn audit(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -265,6 +305,7 @@ pub async fn audit(
         next_href,
         events,
         filters: f,
+        chain: chain_line(lang, super::chain_check::status(&mut db).await?),
         ctx,
     };
     if htmx {

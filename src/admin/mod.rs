@@ -1,7 +1,9 @@
 //! The admin home and the audit trail screen. `handlers.rs`, `store.rs`
 //! (reads), `views.rs`.
 
+pub mod chain_check;
 pub mod denied;
+pub mod digest;
 pub mod handlers;
 pub mod store;
 pub mod views;

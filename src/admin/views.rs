@@ -32,6 +32,15 @@ pub struct AuditPage {
     /// Back to the newest events, when on an older page.
     pub first_page: Option<String>,
     pub next_href: Option<String>,
+    /// The last tamper check: sound or not, and what it found.
+    pub chain: ChainLine,
+}
+
+/// One line on the audit page from the periodic chain check.
+pub struct ChainLine {
+    /// `ok`, `error` or `warn` (never checked): the notice's class.
+    pub class: &'static str,
+    pub text: String,
 }
 
 #[derive(Template)]

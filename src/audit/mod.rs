@@ -4,6 +4,7 @@
 //! ([`Action`]): a new one is declared here, never spelled at a call site.
 
 pub mod anonymous;
+pub mod chain;
 mod origin;
 pub mod query;
 
@@ -12,10 +13,8 @@ pub use origin::RequestMeta;
 use serde_json::{Value, json};
 
 use crate::access::Actor;
-use crate::db::schema::audit_events;
 use crate::db::types::{ActorType, Outcome};
 use crate::db::{Db, Tx};
-use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
 /// Who did it.
@@ -270,26 +269,29 @@ pub async fn record(
         request_id = meta.request_id.as_deref(),
         "audit event"
     );
-    let row = (
-        audit_events::at.eq(at),
-        audit_events::actor_type.eq(actor.kind),
-        audit_events::actor_id.eq(actor.id),
-        audit_events::actor_label.eq(&actor.label),
-        audit_events::action.eq(event.action.key()),
-        audit_events::target_type.eq(event.target_type),
-        audit_events::target_id.eq(event.target_id.as_deref()),
-        audit_events::workspace_id.eq(event.workspace_id),
-        audit_events::outcome.eq(event.outcome),
-        audit_events::ip.eq(meta.ip_string()),
-        audit_events::user_agent.eq(meta.user_agent.as_deref()),
-        audit_events::client_id.eq(Some(meta.client_id.as_str())),
-        audit_events::request_id.eq(meta.request_id.as_deref()),
-        audit_events::details.eq(event.details.to_string()),
-    );
-    crate::db_run!(tx, |c| diesel::insert_into(audit_events::table)
-        .values(row.clone())
-        .execute(c)
-        .await)?;
+    let event = chain::Sealed {
+        id: 0,
+        at: chain::stored_time(at),
+        actor_type: actor.kind.as_str().to_owned(),
+        actor_id: actor.id,
+        actor_label: actor.label.clone(),
+        action: event.action.key().to_owned(),
+        target_type: event.target_type.map(str::to_owned),
+        target_id: event.target_id,
+        workspace_id: event.workspace_id,
+        outcome: event.outcome.as_str().to_owned(),
+        ip: meta.ip_string(),
+        user_agent: meta.user_agent.clone(),
+        client_id: Some(meta.client_id.clone()),
+        request_id: meta.request_id.clone(),
+        details: event.details.to_string(),
+        seq: None,
+        prev_hash: None,
+        hash: None,
+        personal_digest: None,
+        personal_salt: None,
+    };
+    chain::append(tx, &event).await?;
     Ok(())
 }
 
@@ -307,8 +309,6 @@ pub async fn record_alone(
     db.transaction(|tx| Box::pin(async move { record(tx, at, &actor, &meta, event).await }))
         .await
 }
-
-use diesel::ExpressionMethods;
 
 #[cfg(test)]
 mod tests {

@@ -100,6 +100,21 @@ diesel::table! {
         client_id -> Nullable<Text>,
         request_id -> Nullable<Text>,
         details -> Text,
+        seq -> Nullable<BigInt>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+        personal_digest -> Nullable<Text>,
+        personal_salt -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chain (id) {
+        id -> BigInt,
+        head_seq -> BigInt,
+        head_hash -> Text,
+        base_seq -> BigInt,
+        base_hash -> Text,
     }
 }
 

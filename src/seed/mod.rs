@@ -458,6 +458,10 @@ pub async fn users(
         Some(s) => {
             // Benchmarks read the audit trail too: two events per user.
             audit_history(&mut db, first_id, count, 2 * count).await?;
+            let linked = crate::audit::chain::seal_pending(&mut db, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("  {linked} audit events linked into the chain");
             // And workspaces: 20,000 (one per five users, at least one)
             // holding ten memberships per user, up to 1,000,000.
             let spaces = (count / 5).clamp(1, 20_000);

@@ -67,6 +67,7 @@ kinds! {
     StripeEventApply => "billing.apply_event", attempts 8,
     OverageInvoice => "billing.invoice_overage", attempts 10,
     JobsBulk => "jobs.bulk", attempts 5,
+    AuditVerify => "audit.verify", attempts 2,
 }
 
 impl Kind {
@@ -92,6 +93,7 @@ impl Kind {
         Kind::Housekeeping,
         Kind::PurgeDeletedUsers,
         Kind::UsagePeriodClose,
+        Kind::AuditVerify,
     ];
 }
 

@@ -206,7 +206,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             ),
             None => (None, Vec::new(), false),
         };
-        let flash = session.remove::<String>(FLASH).await.ok().flatten();
+        // Read first: `remove` marks the session changed even when there is
+        // nothing to remove, and a changed session is written back, which
+        // made every page view a database write.
+        let flash = match session.get::<String>(FLASH).await.ok().flatten() {
+            Some(_) => session.remove::<String>(FLASH).await.ok().flatten(),
+            None => None,
+        };
         Ok(PageCtx {
             lang,
             user,

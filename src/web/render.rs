@@ -8,9 +8,12 @@ use axum::response::{Html, IntoResponse, Response};
 use crate::error::AppError;
 
 pub fn html<T: Template>(template: &T) -> Result<Response, AppError> {
+    // Askama's own hint is the template's literal text: a list page of a
+    // hundred rows is ten times that, and each doubling copies it all.
+    let mut out = String::with_capacity(T::SIZE_HINT.max(32 * 1024));
     template
-        .render()
-        .map(|s| Html(s).into_response())
+        .render_into(&mut out)
+        .map(|()| Html(out).into_response())
         .map_err(AppError::internal)
 }
 

@@ -176,6 +176,19 @@ impl TestApp {
         }
     }
 
+    /// The settings a command-line run of the binary needs to open this
+    /// test's database (`SOWAT_DATABASE_URL`, `SOWAT_DATA_DIR`).
+    pub fn cli_env(&self) -> [(&'static str, String); 2] {
+        let url = match &self.config.backend {
+            Backend::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Backend::Postgres(url) => url.clone(),
+        };
+        [
+            ("SOWAT_DATABASE_URL", url),
+            ("SOWAT_DATA_DIR", self.dir.display().to_string()),
+        ]
+    }
+
     pub fn running(&self) -> &Running {
         self.running.as_ref().expect("running")
     }

@@ -5,6 +5,7 @@
 mod access_matrix;
 mod account;
 mod api;
+mod audit_chain;
 mod auth;
 mod billing;
 mod browser;

@@ -1,7 +1,10 @@
 //! Database sessions: id rotation, idle and absolute expiry, server-side
 //! logout, listing and ending one's own sessions.
 
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
+use sowat_admin::db::schema::sessions;
 
 use crate::harness::{Kind, Options, PASSWORD, TestApp, location, select_text};
 
@@ -73,6 +76,40 @@ async fn idle_sessions_expire() {
         "/login?next=%2Fadmin",
         "idle for 31 minutes"
     );
+}
+
+/// A page view reads the session and writes it only when something in it
+/// changed (at most once a minute for the idle clock): a write per view
+/// made every page a database write.
+#[tokio::test(flavor = "multi_thread")]
+async fn page_views_do_not_write_the_session() {
+    let app = TestApp::spawn().await;
+    let (c, user) = app.client_as(Kind::Support).await;
+    let user_id = user.expect("support user").id;
+    let seen = || async {
+        let mut db = app.db().await;
+        sowat_admin::db_run!(&mut db, |conn| sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .select(sessions::last_seen_at)
+            .first::<time::PrimitiveDateTime>(conn)
+            .await)
+        .expect("the session row")
+    };
+    app.clock.advance(time::Duration::minutes(2));
+    assert_eq!(app.get(&c, "/admin/users").await.status(), StatusCode::OK);
+    let touched = seen().await;
+    for _ in 0..3 {
+        app.clock.advance(time::Duration::seconds(10));
+        assert_eq!(app.get(&c, "/admin/users").await.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        seen().await,
+        touched,
+        "views within the minute write nothing"
+    );
+    app.clock.advance(time::Duration::seconds(40));
+    app.get(&c, "/admin/users").await;
+    assert!(seen().await > touched, "the idle clock moves once a minute");
 }
 
 #[tokio::test(flavor = "multi_thread")]

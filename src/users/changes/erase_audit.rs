@@ -1,6 +1,7 @@
 //! Erasure in the audit trail: events stay (they are the record of what
 //! happened), but the person's email, name and network traces are replaced
-//! by the pseudonym.
+//! by the pseudonym. The hash chain holds: those fields enter it through a
+//! salted digest whose salt goes with them (`crate::audit::chain`).
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -20,7 +21,10 @@ pub async fn scrub(db: &mut Db, user: &User, alias: &str) -> Result<(), diesel::
     .set((
         audit_events::actor_label.eq(alias),
         audit_events::ip.eq(None::<String>),
-        audit_events::user_agent.eq(None::<String>)
+        audit_events::user_agent.eq(None::<String>),
+        // The chain keeps the digest of what was there; without its salt
+        // it can be neither recomputed nor guessed (see audit::chain).
+        audit_events::personal_salt.eq(None::<String>)
     ))
     .execute(c)
     .await)?;
@@ -60,7 +64,10 @@ pub async fn scrub(db: &mut Db, user: &User, alias: &str) -> Result<(), diesel::
         let scrubbed = value.to_string();
         if scrubbed != details {
             db_run!(db, |c| diesel::update(audit_events::table.find(event_id))
-                .set(audit_events::details.eq(&scrubbed))
+                .set((
+                    audit_events::details.eq(&scrubbed),
+                    audit_events::personal_salt.eq(None::<String>)
+                ))
                 .execute(c)
                 .await)?;
         }
