@@ -119,6 +119,12 @@ pub struct Settings {
     )]
     pub housekeeping_seconds: u64,
 
+    /// Days the audit trail keeps its events; older ones are purged daily
+    /// (the purge is itself audited and the chain stays verifiable).
+    /// Unset: kept forever.
+    #[arg(long, env = "SOWAT_AUDIT_RETENTION_DAYS", global = true)]
+    pub audit_retention_days: Option<u32>,
+
     /// Workers running the backoffice's tasks on this instance.
     #[arg(long, env = "SOWAT_TASK_WORKERS", default_value_t = 2, global = true)]
     pub task_workers: usize,
@@ -245,6 +251,8 @@ pub struct Config {
     pub trusted_proxies: u8,
     pub login_attempts_per_minute: u32,
     pub housekeeping: std::time::Duration,
+    /// Days audit events are kept (`None`: forever).
+    pub audit_retention_days: Option<u32>,
     pub instance_name: Option<String>,
     pub task_workers: usize,
     pub smtp: Option<SmtpUrl>,
@@ -433,6 +441,12 @@ impl Settings {
         if !(1..=24 * 30).contains(&self.session_max_hours) {
             return Err(bad("SOWAT_SESSION_MAX_HOURS", "must be between 1 and 720"));
         }
+        if self.audit_retention_days == Some(0) {
+            return Err(bad(
+                "SOWAT_AUDIT_RETENTION_DAYS",
+                "must be at least 1 (unset it to keep events forever)",
+            ));
+        }
         if !(1..=16).contains(&self.task_workers) {
             return Err(bad("SOWAT_TASK_WORKERS", "must be between 1 and 16"));
         }
@@ -477,6 +491,7 @@ impl Settings {
             housekeeping: std::time::Duration::from_secs(
                 self.housekeeping_seconds.clamp(1, 86_400),
             ),
+            audit_retention_days: self.audit_retention_days,
             instance_name: self.instance_name.clone().filter(|n| !n.is_empty()),
             task_workers: self.task_workers,
             smtp,

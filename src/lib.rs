@@ -264,6 +264,15 @@ pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError>
     if filled > 0 {
         tracing::info!(users = filled, "search keys computed");
     }
+    let keyed = audit_address_backfill(&pool).await.map_err(|e| {
+        bad(
+            "SOWAT_DATABASE_URL",
+            format!("computing the audit trail's address keys failed: {e}"),
+        )
+    })?;
+    if keyed > 0 {
+        tracing::info!(events = keyed, "audit address keys computed");
+    }
     // Events from before the audit chain get their links, oldest first.
     let sealed = audit_chain_backfill(&pool).await.map_err(|e| {
         bad(
@@ -275,6 +284,13 @@ pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError>
         tracing::info!(events = sealed, "audit events linked into the chain");
     }
     Ok((pool, applied))
+}
+
+async fn audit_address_backfill(pool: &Pool) -> Result<usize, String> {
+    let mut db = pool.get().await.map_err(|e| e.to_string())?;
+    audit::address::backfill(&mut db)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn audit_chain_backfill(pool: &Pool) -> Result<u64, String> {
@@ -572,8 +588,13 @@ async fn schedule(s: &AppState) {
     };
     let added = match s.pool.get().await {
         Ok(mut db) => {
-            tasks::schedule::enqueue_due(&mut db, s.clock.now_primitive(), s.config.housekeeping)
-                .await
+            let now = s.clock.now_primitive();
+            let due = tasks::schedule::enqueue_due(&mut db, now, s.config.housekeeping).await;
+            let purge = match s.config.audit_retention_days {
+                Some(days) => tasks::schedule::enqueue_audit_purge(&mut db, now, days).await,
+                None => Ok(false),
+            };
+            due.and_then(|n| purge.map(|p| n + usize::from(p)))
                 .map_err(|e| e.to_string())
         }
         Err(e) => Err(e.to_string()),

@@ -36,6 +36,7 @@ pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler>
         ),
         (Kind::JobsBulk, job_pages::bulk::handler(state.jobs.clone())),
         (Kind::AuditVerify, admin::chain_check::handler()),
+        (Kind::AuditPurge, admin::audit_purge::handler()),
     ])
 }
 

@@ -51,6 +51,10 @@ pub enum Refusal {
     Signature,
     #[error("link #{0} is no longer stored")]
     Gone(i64),
+    #[error(
+        "link #{0} was removed by the retention purge (the stored chain starts at link #{1}); the purge events record the hashes it started from"
+    )]
+    Purged(i64, i64),
     #[error("link #{0} has changed since the digest was signed")]
     Changed(i64),
 }
@@ -83,7 +87,9 @@ pub async fn check(
             .await
             .optional()
     })?;
+    let base = chain::base_seq(db).await?;
     Ok(match stored {
+        None if seq < base => Err(Refusal::Purged(seq, base)),
         None => Err(Refusal::Gone(seq)),
         Some(h) if h.as_deref() == Some(d.head_hash.as_str()) => Ok(()),
         Some(_) => Err(Refusal::Changed(seq)),

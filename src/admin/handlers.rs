@@ -11,9 +11,11 @@ use serde::Deserialize;
 use crate::access::{Permission, can};
 use crate::admin::store;
 use crate::admin::views::{ActionGroup, AuditPage, ChainLine, Choice, DashboardPage};
-use crate::audit::Action;
+use crate::audit::chain;
 use crate::audit::query::{self, EventFilter};
-use crate::db::types::Outcome;
+use crate::audit::words::Words;
+use crate::audit::{Action, address};
+use crate::db::types::{ActorType, Outcome};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
@@ -61,6 +63,18 @@ pub struct Filters {
     /// A user: an id or an email address.
     #[serde(default)]
     pub actor: String,
+    /// A kind of actor: `user`, `api_key`, `system`, `anonymous`.
+    #[serde(default)]
+    pub actor_type: String,
+    /// The application of origin (client id).
+    #[serde(default)]
+    pub client: String,
+    /// An address or a network (CIDR).
+    #[serde(default)]
+    pub ip: String,
+    /// Words in the details.
+    #[serde(default)]
+    pub q: String,
     #[serde(default)]
     pub target_type: String,
     #[serde(default)]
@@ -78,14 +92,21 @@ pub struct Filters {
     pub before: String,
 }
 
+/// The kinds of actor the filter offers.
+const ACTOR_TYPES: [&str; 4] = ["user", "api_key", "system", "anonymous"];
+
 /// The record kinds the target filter offers.
 const TARGET_TYPES: [&str; 3] = ["user", "task", "session"];
 
 impl Filters {
     /// The filter's fields by name, as typed (links and chips).
-    fn pairs(&self) -> [(&'static str, &str); 7] {
+    fn pairs(&self) -> [(&'static str, &str); 11] {
         [
+            ("q", &self.q),
             ("actor", &self.actor),
+            ("actor_type", &self.actor_type),
+            ("client", &self.client),
+            ("ip", &self.ip),
             ("target_type", &self.target_type),
             ("target_id", &self.target_id),
             ("action", &self.action),
@@ -103,6 +124,16 @@ impl Filters {
     /// What is wrong with the dates, as an i18n key.
     fn date_problem(&self) -> Option<&'static str> {
         date_range_problem(&self.from, &self.to)
+    }
+
+    /// The address filter as a range of keys; `Err` when it is given but
+    /// is neither an address nor a network.
+    fn ip_range(&self) -> Result<Option<(String, String)>, ()> {
+        let ip = self.ip.trim();
+        if ip.is_empty() {
+            return Ok(None);
+        }
+        address::range(ip).map(Some).ok_or(())
     }
 }
 
@@ -155,11 +186,19 @@ fn chips(lang: Lang, f: &Filters) -> Vec<Chip> {
                 .get(&format!("kind.{value}"))
                 .unwrap_or(value)
                 .to_owned(),
+            "actor_type" => lang
+                .get(&format!("actor_type.{value}"))
+                .unwrap_or(value)
+                .to_owned(),
             _ => value.to_owned(),
         };
         let mut without = f.clone();
         match key {
+            "q" => without.q.clear(),
             "actor" => without.actor.clear(),
+            "actor_type" => without.actor_type.clear(),
+            "client" => without.client.clear(),
+            "ip" => without.ip.clear(),
             "target_type" => without.target_type.clear(),
             "target_id" => without.target_id.clear(),
             "action" => without.action.clear(),
@@ -243,8 +282,14 @@ pub async fn audit(
     let known_action = Action::ALL
         .iter()
         .any(|a| a.key() == action || a.key().starts_with(action) && action.ends_with('.'));
+    let ip_range = f.ip_range();
+    let client: String = f.client.trim().chars().take(64).collect();
     let filter = EventFilter {
         actor_id,
+        actor_type: ActorType::parse(f.actor_type.trim()),
+        client_id: Some(client).filter(|c| !c.is_empty()),
+        ip_range: ip_range.clone().ok().flatten(),
+        words: Words::parse(&f.q),
         target: target_type
             .clone()
             .filter(|_| !target_id.is_empty())
@@ -259,6 +304,8 @@ pub async fn audit(
         before: f.before.parse::<i64>().ok(),
         workspace_id: None,
     };
+    // A malformed address matches nothing: the form says why.
+    let nobody = nobody || ip_range.is_err();
     let mut rows = if nobody {
         Vec::new()
     } else {
@@ -295,7 +342,17 @@ pub async fn audit(
             selected: f.target_type.trim() == t,
         })
         .collect();
+    let actor_types = ACTOR_TYPES
+        .into_iter()
+        .map(|t| Choice {
+            value: t.to_owned(),
+            label: lang.t(&format!("actor_type.{t}")).to_owned(),
+            selected: f.actor_type.trim() == t,
+        })
+        .collect();
     let page = AuditPage {
+        ip_problem: ip_range.is_err(),
+        actor_types,
         actions: action_groups(lang, action),
         outcomes,
         target_types,
@@ -306,6 +363,16 @@ pub async fn audit(
         events,
         filters: f,
         chain: chain_line(lang, super::chain_check::status(&mut db).await?),
+        retention: match state.config.audit_retention_days {
+            None => lang.t("audit.retention_forever").to_owned(),
+            Some(days) => lang.tf(
+                "audit.retention_days",
+                &[
+                    ("days", &days.to_string()),
+                    ("base", &chain::base_seq(&mut db).await?.to_string()),
+                ],
+            ),
+        },
         ctx,
     };
     if htmx {

@@ -26,6 +26,9 @@ pub struct AuditPage {
     pub events: Vec<EventView>,
     pub actions: Vec<ActionGroup>,
     pub outcomes: Vec<Choice>,
+    pub actor_types: Vec<Choice>,
+    /// The address filter is neither an address nor a network.
+    pub ip_problem: bool,
     pub target_types: Vec<Choice>,
     pub chips: Vec<Chip>,
     pub date_problem: Option<&'static str>,
@@ -34,6 +37,8 @@ pub struct AuditPage {
     pub next_href: Option<String>,
     /// The last tamper check: sound or not, and what it found.
     pub chain: ChainLine,
+    /// How long events are kept.
+    pub retention: String,
 }
 
 /// One line on the audit page from the periodic chain check.
@@ -52,4 +57,25 @@ pub struct DashboardPage {
     pub denied_24h: i64,
     pub events: Vec<EventView>,
     pub show_audit: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/event.html")]
+pub struct EventPage {
+    pub ctx: PageCtx,
+    pub event: EventView,
+    pub workspace_id: Option<i64>,
+    pub workspace_href: Option<String>,
+    /// The event's link in the chain (none: written before it, not yet
+    /// linked).
+    pub seq: Option<i64>,
+    pub hash: String,
+    pub prev_hash: String,
+    /// The user agent read ("Firefox 133 on Linux").
+    pub browser: String,
+    /// The audit trail filtered on this event's actor, target, address, app.
+    pub by_actor: Option<String>,
+    pub by_target: Option<String>,
+    pub by_ip: Option<String>,
+    pub by_client: Option<String>,
 }

@@ -139,7 +139,7 @@ pub struct Head {
     pub hash: String,
 }
 
-async fn lock_head(db: &mut Db) -> QueryResult<Head> {
+pub(super) async fn lock_head(db: &mut Db) -> QueryResult<Head> {
     let q = audit_chain::table
         .find(1)
         .select((audit_chain::head_seq, audit_chain::head_hash));
@@ -197,9 +197,8 @@ async fn next_id(db: &mut Db) -> QueryResult<i64> {
 
 /// Appends one new event (not yet stored) to the chain and stores it,
 /// inside the change's transaction.
-pub async fn append(tx: &mut Tx<'_>, event: &Sealed) -> QueryResult<()> {
+pub async fn append(tx: &mut Tx<'_>, mut event: Sealed) -> QueryResult<()> {
     let mut head = lock_head(tx).await?;
-    let mut event = event.clone();
     event.id = next_id(tx).await?;
     let (seq, prev, hash, digest, salt) = seal(&mut head, &event);
     let row = (
@@ -224,6 +223,8 @@ pub async fn append(tx: &mut Tx<'_>, event: &Sealed) -> QueryResult<()> {
             audit_events::hash.eq(&hash),
             audit_events::personal_digest.eq(&digest),
             audit_events::personal_salt.eq(&salt),
+            // Derived from the address for searching; not part of the hash.
+            audit_events::ip_key.eq(event.ip.as_deref().and_then(super::address::key)),
         ),
     );
     db_run!(tx, |c| diesel::insert_into(audit_events::table)
@@ -321,6 +322,15 @@ impl Verdict {
     pub fn ok(&self) -> bool {
         self.broken.is_none()
     }
+}
+
+/// The first link the trail still stores (1 until a retention purge).
+pub async fn base_seq(db: &mut Db) -> QueryResult<i64> {
+    db_run!(db, |c| audit_chain::table
+        .find(1)
+        .select(audit_chain::base_seq)
+        .first(c)
+        .await)
 }
 
 /// Walks the whole chain from its base (the genesis, or where a retention

@@ -3,10 +3,13 @@
 //! also writes a log line with target `audit`. Actions are a closed list
 //! ([`Action`]): a new one is declared here, never spelled at a call site.
 
+pub mod address;
 pub mod anonymous;
 pub mod chain;
 mod origin;
 pub mod query;
+pub mod retention;
+pub mod words;
 
 pub use origin::RequestMeta;
 
@@ -167,6 +170,7 @@ actions! {
     JobAlertSettingsChanged => "jobs.alert_settings_changed",
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
+    AuditPurged => "audit.purged",
 }
 
 #[derive(Clone, Debug)]
@@ -291,7 +295,7 @@ pub async fn record(
         personal_digest: None,
         personal_salt: None,
     };
-    chain::append(tx, &event).await?;
+    chain::append(tx, event).await?;
     Ok(())
 }
 

@@ -6,12 +6,14 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use time::PrimitiveDateTime;
 
+use crate::audit::words::Words;
 use crate::db::Db;
 use crate::db::schema::audit_events;
 use crate::db::types::{ActorType, Outcome};
 
 /// An audit event as listed.
-#[derive(Clone, Debug, Queryable)]
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
 pub struct EventRow {
     pub id: i64,
     pub at: PrimitiveDateTime,
@@ -34,6 +36,14 @@ pub struct EventRow {
 pub struct EventFilter {
     /// Events caused by this user.
     pub actor_id: Option<i64>,
+    /// Events caused by this kind of actor (a person, an API key, …).
+    pub actor_type: Option<ActorType>,
+    /// Events from this application (the client id of origin).
+    pub client_id: Option<String>,
+    /// Events from an address in this range of keys (`address::range`).
+    pub ip_range: Option<(String, String)>,
+    /// Events whose details hold these words.
+    pub words: Option<Words>,
     /// Events about this record (type, id).
     pub target: Option<(String, String)>,
     /// Events about records of this type.
@@ -59,6 +69,7 @@ pub struct EventFilter {
 /// agree; the older-page cursor is the last event shown either way.
 pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec<EventRow>> {
     let by_time = f.from.is_some() || f.to.is_some();
+    let words = f.words.as_ref().map(|w| w.condition(db.is_sqlite()));
     let before_at = match (by_time, f.before) {
         (true, Some(id)) => crate::db_run!(db, |c| audit_events::table
             .find(id)
@@ -71,22 +82,7 @@ pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec
     crate::db_run!(db, |c| {
         let mut q = audit_events::table
             .order(audit_events::id.desc())
-            .select((
-                audit_events::id,
-                audit_events::at,
-                audit_events::actor_type,
-                audit_events::actor_id,
-                audit_events::actor_label,
-                audit_events::action,
-                audit_events::target_type,
-                audit_events::target_id,
-                audit_events::outcome,
-                audit_events::ip,
-                audit_events::user_agent,
-                audit_events::client_id,
-                audit_events::request_id,
-                audit_events::details,
-            ))
+            .select(EventRow::as_select())
             .limit(limit)
             .into_boxed();
         if let Some(id) = f.actor_id {
@@ -122,6 +118,30 @@ pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec
         if let Some(o) = f.outcome {
             q = q.filter(audit_events::outcome.eq(o));
         }
+        if let Some(t) = f.actor_type {
+            q = q.filter(audit_events::actor_type.eq(t));
+        }
+        if let Some(client) = &f.client_id {
+            q = q.filter(audit_events::client_id.eq(client.clone()));
+        }
+        match &f.ip_range {
+            Some((lo, hi)) if lo == hi => q = q.filter(audit_events::ip_key.eq(lo.clone())),
+            Some((lo, hi)) => {
+                q = q
+                    .filter(audit_events::ip_key.ge(lo.clone()))
+                    .filter(audit_events::ip_key.le(hi.clone()))
+            }
+            None => {}
+        }
+        if let Some((condition, text)) = &words {
+            use diesel::dsl::sql;
+            use diesel::sql_types::{Bool, Text};
+            q = q.filter(
+                sql::<Bool>(condition)
+                    .bind::<Text, _>(text.clone())
+                    .sql(")"),
+            );
+        }
         if let Some(t) = f.from {
             q = q.filter(audit_events::at.ge(t));
         }
@@ -146,4 +166,26 @@ pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec
         }
         q.load(c).await
     })
+}
+
+/// One event as its own page shows it: the listed fields, its workspace and
+/// its place in the tamper-evident chain.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct EventDetail {
+    #[diesel(embed)]
+    pub row: EventRow,
+    pub workspace_id: Option<i64>,
+    pub seq: Option<i64>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+pub async fn event(db: &mut Db, id: i64) -> QueryResult<Option<EventDetail>> {
+    crate::db_run!(db, |c| audit_events::table
+        .find(id)
+        .select(EventDetail::as_select())
+        .first(c)
+        .await
+        .optional())
 }

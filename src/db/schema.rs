@@ -105,6 +105,7 @@ diesel::table! {
         hash -> Nullable<Text>,
         personal_digest -> Nullable<Text>,
         personal_salt -> Nullable<Text>,
+        ip_key -> Nullable<Text>,
     }
 }
 

@@ -200,6 +200,13 @@ async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> R
     let mut done = 0;
     while done < events {
         let n = batch.min(events - done);
+        // The address's search key (audit::address): 198.51.100.0/24
+        // mapped into IPv6, then the last byte in hex.
+        let ip_low_byte = if sqlite {
+            "printf('%02x', x.n % 250)"
+        } else {
+            "lpad(to_hex(x.n % 250), 2, '0')"
+        };
         let (series, at) = if sqlite {
             (
                 format!(
@@ -226,7 +233,7 @@ async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> R
         let sql = format!(
             "{series}
              INSERT INTO audit_events (at, actor_type, actor_id, actor_label, action, target_type, target_id,
-                                       outcome, ip, user_agent, client_id, request_id, details)
+                                       outcome, ip, ip_key, user_agent, client_id, request_id, details)
              SELECT {at},
                     CASE WHEN x.b >= 40 AND x.b < 48 THEN 'anonymous' ELSE 'user' END,
                     CASE WHEN x.b < 40 OR (x.b >= 48 AND x.b < 50) OR (x.b >= 85 AND x.b < 90) THEN p.id
@@ -242,6 +249,7 @@ async fn audit_history(db: &mut Db, first_id: i64, users: i64, events: i64) -> R
                     CASE WHEN x.b >= 48 AND x.b < 50 THEN NULL ELSE CAST(p.id AS TEXT) END,
                     CASE WHEN x.b >= 40 AND x.b < 50 THEN 'denied' ELSE 'allowed' END,
                     '198.51.100.' || (x.n % 250),
+                    '00000000000000000000ffffc63364' || {ip_low_byte},
                     'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
                     CASE WHEN x.b < 50 THEN 'app' ELSE 'admin-ui' END,
                     NULL,

@@ -68,6 +68,7 @@ kinds! {
     OverageInvoice => "billing.invoice_overage", attempts 10,
     JobsBulk => "jobs.bulk", attempts 5,
     AuditVerify => "audit.verify", attempts 2,
+    AuditPurge => "audit.purge", attempts 3,
 }
 
 impl Kind {

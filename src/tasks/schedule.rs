@@ -42,3 +42,16 @@ pub async fn enqueue_due(
     }
     Ok(added)
 }
+
+/// Enqueues today's audit retention purge (keeping `keep_days` days), once
+/// per day; returns whether it was new. Only when a retention is set: the
+/// default keeps every event, and schedules nothing.
+pub async fn enqueue_audit_purge(
+    db: &mut Db,
+    now: PrimitiveDateTime,
+    keep_days: u32,
+) -> Result<bool, diesel::result::Error> {
+    let mut task = NewTask::new(Kind::AuditPurge, json!({ "keep_days": keep_days }), now);
+    task.dedupe_key = Some(format!("{}@{}", Kind::AuditPurge.key(), now.date()));
+    store::enqueue_once(db, task, now).await
+}

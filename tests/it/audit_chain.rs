@@ -45,18 +45,8 @@ async fn verify(app: &TestApp) -> Verdict {
 
 /// `sowat-admin verify-audit` on the test's database: (success, output).
 fn verify_cli(app: &TestApp) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sowat-admin"))
-        .arg("verify-audit")
-        .envs(app.cli_env())
-        .env("SOWAT_LOG", "error")
-        .output()
-        .expect("the binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let (ok, out, err) = cli(app, &["verify-audit"]);
+    (ok, format!("{out}{err}"))
 }
 
 async fn set_details(app: &TestApp, id: i64, details: &str) {

@@ -81,6 +81,8 @@ pub struct Options {
     pub stripe: sowat_admin::config::StripeConfig,
     /// BullMQ's settings (no Redis by default).
     pub jobs: sowat_admin::config::JobsConfig,
+    /// `SOWAT_AUDIT_RETENTION_DAYS` (forever by default).
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Default for Options {
@@ -102,6 +104,7 @@ impl Default for Options {
                 queues: vec!["articleQueue".into(), "social-media-post".into()],
                 alert_every: std::time::Duration::from_secs(1),
             },
+            audit_retention_days: None,
         }
     }
 }
@@ -155,6 +158,7 @@ impl TestApp {
             trusted_proxies: 0,
             login_attempts_per_minute: options.login_attempts_per_minute,
             housekeeping: std::time::Duration::from_secs(300),
+            audit_retention_days: options.audit_retention_days,
             instance_name: None,
             task_workers: 2,
             smtp: options.smtp.clone().map(sowat_admin::config::SmtpUrl),

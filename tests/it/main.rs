@@ -6,6 +6,8 @@ mod access_matrix;
 mod account;
 mod api;
 mod audit_chain;
+mod audit_retention;
+mod audit_search;
 mod auth;
 mod billing;
 mod browser;

@@ -21,6 +21,7 @@ pub async fn scrub(db: &mut Db, user: &User, alias: &str) -> Result<(), diesel::
     .set((
         audit_events::actor_label.eq(alias),
         audit_events::ip.eq(None::<String>),
+        audit_events::ip_key.eq(None::<String>),
         audit_events::user_agent.eq(None::<String>),
         // The chain keeps the digest of what was there; without its salt
         // it can be neither recomputed nor guessed (see audit::chain).

@@ -1,0 +1,331 @@
+//! The audit trail's filters (issue 16): by address or network, app of
+//! origin, kind of actor and words in the details, alone and together,
+//! paged by keyset; and the page of one event.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sowat_admin::audit::{self, Action, ActorRef, Event, RequestMeta};
+use sowat_admin::db::schema::audit_events;
+use sowat_admin::db::types::ActorType;
+use sowat_admin::db_run;
+
+use crate::harness::{Kind, TestApp, select_attr, select_attrs, select_text};
+
+/// Writes one event from `ip` and `client`; returns its id.
+async fn event(
+    app: &TestApp,
+    actor: ActorRef,
+    ip: &str,
+    client: &str,
+    action: Action,
+    details: Value,
+) -> i64 {
+    let mut db = app.db().await;
+    let meta = RequestMeta {
+        ip: Some(ip.parse().expect("an address")),
+        user_agent: Some(
+            "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0".into(),
+        ),
+        request_id: Some("req-4242".into()),
+        client_id: client.into(),
+    };
+    audit::record_alone(
+        &mut db,
+        app.clock.now_primitive(),
+        &actor,
+        &meta,
+        Event::new(action).details(details),
+    )
+    .await
+    .expect("event written");
+    db_run!(&mut db, |c| audit_events::table
+        .select(diesel::dsl::max(audit_events::id))
+        .first::<Option<i64>>(c)
+        .await)
+    .unwrap()
+    .unwrap()
+}
+
+/// The ids the audit trail lists for `query`.
+async fn listed(app: &TestApp, client: &reqwest::Client, query: &str) -> Vec<i64> {
+    let res = app.get(client, &format!("/admin/audit?{query}")).await;
+    assert_eq!(res.status(), StatusCode::OK, "{query}");
+    let html = res.text().await.unwrap();
+    select_attrs(&html, "#audit-rows tr[data-id]", "data-id")
+        .into_iter()
+        .map(|id| id.parse().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_trail_filters_by_address_app_actor_kind_and_words() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let person = app.create_user("elodie@example.test", &[], false).await;
+    let key = ActorRef {
+        kind: ActorType::ApiKey,
+        id: Some(1),
+        label: "crm key".into(),
+    };
+    let a = event(
+        &app,
+        ActorRef::system(),
+        "203.0.113.7",
+        "app",
+        Action::NoteAdded,
+        json!({ "reason": "Unpaid invoices, March" }),
+    )
+    .await;
+    let b = event(
+        &app,
+        ActorRef::user(person.id, "elodie@example.test"),
+        "203.0.113.200",
+        "mobile-app",
+        Action::UserUpdated,
+        json!({ "before": { "name": "Élodie Martin" }, "after": { "name": "Élodie Durand" } }),
+    )
+    .await;
+    let c = event(
+        &app,
+        key,
+        "2001:db8::5",
+        "crm",
+        Action::NoteAdded,
+        json!({ "reason": "synchronised" }),
+    )
+    .await;
+    let d = event(
+        &app,
+        ActorRef::anonymous(),
+        "10.0.31.4",
+        "app",
+        Action::NoteAdded,
+        json!({ "reason": "invoice 2026-0042" }),
+    )
+    .await;
+
+    // Addresses and networks, any prefix length, both families.
+    assert_eq!(listed(&app, &admin, "ip=203.0.113.0/24").await, [b, a]);
+    assert_eq!(listed(&app, &admin, "ip=203.0.113.7").await, [a]);
+    assert_eq!(listed(&app, &admin, "ip=2001:db8::/32").await, [c]);
+    assert_eq!(listed(&app, &admin, "ip=10.0.16.0/20").await, [d]);
+    assert!(listed(&app, &admin, "ip=10.0.32.0/20").await.is_empty());
+    // Not an address: said inline, nothing listed (not everything).
+    let res = app.get(&admin, "/admin/audit?ip=10.0.0.300").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(
+        select_text(&html, "#ip-problem")
+            .join(" ")
+            .contains("10.0.0.300"),
+        "{html}"
+    );
+    assert!(select_attrs(&html, "#audit-rows tr[data-id]", "data-id").is_empty());
+
+    // App of origin and kind of actor.
+    assert_eq!(listed(&app, &admin, "client=mobile-app").await, [b]);
+    assert_eq!(listed(&app, &admin, "actor_type=api_key").await, [c]);
+    assert_eq!(listed(&app, &admin, "actor_type=anonymous").await, [d]);
+
+    // Words: the start of a word, any case, accents kept, all required.
+    assert_eq!(listed(&app, &admin, "q=invoice").await, [d, a]);
+    assert_eq!(listed(&app, &admin, "q=UNPAID+march").await, [a]);
+    assert!(listed(&app, &admin, "q=unpaid+april").await.is_empty());
+    assert_eq!(listed(&app, &admin, "q=%C3%A9lodie").await, [b]);
+    assert_eq!(listed(&app, &admin, "q=0042").await, [d]);
+    // Punctuation is not syntax.
+    assert!(
+        listed(&app, &admin, "q=%22%27)+OR+1%3D1+--")
+            .await
+            .is_empty()
+    );
+    // Together.
+    assert_eq!(
+        listed(&app, &admin, "q=invoice&actor_type=anonymous").await,
+        [d]
+    );
+    assert_eq!(
+        listed(&app, &admin, "q=invoice&ip=203.0.113.0/24").await,
+        [a]
+    );
+
+    // Each active filter is a chip that removes it.
+    let res = app
+        .get(&admin, "/admin/audit?q=invoice&ip=10.0.0.0/8")
+        .await;
+    let html = res.text().await.unwrap();
+    let chips = select_text(&html, ".chips .chip").join(" | ");
+    assert!(
+        chips.contains("invoice") && chips.contains("10.0.0.0/8"),
+        "{chips}"
+    );
+    let remove = select_attrs(&html, ".chips .chip", "href");
+    assert!(
+        remove.iter().any(|h| h == "/admin/audit?ip=10.0.0.0%2F8"),
+        "{remove:?}"
+    );
+
+    // A changed text is found by its new words only (the index follows).
+    let mut db = app.db().await;
+    db_run!(&mut db, |c| diesel::update(audit_events::table.find(a))
+        .set(audit_events::details.eq(r#"{"reason":"Settled"}"#))
+        .execute(c)
+        .await)
+    .unwrap();
+    drop(db);
+    assert_eq!(listed(&app, &admin, "q=invoice").await, [d]);
+    assert_eq!(listed(&app, &admin, "q=settled").await, [a]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_word_search_pages_by_keyset() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let words = if i % 2 == 0 { "refund issued" } else { "other" };
+        ids.push(
+            event(
+                &app,
+                ActorRef::system(),
+                "198.51.100.9",
+                "app",
+                Action::NoteAdded,
+                json!({ "reason": words, "n": i }),
+            )
+            .await,
+        );
+    }
+    let mut expected: Vec<i64> = ids.iter().step_by(2).copied().collect();
+    expected.reverse();
+    let res = app.get(&admin, "/admin/audit?q=refund").await;
+    let html = res.text().await.unwrap();
+    let first: Vec<i64> = select_attrs(&html, "#audit-rows tr[data-id]", "data-id")
+        .iter()
+        .map(|i| i.parse().unwrap())
+        .collect();
+    assert_eq!(first, expected);
+    assert!(
+        select_attr(&html, "#older-page", "href").is_none(),
+        "30 fit on a page"
+    );
+
+    // 60 matches over two pages: 50, then 10, none twice.
+    for i in 0..60 {
+        event(
+            &app,
+            ActorRef::system(),
+            "198.51.100.9",
+            "app",
+            Action::NoteAdded,
+            json!({ "reason": "refund again", "n": i }),
+        )
+        .await;
+    }
+    let html = app
+        .get(&admin, "/admin/audit?q=refund&ip=198.51.100.9")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let page1 = select_attrs(&html, "#audit-rows tr[data-id]", "data-id");
+    assert_eq!(page1.len(), 50);
+    let older = select_attr(&html, "#older-page", "href").expect("an older page");
+    assert!(
+        older.contains("q=refund") && older.contains("before="),
+        "{older}"
+    );
+    let html = app.get(&admin, &older).await.text().await.unwrap();
+    let page2 = select_attrs(&html, "#audit-rows tr[data-id]", "data-id");
+    assert_eq!(page2.len(), 40);
+    assert!(page2.iter().all(|id| !page1.contains(id)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn addresses_written_before_their_key_are_keyed_at_start() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let a = event(
+        &app,
+        ActorRef::system(),
+        "192.0.2.77",
+        "app",
+        Action::NoteAdded,
+        json!({}),
+    )
+    .await;
+    let mut db = app.db().await;
+    db_run!(&mut db, |c| diesel::update(audit_events::table)
+        .set(audit_events::ip_key.eq(None::<String>))
+        .execute(c)
+        .await)
+    .unwrap();
+    assert!(listed(&app, &admin, "ip=192.0.2.0/24").await.is_empty());
+    let filled = audit::address::backfill(&mut db).await.unwrap();
+    assert!(filled >= 1, "{filled}");
+    assert_eq!(listed(&app, &admin, "ip=192.0.2.0/24").await, [a]);
+    assert_eq!(audit::address::backfill(&mut db).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_has_its_own_page() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    let person = app.create_user("elodie@example.test", &[], false).await;
+    let id = event(
+        &app,
+        ActorRef::user(person.id, "elodie@example.test"),
+        "203.0.113.200",
+        "mobile-app",
+        Action::UserUpdated,
+        json!({ "before": { "name": "Élodie Martin" }, "after": { "name": "Élodie Durand" }, "reason": "Married" }),
+    )
+    .await;
+
+    // The list links to it.
+    let html = app.get(&admin, "/admin/audit").await.text().await.unwrap();
+    let links = select_attrs(&html, "#audit-rows tr[data-id] a", "href");
+    assert!(links.contains(&format!("/admin/audit/{id}")), "{links:?}");
+
+    let res = app.get(&admin, &format!("/admin/audit/{id}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let text = |sel: &str| select_text(&html, sel).join(" ");
+    assert!(text("#event-actor").contains("elodie@example.test"));
+    assert_eq!(
+        select_attr(&html, "#event-actor a", "href").as_deref(),
+        Some(format!("/admin/users/{}", person.id).as_str())
+    );
+    assert!(text("#event-ip").contains("203.0.113.200"));
+    assert_eq!(
+        select_attr(&html, "#by-ip", "href").as_deref(),
+        Some("/admin/audit?ip=203.0.113.200")
+    );
+    assert!(
+        text("#event-browser").contains("Firefox 133"),
+        "{}",
+        text("#event-browser")
+    );
+    assert_eq!(
+        select_attr(&html, "#by-client", "href").as_deref(),
+        Some("/admin/audit?client=mobile-app")
+    );
+    assert!(text("#event-request").contains("req-4242"));
+    let diff = text("#event-diff tbody");
+    assert!(
+        diff.contains("Élodie Martin") && diff.contains("Élodie Durand"),
+        "{diff}"
+    );
+    assert!(text("#event-facts").contains("Married"));
+    let chain = text("#event-chain");
+    assert!(chain.contains('#'), "{chain}");
+    assert_eq!(select_text(&html, "#event-chain code.hash").len(), 2);
+
+    // Unknown and malformed ids.
+    let res = app.get(&admin, "/admin/audit/99999999").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app.get(&admin, "/admin/audit/x1").await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+}
