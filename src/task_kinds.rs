@@ -37,6 +37,8 @@ pub fn handlers(state: &AppState, mailer: Arc<Mailer>) -> HashMap<Kind, Handler>
         (Kind::JobsBulk, job_pages::bulk::handler(state.jobs.clone())),
         (Kind::AuditVerify, admin::chain_check::handler()),
         (Kind::AuditPurge, admin::audit_purge::handler()),
+        (Kind::AuditExportCsv, admin::audit_export::handler()),
+        (Kind::AuditExportJsonl, admin::audit_export::handler()),
     ])
 }
 

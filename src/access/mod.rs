@@ -64,6 +64,7 @@ permissions! {
     UsageWrite => "usage.write",
     SessionsManage => "sessions.manage",
     ExportsRun => "exports.run",
+    AuditExport => "audit.export",
 }
 
 impl Permission {

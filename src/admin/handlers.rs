@@ -6,22 +6,20 @@
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum_htmx::HxRequest;
-use serde::Deserialize;
 
 use crate::access::{Permission, can};
+use crate::admin::audit_filter::{ACTOR_TYPES, Filters, TARGET_TYPES};
 use crate::admin::store;
 use crate::admin::views::{ActionGroup, AuditPage, ChainLine, Choice, DashboardPage};
+use crate::audit::Action;
 use crate::audit::chain;
 use crate::audit::query::{self, EventFilter};
-use crate::audit::words::Words;
-use crate::audit::{Action, address};
-use crate::db::types::{ActorType, Outcome};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::state::AppState;
 use crate::web::current::SignedIn;
 use crate::web::event_view::EventView;
-use crate::web::format::{date_range_problem, group, parse_day};
+use crate::web::format::group;
 use crate::web::layout::PageCtx;
 use crate::web::render::html;
 use crate::web::table::{self, Chip};
@@ -56,85 +54,6 @@ pub async fn dashboard(
         events,
         show_audit,
     })
-}
-
-#[derive(Clone, Deserialize, Default)]
-pub struct Filters {
-    /// A user: an id or an email address.
-    #[serde(default)]
-    pub actor: String,
-    /// A kind of actor: `user`, `api_key`, `system`, `anonymous`.
-    #[serde(default)]
-    pub actor_type: String,
-    /// The application of origin (client id).
-    #[serde(default)]
-    pub client: String,
-    /// An address or a network (CIDR).
-    #[serde(default)]
-    pub ip: String,
-    /// Words in the details.
-    #[serde(default)]
-    pub q: String,
-    #[serde(default)]
-    pub target_type: String,
-    #[serde(default)]
-    pub target_id: String,
-    /// An action key, or a whole area (`user.`).
-    #[serde(default)]
-    pub action: String,
-    #[serde(default)]
-    pub outcome: String,
-    #[serde(default)]
-    pub from: String,
-    #[serde(default)]
-    pub to: String,
-    #[serde(default)]
-    pub before: String,
-}
-
-/// The kinds of actor the filter offers.
-const ACTOR_TYPES: [&str; 4] = ["user", "api_key", "system", "anonymous"];
-
-/// The record kinds the target filter offers.
-const TARGET_TYPES: [&str; 3] = ["user", "task", "session"];
-
-impl Filters {
-    /// The filter's fields by name, as typed (links and chips).
-    fn pairs(&self) -> [(&'static str, &str); 11] {
-        [
-            ("q", &self.q),
-            ("actor", &self.actor),
-            ("actor_type", &self.actor_type),
-            ("client", &self.client),
-            ("ip", &self.ip),
-            ("target_type", &self.target_type),
-            ("target_id", &self.target_id),
-            ("action", &self.action),
-            ("outcome", &self.outcome),
-            ("from", &self.from),
-            ("to", &self.to),
-        ]
-    }
-
-    fn query(&self) -> String {
-        let pairs: Vec<(&str, &str)> = self.pairs().iter().map(|(k, v)| (*k, v.trim())).collect();
-        table::query(&pairs)
-    }
-
-    /// What is wrong with the dates, as an i18n key.
-    fn date_problem(&self) -> Option<&'static str> {
-        date_range_problem(&self.from, &self.to)
-    }
-
-    /// The address filter as a range of keys; `Err` when it is given but
-    /// is neither an address nor a network.
-    fn ip_range(&self) -> Result<Option<(String, String)>, ()> {
-        let ip = self.ip.trim();
-        if ip.is_empty() {
-            return Ok(None);
-        }
-        address::range(ip).map(Some).ok_or(())
-    }
 }
 
 /// The action filter's choices: each area, then its actions.
@@ -258,58 +177,17 @@ pub async fn audit(
     State(state): State<AppState>,
     ctx: PageCtx,
     HxRequest(htmx): HxRequest,
+    SignedIn(viewer): SignedIn,
     Query(f): Query<Filters>,
 ) -> Result<Response, AppError> {
     let lang = ctx.lang;
     let mut db = state.pool.get().await?;
-    let actor = f.actor.trim();
-    // An actor that names nobody matches nothing (not everything).
-    let mut nobody = false;
-    let actor_id = if actor.is_empty() {
-        None
-    } else if let Ok(id) = actor.trim_start_matches('#').parse::<i64>() {
-        Some(id)
-    } else {
-        let found = store::user_id_by_email(&mut db, actor).await?;
-        nobody = found.is_none();
-        found
-    };
-    let target_type = Some(f.target_type.trim())
-        .filter(|t| TARGET_TYPES.contains(t))
-        .map(str::to_owned);
-    let target_id: String = f.target_id.trim().chars().take(64).collect();
     let action = f.action.trim();
-    let known_action = Action::ALL
-        .iter()
-        .any(|a| a.key() == action || a.key().starts_with(action) && action.ends_with('.'));
-    let ip_range = f.ip_range();
-    let client: String = f.client.trim().chars().take(64).collect();
-    let filter = EventFilter {
-        actor_id,
-        actor_type: ActorType::parse(f.actor_type.trim()),
-        client_id: Some(client).filter(|c| !c.is_empty()),
-        ip_range: ip_range.clone().ok().flatten(),
-        words: Words::parse(&f.q),
-        target: target_type
-            .clone()
-            .filter(|_| !target_id.is_empty())
-            .map(|t| (t, target_id.clone())),
-        target_type: target_type.clone().filter(|_| target_id.is_empty()),
-        action: known_action.then(|| action.to_owned()),
-        outcome: Outcome::parse(f.outcome.trim()),
-        from: parse_day(&f.from).map(|d| d.midnight()),
-        to: parse_day(&f.to)
-            .and_then(|d| d.next_day())
-            .map(|d| d.midnight()),
-        before: f.before.parse::<i64>().ok(),
-        workspace_id: None,
-    };
-    // A malformed address matches nothing: the form says why.
-    let nobody = nobody || ip_range.is_err();
-    let mut rows = if nobody {
-        Vec::new()
-    } else {
-        query::events(&mut db, &filter, PAGE_SIZE + 1).await?
+    let resolved = f.resolve(&mut db).await?;
+    let ip_problem = resolved.ip_problem;
+    let mut rows = match &resolved.filter {
+        None => Vec::new(),
+        Some(filter) => query::events(&mut db, filter, PAGE_SIZE + 1).await?,
     };
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
@@ -351,7 +229,8 @@ pub async fn audit(
         })
         .collect();
     let page = AuditPage {
-        ip_problem: ip_range.is_err(),
+        ip_problem,
+        can_export: can(&viewer, Permission::AuditExport, None),
         actor_types,
         actions: action_groups(lang, action),
         outcomes,

@@ -1,6 +1,8 @@
 //! The admin home and the audit trail screen. `handlers.rs`, `store.rs`
 //! (reads), `views.rs`.
 
+pub mod audit_export;
+pub mod audit_filter;
 pub mod audit_purge;
 pub mod chain_check;
 pub mod denied;
@@ -19,5 +21,6 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         get("/admin/audit", Staff(AuditRead), handlers::audit),
         get("/admin/audit/denied", Staff(AuditRead), denied::denied),
         get("/admin/audit/{id}", Staff(AuditRead), event_page::event),
+        post("/admin/audit/export", Staff(AuditExport), audit_export::start),
     ]
 }

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use crate::admin::handlers::Filters;
+use crate::admin::audit_filter::Filters;
 use crate::web::event_view::EventView;
 use crate::web::layout::PageCtx;
 use crate::web::table::Chip;
@@ -39,6 +39,8 @@ pub struct AuditPage {
     pub chain: ChainLine,
     /// How long events are kept.
     pub retention: String,
+    /// The viewer may export the filtered trail.
+    pub can_export: bool,
 }
 
 /// One line on the audit page from the periodic chain check.

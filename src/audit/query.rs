@@ -189,3 +189,12 @@ pub async fn event(db: &mut Db, id: i64) -> QueryResult<Option<EventDetail>> {
         .await
         .optional())
 }
+
+/// The newest event's id (0 when the trail is empty).
+pub async fn max_id(db: &mut Db) -> QueryResult<i64> {
+    let max: Option<i64> = crate::db_run!(db, |c| audit_events::table
+        .select(diesel::dsl::max(audit_events::id))
+        .first(c)
+        .await)?;
+    Ok(max.unwrap_or(0))
+}

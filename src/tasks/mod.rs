@@ -69,13 +69,16 @@ kinds! {
     JobsBulk => "jobs.bulk", attempts 5,
     AuditVerify => "audit.verify", attempts 2,
     AuditPurge => "audit.purge", attempts 3,
+    AuditExportCsv => "audit.export_csv", attempts 5,
+    AuditExportJsonl => "audit.export_jsonl", attempts 5,
 }
 
 impl Kind {
     /// The file a task of this kind produces: (content type, extension).
     pub fn file(self) -> Option<(&'static str, &'static str)> {
         match self {
-            Kind::UsersCsvExport => Some(("text/csv; charset=utf-8", "csv")),
+            Kind::UsersCsvExport | Kind::AuditExportCsv => Some(("text/csv; charset=utf-8", "csv")),
+            Kind::AuditExportJsonl => Some(("application/jsonl; charset=utf-8", "jsonl")),
             Kind::UserGdprExport => Some(("application/json", "json")),
             _ => None,
         }
@@ -85,7 +88,12 @@ impl Kind {
     pub fn cancellable(self) -> bool {
         matches!(
             self,
-            Kind::UsersBulkStatus | Kind::UsersCsvExport | Kind::UserGdprExport | Kind::JobsBulk
+            Kind::UsersBulkStatus
+                | Kind::UsersCsvExport
+                | Kind::UserGdprExport
+                | Kind::JobsBulk
+                | Kind::AuditExportCsv
+                | Kind::AuditExportJsonl
         )
     }
 

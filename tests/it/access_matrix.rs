@@ -65,6 +65,7 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         (("GET", "/admin/audit"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/audit/denied"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/audit/{id}"), [A, A, D, A, D, D, L, E]),
+        (("POST", "/admin/audit/export"), [A, D, D, A, D, D, L, E]),
         (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
         (("POST", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
         (("GET", "/admin/search"), [A, A, D, A, D, D, L, E]),

@@ -329,3 +329,145 @@ async fn an_event_has_its_own_page() {
     let res = app.get(&admin, "/admin/audit/x1").await;
     assert!(res.status().is_client_error(), "{}", res.status());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_filtered_trail_exports_as_csv_and_json_lines() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    // More matches than one step reads, one of them a spreadsheet formula;
+    // others that do not match.
+    for i in 0..1_050 {
+        event(
+            &app,
+            ActorRef::system(),
+            "198.51.100.4",
+            "app",
+            Action::NoteAdded,
+            json!({ "tag": "exported", "n": i }),
+        )
+        .await;
+    }
+    // An address may start like a formula (`=` is a valid first character).
+    let formula = event(
+        &app,
+        ActorRef::user(1, "=2+3@evil.test"),
+        "198.51.100.4",
+        "app",
+        Action::NoteAdded,
+        json!({ "tag": "exported", "reason": "=HYPERLINK(\"http://evil.test\")" }),
+    )
+    .await;
+    event(
+        &app,
+        ActorRef::system(),
+        "198.51.100.4",
+        "app",
+        Action::NoteAdded,
+        json!({ "tag": "kept out" }),
+    )
+    .await;
+
+    // The page offers it with the filter on screen.
+    let html = app
+        .get(&admin, "/admin/audit?q=exported")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_attr(&html, "#audit-export input[name=q]", "value").as_deref(),
+        Some("exported")
+    );
+
+    let start = |format: &'static str, expected: i64| {
+        let app = &app;
+        let admin = &admin;
+        async move {
+            let res = app
+                .post_form(
+                    admin,
+                    "/admin/audit/export",
+                    &[("q", "exported"), ("before", "3"), ("format", format)],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{format}");
+            let id = crate::harness::task_of(&res);
+            let t = app.wait_for_task(id).await;
+            assert_eq!(
+                (t.state.as_str(), t.done),
+                ("succeeded", expected),
+                "{format}"
+            );
+            app.download(admin, id).await
+        }
+    };
+
+    let res = start("csv", 1_051).await;
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let day = app.clock.now_primitive().date();
+    assert_eq!(
+        res.headers()["content-disposition"],
+        format!("attachment; filename=\"audit-{day}.csv\"").as_str()
+    );
+    let text = res.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1_052, "a header and every match, not a page");
+    assert!(
+        lines[0].starts_with("\u{feff}id,at,actor_type"),
+        "{}",
+        lines[0]
+    );
+    // Newest first; the formula is text, not a formula.
+    assert!(lines[1].starts_with(&format!("{formula},")), "{}", lines[1]);
+    assert!(lines[1].contains(",'=2+3@evil.test,"), "{}", lines[1]);
+    assert!(!text.contains("kept out"));
+
+    // The first export's own record names the filter: it matches too.
+    let res = start("jsonl", 1_052).await;
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/jsonl; charset=utf-8"
+    );
+    let text = res.text().await.unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(events.len(), 1_052);
+    assert_eq!(events[0]["action"], "task.started");
+    assert_eq!(events[1]["id"], formula);
+    assert_eq!(events[1]["actor"], "=2+3@evil.test");
+    assert_eq!(
+        events[1]["details"]["reason"],
+        "=HYPERLINK(\"http://evil.test\")"
+    );
+    assert_eq!(events[5]["details"]["tag"], "exported");
+    assert_eq!(events[5]["ip"], "198.51.100.4");
+
+    // Who exported what is on record.
+    let started = app.audit("task.started").await;
+    let exports: Vec<&(String, String, String)> = started
+        .iter()
+        .filter(|(_, _, d)| d.contains("audit.export"))
+        .collect();
+    assert_eq!(exports.len(), 2);
+    assert!(
+        exports[0].2.contains(r#""q":"exported""#),
+        "{}",
+        exports[0].2
+    );
+
+    // Reading the trail is not enough to export it.
+    let (support, _) = app.client_as(Kind::Support).await;
+    let html = app
+        .get(&support, "/admin/audit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_attr(&html, "#audit-export", "action").is_none());
+    let res = app
+        .post_form(&support, "/admin/audit/export", &[("format", "csv")])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}

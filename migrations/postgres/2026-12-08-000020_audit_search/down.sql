@@ -1,3 +1,4 @@
+DELETE FROM role_permissions WHERE permission = 'audit.export';
 DROP INDEX audit_events_words_idx;
 DROP INDEX audit_events_ip_missing_idx;
 DROP INDEX audit_events_ip_idx;

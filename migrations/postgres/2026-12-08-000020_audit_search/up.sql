@@ -17,3 +17,10 @@ CREATE INDEX audit_events_ip_missing_idx ON audit_events (id) WHERE ip_key IS NU
 -- events. The query repeats this expression exactly (src/audit/words.rs).
 CREATE INDEX audit_events_words_idx ON audit_events
   USING gin (to_tsvector('simple', regexp_replace(details, '[^[:alnum:]]+', ' ', 'g')));
+
+-- Exporting the trail (CSV, JSON Lines) is its own permission, held by the
+-- roles that may both read the trail and run exports.
+INSERT INTO role_permissions (role_id, permission)
+  SELECT a.role_id, 'audit.export' FROM role_permissions a
+  JOIN role_permissions e ON e.role_id = a.role_id AND e.permission = 'exports.run'
+  WHERE a.permission = 'audit.read';

@@ -1,3 +1,4 @@
+DELETE FROM role_permissions WHERE permission = 'audit.export';
 DROP TRIGGER audit_fts_delete;
 DROP TRIGGER audit_fts_update;
 DROP TRIGGER audit_fts_insert;

@@ -29,3 +29,10 @@ CREATE TRIGGER audit_fts_delete AFTER DELETE ON audit_events BEGIN
   INSERT INTO audit_fts (audit_fts, rowid, details) VALUES ('delete', old.id, old.details);
 END;
 INSERT INTO audit_fts (audit_fts) VALUES ('rebuild');
+
+-- Exporting the trail (CSV, JSON Lines) is its own permission, held by the
+-- roles that may both read the trail and run exports.
+INSERT INTO role_permissions (role_id, permission)
+  SELECT a.role_id, 'audit.export' FROM role_permissions a
+  JOIN role_permissions e ON e.role_id = a.role_id AND e.permission = 'exports.run'
+  WHERE a.permission = 'audit.read';
