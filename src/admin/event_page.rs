@@ -3,7 +3,7 @@
 //! side, and its link in the tamper-evident chain; with links to the
 //! events around it (same actor, same target, same address).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 
 use crate::admin::views::EventPage;
@@ -13,13 +13,14 @@ use crate::state::AppState;
 use crate::web::event_view::EventView;
 use crate::web::format::user_agent;
 use crate::web::layout::PageCtx;
+use crate::web::meta::IdPath;
 use crate::web::render::html;
 use crate::web::table;
 
 pub async fn event(
     State(state): State<AppState>,
     ctx: PageCtx,
-    Path(id): Path<i64>,
+    IdPath(id): IdPath,
 ) -> Result<Response, AppError> {
     let mut db = state.pool.get().await?;
     let detail = query::event(&mut db, id).await?.ok_or(AppError::NotFound)?;

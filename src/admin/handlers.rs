@@ -231,6 +231,7 @@ pub async fn audit(
     let page = AuditPage {
         ip_problem,
         can_export: can(&viewer, Permission::AuditExport, None),
+        views: super::saved_views::list(&mut db, viewer.user_id).await?,
         actor_types,
         actions: action_groups(lang, action),
         outcomes,

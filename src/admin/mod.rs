@@ -7,8 +7,10 @@ pub mod audit_purge;
 pub mod chain_check;
 pub mod denied;
 pub mod digest;
+pub mod digest_download;
 pub mod event_page;
 pub mod handlers;
+pub mod saved_views;
 pub mod store;
 pub mod views;
 
@@ -22,5 +24,8 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         get("/admin/audit/denied", Staff(AuditRead), denied::denied),
         get("/admin/audit/{id}", Staff(AuditRead), event_page::event),
         post("/admin/audit/export", Staff(AuditExport), audit_export::start),
+        post("/admin/audit/digest", Staff(AuditExport), digest_download::download),
+        post("/admin/audit/views", Staff(AuditRead), saved_views::save_view),
+        post("/admin/audit/views/{id}/delete", Staff(AuditRead), saved_views::delete_view),
     ]
 }

@@ -39,6 +39,8 @@ pub struct AuditPage {
     pub chain: ChainLine,
     /// How long events are kept.
     pub retention: String,
+    /// The viewer's saved views of this screen.
+    pub views: Vec<crate::admin::saved_views::View>,
     /// The viewer may export the filtered trail.
     pub can_export: bool,
 }

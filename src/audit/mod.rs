@@ -171,6 +171,9 @@ actions! {
     TaskStarted => "task.started",
     TaskCancelled => "task.cancelled",
     AuditPurged => "audit.purged",
+    ViewSaved => "audit.view_saved",
+    ViewDeleted => "audit.view_deleted",
+    DigestExported => "audit.digest_exported",
 }
 
 #[derive(Clone, Debug)]

@@ -67,9 +67,58 @@ pub struct EventFilter {
 /// from the newest would pass every later event first (a month two years
 /// back: 1.5 million rows). Ids and times rise together, so both orders
 /// agree; the older-page cursor is the last event shown either way.
+///
+/// Two filters match in no index's order: words (the full-text index
+/// yields every match, then they are sorted) and a network (a range of
+/// addresses, each in id order, but not all together). A common word or a
+/// wide network would sort hundreds of thousands of rows for one page, so
+/// these are read in windows of ids going back from the newest, each four
+/// times wider than the last, until the page is full: a common match fills
+/// it in the first window, a rare one has few rows to sort in any.
 pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec<EventRow>> {
+    events_windowed(db, f, limit, FIRST_WINDOW).await
+}
+
+/// [`events`] with the first window's width given (tests use tiny ones).
+pub async fn events_windowed(
+    db: &mut Db,
+    f: &EventFilter,
+    limit: i64,
+    first_window: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let unordered = f.words.is_some() || f.ip_range.as_ref().is_some_and(|(lo, hi)| lo != hi);
+    if !unordered {
+        return events_in(db, f, limit, None).await;
+    }
+    let mut hi = match f.before {
+        Some(b) => b,
+        None => max_id(db).await? + 1,
+    };
+    let mut width = first_window.max(1);
+    let mut rows = Vec::new();
+    while hi > 0 && (rows.len() as i64) < limit {
+        let lo = hi.saturating_sub(width).max(0);
+        let mut part = events_in(db, f, limit - rows.len() as i64, Some((lo, hi))).await?;
+        rows.append(&mut part);
+        hi = lo;
+        width = width.saturating_mul(4);
+    }
+    Ok(rows)
+}
+
+/// The first window of ids an unordered filter reads (see [`events`]).
+const FIRST_WINDOW: i64 = 8_192;
+
+/// [`events`] within the ids `lo..hi` when a window is given.
+async fn events_in(
+    db: &mut Db,
+    f: &EventFilter,
+    limit: i64,
+    window: Option<(i64, i64)>,
+) -> QueryResult<Vec<EventRow>> {
     let by_time = f.from.is_some() || f.to.is_some();
-    let words = f.words.as_ref().map(|w| w.condition(db.is_sqlite()));
+    let sqlite = db.is_sqlite();
+    let words = f.words.as_ref().map(|w| w.condition(sqlite));
     let before_at = match (by_time, f.before) {
         (true, Some(id)) => crate::db_run!(db, |c| audit_events::table
             .find(id)
@@ -133,14 +182,26 @@ pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec
             }
             None => {}
         }
+        if let Some((lo, hi)) = window {
+            q = q
+                .filter(audit_events::id.ge(lo))
+                .filter(audit_events::id.lt(hi));
+        }
         if let Some((condition, text)) = &words {
             use diesel::dsl::sql;
-            use diesel::sql_types::{Bool, Text};
-            q = q.filter(
-                sql::<Bool>(condition)
-                    .bind::<Text, _>(text.clone())
-                    .sql(")"),
-            );
+            use diesel::sql_types::{BigInt, Bool, Text};
+            let cond = sql::<Bool>(condition).bind::<Text, _>(text.clone());
+            q = match window {
+                // The full-text index reads only the window's matches.
+                Some((lo, hi)) if sqlite => q.filter(
+                    cond.sql(" AND rowid >= ")
+                        .bind::<BigInt, _>(lo)
+                        .sql(" AND rowid < ")
+                        .bind::<BigInt, _>(hi)
+                        .sql(")"),
+                ),
+                _ => q.filter(cond.sql(")")),
+            };
         }
         if let Some(t) = f.from {
             q = q.filter(audit_events::at.ge(t));

@@ -252,6 +252,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    saved_views (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        screen -> Text,
+        name -> Text,
+        query -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> BigInt,
         name -> Text,
@@ -539,6 +550,7 @@ diesel::table! {
 diesel::joinable!(api_key_usage -> api_keys (key_id));
 diesel::joinable!(api_key_months -> api_keys (key_id));
 diesel::joinable!(user_preferences -> users (user_id));
+diesel::joinable!(saved_views -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_roles -> roles (role_id));
 diesel::joinable!(role_permissions -> roles (role_id));
@@ -566,6 +578,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
     workspace_members,
     audit_events,
+    saved_views,
     sessions,
     login_events,
     one_time_tokens,

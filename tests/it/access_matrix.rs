@@ -66,6 +66,12 @@ fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
         (("GET", "/admin/audit/denied"), [A, A, D, A, D, D, L, E]),
         (("GET", "/admin/audit/{id}"), [A, A, D, A, D, D, L, E]),
         (("POST", "/admin/audit/export"), [A, D, D, A, D, D, L, E]),
+        (("POST", "/admin/audit/digest"), [A, D, D, A, D, D, L, E]),
+        (("POST", "/admin/audit/views"), [A, A, D, A, D, D, L, E]),
+        (
+            ("POST", "/admin/audit/views/{id}/delete"),
+            [A, A, D, A, D, D, L, E],
+        ),
         (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
         (("POST", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
         (("GET", "/admin/search"), [A, A, D, A, D, D, L, E]),

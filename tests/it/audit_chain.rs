@@ -419,3 +419,46 @@ async fn a_signed_digest_catches_a_rewritten_chain() {
     let _ = std::fs::remove_file(file);
     let _ = std::fs::remove_file(forged_file);
 }
+
+/// The audit page hands an auditor the signed digest of the last sound
+/// check; the command line accepts it later.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_downloads_a_signed_digest_of_the_checked_head() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    write_events(&app, 4, "page-digest").await;
+    // Never checked: nothing is signed.
+    let res = app.post_form(&admin, "/admin/audit/digest", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = app.get(&admin, "/admin/audit").await.text().await.unwrap();
+    assert!(
+        select_text(&page, "#flash")
+            .join(" ")
+            .contains("No signed digest yet"),
+        "{page}"
+    );
+    run_check(&app, time::Duration::minutes(10)).await;
+    let res = app.post_form(&admin, "/admin/audit/digest", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.contains("audit-digest-"), "{disposition}");
+    let body = res.text().await.unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let sound = verify(&app).await;
+    assert!(parsed["head_seq"].as_i64().unwrap() <= sound.head_seq);
+    let file = std::env::temp_dir().join(format!("page-digest-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &body).unwrap();
+    let (ok, out, err) = cli(&app, &["verify-audit", "--digest", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert!(ok && out.contains("holds"), "{out}{err}");
+    let exported = app.audit("audit.digest_exported").await;
+    assert_eq!(exported.len(), 1);
+    assert!(
+        exported[0]
+            .2
+            .contains(parsed["head_hash"].as_str().unwrap())
+    );
+}

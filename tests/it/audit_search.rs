@@ -471,3 +471,178 @@ async fn the_filtered_trail_exports_as_csv_and_json_lines() {
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filter_is_saved_as_a_named_view_of_its_owner() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.client_as(Kind::Admin).await;
+    // Nothing saved yet: the page says how.
+    let html = app.get(&admin, "/admin/audit").await.text().await.unwrap();
+    assert!(!select_text(&html, "#no-views").is_empty());
+    assert!(
+        select_attr(&html, "#save-view", "action").is_none(),
+        "no filter, nothing to save"
+    );
+
+    let html = app
+        .get(
+            &admin,
+            "/admin/audit?outcome=denied&ip=10.0.0.0/8&before=99",
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        select_attr(&html, "#save-view", "action").as_deref(),
+        Some("/admin/audit/views")
+    );
+    let res = app
+        .post_form(
+            &admin,
+            "/admin/audit/views",
+            &[
+                ("view_name", "  Denied   from inside "),
+                ("outcome", "denied"),
+                ("ip", "10.0.0.0/8"),
+                ("before", "99"),
+                ("nonsense", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = crate::harness::location(&res);
+    assert_eq!(back, "/admin/audit?ip=10.0.0.0%2F8&outcome=denied");
+    let html = app.get(&admin, &back).await.text().await.unwrap();
+    assert_eq!(
+        select_text(&html, "#flash"),
+        ["View “Denied from inside” saved."]
+    );
+    let views = select_attrs(&html, "#saved-views a", "href");
+    assert_eq!(views, ["/admin/audit?ip=10.0.0.0%2F8&outcome=denied"]);
+    assert_eq!(select_text(&html, "#saved-views a"), ["Denied from inside"]);
+    let saved = app.audit("audit.view_saved").await;
+    assert_eq!(saved.len(), 1);
+    assert!(saved[0].2.contains("Denied from inside"), "{}", saved[0].2);
+
+    // The same name again replaces the filter; no name or no filter is refused.
+    app.post_form(
+        &admin,
+        "/admin/audit/views",
+        &[("view_name", "Denied from inside"), ("outcome", "denied")],
+    )
+    .await;
+    let html = app.get(&admin, "/admin/audit").await.text().await.unwrap();
+    assert_eq!(
+        select_attrs(&html, "#saved-views a", "href"),
+        ["/admin/audit?outcome=denied"]
+    );
+    for fields in [
+        vec![("view_name", "   "), ("outcome", "denied")],
+        vec![("view_name", "Everything")],
+    ] {
+        let res = app.post_form(&admin, "/admin/audit/views", &fields).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let html = app
+            .get(&admin, &crate::harness::location(&res))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let flash = select_text(&html, "#flash").join(" ");
+        assert!(
+            flash == "Give the view a name."
+                || flash == "Choose at least one filter before saving a view.",
+            "{fields:?}: {flash}"
+        );
+    }
+    assert_eq!(app.audit("audit.view_saved").await.len(), 2);
+
+    // Views are personal: another person neither sees nor deletes them.
+    let delete = select_attr(&html, "#saved-views form", "action").expect("a delete form");
+    let (analyst, _) = app.client_as(Kind::Analyst).await;
+    let html = app
+        .get(&analyst, "/admin/audit")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(select_attrs(&html, "#saved-views a", "href").is_empty());
+    let res = app.post_form(&analyst, &delete, &[]).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Its owner does.
+    let res = app.post_form(&admin, &delete, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let html = app.get(&admin, "/admin/audit").await.text().await.unwrap();
+    assert!(select_attrs(&html, "#saved-views a", "href").is_empty());
+    assert_eq!(app.audit("audit.view_deleted").await.len(), 1);
+}
+
+/// The windows an unordered filter is read in (words, a network) give the
+/// same pages as one sorted read, across window edges and page cursors.
+#[tokio::test(flavor = "multi_thread")]
+async fn unordered_filters_read_in_windows_page_like_one_sorted_read() {
+    use sowat_admin::audit::query::{EventFilter, events_windowed};
+    use sowat_admin::audit::words::Words;
+    let app = TestApp::spawn().await;
+    let mut expected_words = Vec::new();
+    let mut expected_net = Vec::new();
+    for i in 0..45 {
+        // Matches clustered, then sparse, then absent for a while.
+        let hit = i < 10 || (i % 7 == 0) || i == 44;
+        let ip = if i % 3 == 0 { "10.1.2.3" } else { "192.0.2.1" };
+        let id = event(
+            &app,
+            ActorRef::system(),
+            ip,
+            "app",
+            Action::NoteAdded,
+            json!({ "reason": if hit { "window match" } else { "other" }, "n": i }),
+        )
+        .await;
+        if hit {
+            expected_words.push(id);
+        }
+        if i % 3 == 0 {
+            expected_net.push(id);
+        }
+    }
+    expected_words.reverse();
+    expected_net.reverse();
+    let filters = [
+        (
+            EventFilter {
+                words: Words::parse("window"),
+                ..EventFilter::default()
+            },
+            expected_words,
+        ),
+        (
+            EventFilter {
+                ip_range: sowat_admin::audit::address::range("10.0.0.0/8"),
+                ..EventFilter::default()
+            },
+            expected_net,
+        ),
+    ];
+    let mut db = app.db().await;
+    for (filter, expected) in filters {
+        for first_window in [1, 2, 3, 5, 8_192] {
+            for page in [1, 4, 7, 100] {
+                let mut seen = Vec::new();
+                let mut f = filter.clone();
+                loop {
+                    let rows = events_windowed(&mut db, &f, page, first_window)
+                        .await
+                        .unwrap();
+                    seen.extend(rows.iter().map(|r| r.id));
+                    if (rows.len() as i64) < page {
+                        break;
+                    }
+                    f.before = rows.last().map(|r| r.id);
+                }
+                assert_eq!(seen, expected, "window {first_window}, page {page}");
+            }
+        }
+    }
+}
