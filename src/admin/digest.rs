@@ -87,8 +87,10 @@ pub async fn check(
             .await
             .optional()
     })?;
-    let base = chain::base_seq(db).await?;
+    let (base, base_hash) = chain::base(db).await?;
     Ok(match stored {
+        // The last removed link: the chain records its hash as its base.
+        None if seq == base - 1 && base_hash == d.head_hash => Ok(()),
         None if seq < base => Err(Refusal::Purged(seq, base)),
         None => Err(Refusal::Gone(seq)),
         Some(h) if h.as_deref() == Some(d.head_hash.as_str()) => Ok(()),

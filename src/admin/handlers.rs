@@ -185,16 +185,24 @@ pub async fn audit(
     let action = f.action.trim();
     let resolved = f.resolve(&mut db).await?;
     let ip_problem = resolved.ip_problem;
-    let mut rows = match &resolved.filter {
-        None => Vec::new(),
-        Some(filter) => query::events(&mut db, filter, PAGE_SIZE + 1).await?,
+    let found = match &resolved.filter {
+        None => query::Found {
+            rows: Vec::new(),
+            stopped_at: None,
+        },
+        Some(filter) => query::events_page(&mut db, filter, PAGE_SIZE + 1).await?,
     };
+    let mut rows = found.rows;
     let more = rows.len() as i64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
+    // A search that stopped before filling the page goes on from where it
+    // stopped, on request.
+    let stopped_at = found.stopped_at.filter(|_| !more);
     let base = f.query();
     let next_href = more
         .then(|| rows.last().map(|r| r.id))
         .flatten()
+        .or(stopped_at)
         .map(|last| {
             let q = if base.is_empty() {
                 format!("before={last}")
@@ -229,6 +237,7 @@ pub async fn audit(
         })
         .collect();
     let page = AuditPage {
+        stopped: stopped_at.map(|id| lang.tf("audit.stopped_at", &[("id", &id.to_string())])),
         ip_problem,
         can_export: can(&viewer, Permission::AuditExport, None),
         views: super::saved_views::list(&mut db, viewer.user_id).await?,

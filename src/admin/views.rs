@@ -35,6 +35,8 @@ pub struct AuditPage {
     /// Back to the newest events, when on an older page.
     pub first_page: Option<String>,
     pub next_href: Option<String>,
+    /// The search stopped short of the oldest events (and says where).
+    pub stopped: Option<String>,
     /// The last tamper check: sound or not, and what it found.
     pub chain: ChainLine,
     /// How long events are kept.

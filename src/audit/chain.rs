@@ -326,9 +326,15 @@ impl Verdict {
 
 /// The first link the trail still stores (1 until a retention purge).
 pub async fn base_seq(db: &mut Db) -> QueryResult<i64> {
+    Ok(base(db).await?.0)
+}
+
+/// The first stored link and the hash it links to (the genesis, or the
+/// last link a retention purge removed).
+pub async fn base(db: &mut Db) -> QueryResult<(i64, String)> {
     db_run!(db, |c| audit_chain::table
         .find(1)
-        .select(audit_chain::base_seq)
+        .select((audit_chain::base_seq, audit_chain::base_hash))
         .first(c)
         .await)
 }

@@ -70,40 +70,104 @@ pub struct EventFilter {
 ///
 /// Two filters match in no index's order: words (the full-text index
 /// yields every match, then they are sorted) and a network (a range of
-/// addresses, each in id order, but not all together). A common word or a
-/// wide network would sort hundreds of thousands of rows for one page, so
-/// these are read in windows of ids going back from the newest, each four
-/// times wider than the last, until the page is full: a common match fills
-/// it in the first window, a rare one has few rows to sort in any.
+/// addresses, each in id order, but not all together); and two filters
+/// together are answered by one of their indexes, the other checked row by
+/// row (a combination that matches nothing walks that whole index). These
+/// are read in windows of ids going back from the newest, each four times
+/// wider than the last, until the page is full: a common match fills it in
+/// the first window, a rare one has few rows to sort in any.
 pub async fn events(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Vec<EventRow>> {
-    events_windowed(db, f, limit, FIRST_WINDOW).await
+    Ok(search(db, f, limit, FIRST_WINDOW, None).await?.rows)
 }
 
-/// [`events`] with the first window's width given (tests use tiny ones).
+/// What a page of the audit trail found.
+pub struct Found {
+    pub rows: Vec<EventRow>,
+    /// The page is not full but the search stopped here (the ids below
+    /// this one are not searched yet): the next page goes on from it.
+    pub stopped_at: Option<i64>,
+}
+
+/// Ids a page searches at most under a windowed filter (see [`events`]),
+/// so a rare combination answers quickly and says how far it looked.
+const PAGE_BUDGET: i64 = 8_192 * (1 + 4 + 16 + 64);
+
+/// A page of the audit trail: [`events`], but a windowed search stops after
+/// [`PAGE_BUDGET`] ids and says where.
+pub async fn events_page(db: &mut Db, f: &EventFilter, limit: i64) -> QueryResult<Found> {
+    search(db, f, limit, FIRST_WINDOW, Some(PAGE_BUDGET)).await
+}
+
+/// [`events_page`] with the first window and the budget given (tests use
+/// tiny ones).
 pub async fn events_windowed(
     db: &mut Db,
     f: &EventFilter,
     limit: i64,
     first_window: i64,
-) -> QueryResult<Vec<EventRow>> {
+    budget: Option<i64>,
+) -> QueryResult<Found> {
+    search(db, f, limit, first_window, budget).await
+}
+
+/// Whether `f` is read in windows (see [`events`]).
+fn windowed(f: &EventFilter) -> bool {
     let unordered = f.words.is_some() || f.ip_range.as_ref().is_some_and(|(lo, hi)| lo != hi);
-    if !unordered {
-        return events_in(db, f, limit, None).await;
+    let ordered = [
+        f.actor_id.is_some(),
+        f.target.is_some() || f.target_type.is_some(),
+        f.workspace_id.is_some(),
+        f.action.is_some(),
+        f.outcome.is_some(),
+        f.actor_type.is_some(),
+        f.client_id.is_some(),
+        f.ip_range.is_some() && !unordered,
+        f.from.is_some() || f.to.is_some(),
+    ]
+    .into_iter()
+    .filter(|on| *on)
+    .count();
+    unordered || ordered > 1
+}
+
+async fn search(
+    db: &mut Db,
+    f: &EventFilter,
+    limit: i64,
+    first_window: i64,
+    budget: Option<i64>,
+) -> QueryResult<Found> {
+    if !windowed(f) {
+        let rows = events_in(db, f, limit, None).await?;
+        return Ok(Found {
+            rows,
+            stopped_at: None,
+        });
     }
-    let mut hi = match f.before {
+    let top = match f.before {
         Some(b) => b,
         None => max_id(db).await? + 1,
     };
+    let mut hi = top;
     let mut width = first_window.max(1);
     let mut rows = Vec::new();
     while hi > 0 && (rows.len() as i64) < limit {
+        if budget.is_some_and(|b| top - hi >= b) {
+            return Ok(Found {
+                rows,
+                stopped_at: Some(hi),
+            });
+        }
         let lo = hi.saturating_sub(width).max(0);
         let mut part = events_in(db, f, limit - rows.len() as i64, Some((lo, hi))).await?;
         rows.append(&mut part);
         hi = lo;
         width = width.saturating_mul(4);
     }
-    Ok(rows)
+    Ok(Found {
+        rows,
+        stopped_at: None,
+    })
 }
 
 /// The first window of ids an unordered filter reads (see [`events`]).

@@ -1,5 +1,9 @@
-//! Free-text search in the audit events' details: the words typed, each
-//! matching the start of a word of the details, all of them required.
+//! Free-text search in the audit events' details: the words typed, all of
+//! them required, each a whole word of the details, or its start when it
+//! ends with `*` (`refund*`). Whole words by default because a prefix makes
+//! both engines gather every word it starts, and all their events, before
+//! reading any (a common prefix: hundreds of thousands of rows per page),
+//! where a whole word is read newest first, only as far as the page needs.
 //! SQLite answers from its full-text index (`audit_fts`), PostgreSQL from a
 //! GIN index over the same split of the text (see the migration
 //! `audit_search`); both split at anything but letters and digits and
@@ -8,37 +12,45 @@
 /// At most this many words are searched (the rest is ignored).
 const MAX_WORDS: usize = 8;
 
-/// The words of a search, lowercased, letters and digits only.
+/// The words of a search, lowercased, letters and digits only, each with
+/// whether it is a prefix (typed with a trailing `*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Words(Vec<String>);
+pub struct Words(Vec<(String, bool)>);
 
 impl Words {
     /// `None` when the text holds no word.
     pub fn parse(text: &str) -> Option<Words> {
-        let words: Vec<String> = text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
+        let words: Vec<(String, bool)> = text
+            .split(|c: char| !c.is_alphanumeric() && c != '*')
+            .filter_map(|token| {
+                let word: String = token
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .take(64)
+                    .collect::<String>()
+                    .to_lowercase();
+                (!word.is_empty()).then(|| (word, token.ends_with('*')))
+            })
             .take(MAX_WORDS)
-            .map(|w| w.chars().take(64).collect::<String>().to_lowercase())
             .collect();
         (!words.is_empty()).then_some(Words(words))
     }
 
-    /// FTS5: `"word"*` for each, implicitly all required. A word holds
-    /// letters and digits only, so the quotes cannot be broken out of.
+    /// FTS5: `"word"` or `"word"*` for each, implicitly all required. A
+    /// word holds letters and digits only: the quotes cannot be broken out of.
     fn fts5(&self) -> String {
         self.0
             .iter()
-            .map(|w| format!("\"{w}\"*"))
+            .map(|(w, prefix)| format!("\"{w}\"{}", if *prefix { "*" } else { "" }))
             .collect::<Vec<_>>()
             .join(" ")
     }
 
-    /// A tsquery: `'word':* & …`, safe for the same reason.
+    /// A tsquery: `'word' & 'start':* & …`, safe for the same reason.
     fn tsquery(&self) -> String {
         self.0
             .iter()
-            .map(|w| format!("'{w}':*"))
+            .map(|(w, prefix)| format!("'{w}'{}", if *prefix { ":*" } else { "" }))
             .collect::<Vec<_>>()
             .join(" & ")
     }
@@ -66,14 +78,19 @@ mod tests {
 
     #[test]
     fn words_are_letters_and_digits() {
-        let w = Words::parse("  Unpaid, \"invoices\"' OR 1=1 --").unwrap();
-        assert_eq!(w.0, ["unpaid", "invoices", "or", "1", "1"]);
-        assert_eq!(w.fts5(), r#""unpaid"* "invoices"* "or"* "1"* "1"*"#);
+        let w = Words::parse("  Unpaid, \"invoice*\"' OR 1=1 --").unwrap();
+        let words: Vec<&str> = w.0.iter().map(|(w, _)| w.as_str()).collect();
+        assert_eq!(words, ["unpaid", "invoice", "or", "1", "1"]);
+        assert_eq!(w.fts5(), r#""unpaid" "invoice"* "or" "1" "1""#);
+        assert_eq!(w.tsquery(), "'unpaid' & 'invoice':* & 'or' & '1' & '1'");
+        assert_eq!(Words::parse(" -- ' ; * "), None);
         assert_eq!(
-            w.tsquery(),
-            "'unpaid':* & 'invoices':* & 'or':* & '1':* & '1':*"
+            Words::parse("Élodie").unwrap().0,
+            [("élodie".to_owned(), false)]
         );
-        assert_eq!(Words::parse(" -- ' ; "), None);
-        assert_eq!(Words::parse("Élodie").unwrap().0, ["élodie"]);
+        assert_eq!(
+            Words::parse("ref*und").unwrap().0,
+            [("refund".to_owned(), false)]
+        );
     }
 }

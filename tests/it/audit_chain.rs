@@ -15,7 +15,7 @@ use sowat_admin::db_run;
 use crate::harness::{Kind, TestApp, select_text};
 
 /// Writes `n` events, each its own transaction; returns their ids.
-async fn write_events(app: &TestApp, n: usize, tag: &str) -> Vec<i64> {
+pub(crate) async fn write_events(app: &TestApp, n: usize, tag: &str) -> Vec<i64> {
     let mut db = app.db().await;
     for i in 0..n {
         audit::record_alone(
@@ -41,12 +41,6 @@ async fn write_events(app: &TestApp, n: usize, tag: &str) -> Vec<i64> {
 async fn verify(app: &TestApp) -> Verdict {
     let mut db = app.db().await;
     chain::verify(&mut db).await.expect("the chain is readable")
-}
-
-/// `sowat-admin verify-audit` on the test's database: (success, output).
-fn verify_cli(app: &TestApp) -> (bool, String) {
-    let (ok, out, err) = cli(app, &["verify-audit"]);
-    (ok, format!("{out}{err}"))
 }
 
 async fn set_details(app: &TestApp, id: i64, details: &str) {
@@ -77,7 +71,7 @@ async fn verify_finds_an_edited_a_reordered_and_a_deleted_event() {
     let sound = verify(&app).await;
     assert!(sound.ok(), "{sound:?}");
     assert!(sound.events >= 13, "{sound:?}");
-    let (ok, out) = verify_cli(&app);
+    let (ok, out) = app.cli_text(&["verify-audit"]);
     assert!(ok && out.starts_with("OK: "), "{out}");
     assert!(out.contains(&sound.head_hash), "{out}");
 
@@ -87,7 +81,7 @@ async fn verify_finds_an_edited_a_reordered_and_a_deleted_event() {
     let verdict = verify(&app).await;
     let broken = verdict.broken.clone().expect("an edit is found");
     assert_eq!((broken.id, broken.reason.as_str()), (ids[3], "edited"));
-    let (ok, out) = verify_cli(&app);
+    let (ok, out) = app.cli_text(&["verify-audit"]);
     assert!(!ok, "{out}");
     assert!(
         out.contains(&format!("BROKEN: edited at audit event id {}", ids[3])),
@@ -134,7 +128,7 @@ async fn verify_finds_an_edited_a_reordered_and_a_deleted_event() {
         (ids[10], "missing"),
         "the event after the gap"
     );
-    let (ok, out) = verify_cli(&app);
+    let (ok, out) = app.cli_text(&["verify-audit"]);
     assert!(!ok && out.contains("BROKEN: missing"), "{out}");
     drop(db);
 
@@ -349,20 +343,6 @@ async fn concurrent_writers_leave_one_chain() {
     assert!(verdict.events >= 1600, "{verdict:?}");
 }
 
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sowat-admin"))
-        .args(args)
-        .envs(app.cli_env())
-        .env("SOWAT_LOG", "error")
-        .output()
-        .expect("the binary runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// A signed digest of the head proves later that nothing up to it changed,
 /// even after someone with database access rewrote the whole chain so that
 /// it verifies again.
@@ -370,18 +350,18 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
 async fn a_signed_digest_catches_a_rewritten_chain() {
     let app = TestApp::spawn().await;
     let ids = write_events(&app, 6, "digest").await;
-    let (ok, digest, err) = cli(&app, &["audit-digest"]);
+    let (ok, digest, err) = app.cli(&["audit-digest"]);
     assert!(ok, "{err}");
     let parsed: serde_json::Value = serde_json::from_str(&digest).expect("JSON");
     assert_eq!(parsed["format"], "sowat-audit-digest-v1");
     let file = std::env::temp_dir().join(format!("digest-{}.json", ids[0]));
     std::fs::write(&file, &digest).unwrap();
     let path = file.display().to_string();
-    let (ok, out, err) = cli(&app, &["verify-audit", "--digest", &path]);
+    let (ok, out, err) = app.cli(&["verify-audit", "--digest", &path]);
     assert!(ok && out.contains("holds"), "{out}{err}");
     // Later events do not disturb an earlier digest.
     write_events(&app, 2, "after").await;
-    let (ok, out, err) = cli(&app, &["verify-audit", "--digest", &path]);
+    let (ok, out, err) = app.cli(&["verify-audit", "--digest", &path]);
     assert!(ok && out.contains("holds"), "{out}{err}");
 
     // An altered digest is refused.
@@ -389,14 +369,11 @@ async fn a_signed_digest_catches_a_rewritten_chain() {
     forged["head_seq"] = serde_json::json!(parsed["head_seq"].as_i64().unwrap() - 1);
     let forged_file = std::env::temp_dir().join(format!("forged-{}.json", ids[0]));
     std::fs::write(&forged_file, forged.to_string()).unwrap();
-    let (ok, _, err) = cli(
-        &app,
-        &[
-            "verify-audit",
-            "--digest",
-            &forged_file.display().to_string(),
-        ],
-    );
+    let (ok, _, err) = app.cli(&[
+        "verify-audit",
+        "--digest",
+        &forged_file.display().to_string(),
+    ]);
     assert!(!ok && err.contains("signature does not match"), "{err}");
 
     // An edit, then the whole chain recomputed around it: the chain alone
@@ -411,7 +388,7 @@ async fn a_signed_digest_catches_a_rewritten_chain() {
     }
     chain::seal_pending(&mut db, None).await.unwrap();
     assert!(verify(&app).await.ok(), "the rewritten chain is consistent");
-    let (ok, _, err) = cli(&app, &["verify-audit", "--digest", &path]);
+    let (ok, _, err) = app.cli(&["verify-audit", "--digest", &path]);
     assert!(
         !ok && err.contains("has changed since the digest was signed"),
         "{err}"
@@ -451,7 +428,7 @@ async fn the_page_downloads_a_signed_digest_of_the_checked_head() {
     assert!(parsed["head_seq"].as_i64().unwrap() <= sound.head_seq);
     let file = std::env::temp_dir().join(format!("page-digest-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&file, &body).unwrap();
-    let (ok, out, err) = cli(&app, &["verify-audit", "--digest", file.to_str().unwrap()]);
+    let (ok, out, err) = app.cli(&["verify-audit", "--digest", file.to_str().unwrap()]);
     let _ = std::fs::remove_file(&file);
     assert!(ok && out.contains("holds"), "{out}{err}");
     let exported = app.audit("audit.digest_exported").await;

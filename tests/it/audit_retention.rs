@@ -4,28 +4,13 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use serde_json::json;
-use sowat_admin::audit::{self, Action, ActorRef, Event, RequestMeta, chain, retention};
+use sowat_admin::audit::{chain, retention};
 use sowat_admin::db::schema::audit_events;
 use sowat_admin::db_run;
 use sowat_admin::tasks::{Kind, schedule, store};
 
+use crate::audit_chain::write_events;
 use crate::harness::{Kind as Actor, Options, TestApp, select_text};
-
-async fn write(app: &TestApp, n: usize) {
-    let mut db = app.db().await;
-    for i in 0..n {
-        audit::record_alone(
-            &mut db,
-            app.clock.now_primitive(),
-            &ActorRef::system(),
-            &RequestMeta::default(),
-            Event::new(Action::NoteAdded).details(json!({ "n": i })),
-        )
-        .await
-        .expect("event written");
-    }
-}
 
 /// (seq, hash) of every stored event, in chain order.
 async fn links(app: &TestApp) -> Vec<(i64, String)> {
@@ -41,19 +26,13 @@ async fn links(app: &TestApp) -> Vec<(i64, String)> {
         .collect()
 }
 
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sowat-admin"))
-        .args(args)
-        .envs(app.cli_env())
-        .env("SOWAT_LOG", "error")
-        .output()
-        .expect("the binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+/// `audit-digest` now, written to a temporary file.
+fn digest_file(app: &TestApp) -> std::path::PathBuf {
+    let (ok, digest) = app.cli_text(&["audit-digest"]);
+    assert!(ok, "{digest}");
+    let file = std::env::temp_dir().join(format!("digest-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &digest).unwrap();
+    file
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,16 +44,16 @@ async fn the_purge_removes_old_events_and_the_chain_still_verifies() {
     .await;
     let (_, admin) = app.client_as(Actor::Admin).await;
     let admin = admin.expect("an admin");
-    write(&app, 20).await;
-    // An auditor's digest of the head as it is now.
-    let (ok, digest) = cli(&app, &["audit-digest"]);
-    assert!(ok, "{digest}");
-    let digest_file = std::env::temp_dir().join(format!("digest-{}.json", uuid::Uuid::new_v4()));
-    std::fs::write(&digest_file, &digest).unwrap();
+    // Two auditor's digests: one in the middle of what will be purged, one
+    // of the last link purged.
+    write_events(&app, 10, "retention").await;
+    let early_file = digest_file(&app);
+    write_events(&app, 10, "retention").await;
+    let last_file = digest_file(&app);
     let old = links(&app).await;
 
     app.clock.advance(time::Duration::days(31));
-    write(&app, 3).await;
+    write_events(&app, 3, "retention").await;
     let now = app.clock.now_primitive();
     let cutoff = now - time::Duration::days(30);
 
@@ -144,18 +123,19 @@ async fn the_purge_removes_old_events_and_the_chain_still_verifies() {
 
     // New events link on; the command line agrees; the old digest is
     // reported as purged, not as tampering.
-    write(&app, 2).await;
-    let (ok, out) = cli(&app, &["verify-audit"]);
+    write_events(&app, 2, "retention").await;
+    let (ok, out) = app.cli_text(&["verify-audit"]);
     assert!(ok && out.starts_with("OK: "), "{out}");
-    let (ok, out) = cli(
-        &app,
-        &["verify-audit", "--digest", digest_file.to_str().unwrap()],
-    );
+    let (ok, out) = app.cli_text(&["verify-audit", "--digest", early_file.to_str().unwrap()]);
     assert!(
         !ok && out.contains("removed by the retention purge"),
         "{out}"
     );
-    let _ = std::fs::remove_file(&digest_file);
+    // The last purged link is the chain's recorded base: it still holds.
+    let (ok, out) = app.cli_text(&["verify-audit", "--digest", last_file.to_str().unwrap()]);
+    assert!(ok && out.contains("holds"), "{out}");
+    let _ = std::fs::remove_file(&early_file);
+    let _ = std::fs::remove_file(&last_file);
 
     // The audit page states the policy; nothing is due any more.
     // (The first session expired with the month; a fresh one.)

@@ -129,8 +129,11 @@ async fn the_trail_filters_by_address_app_actor_kind_and_words() {
     assert_eq!(listed(&app, &admin, "actor_type=api_key").await, [c]);
     assert_eq!(listed(&app, &admin, "actor_type=anonymous").await, [d]);
 
-    // Words: the start of a word, any case, accents kept, all required.
-    assert_eq!(listed(&app, &admin, "q=invoice").await, [d, a]);
+    // Words: whole words, or a start with `*`, any case, accents kept, all
+    // required.
+    assert_eq!(listed(&app, &admin, "q=invoice").await, [d]);
+    assert_eq!(listed(&app, &admin, "q=invoice*").await, [d, a]);
+    assert_eq!(listed(&app, &admin, "q=unpa*+MARCH").await, [a]);
     assert_eq!(listed(&app, &admin, "q=UNPAID+march").await, [a]);
     assert!(listed(&app, &admin, "q=unpaid+april").await.is_empty());
     assert_eq!(listed(&app, &admin, "q=%C3%A9lodie").await, [b]);
@@ -147,7 +150,7 @@ async fn the_trail_filters_by_address_app_actor_kind_and_words() {
         [d]
     );
     assert_eq!(
-        listed(&app, &admin, "q=invoice&ip=203.0.113.0/24").await,
+        listed(&app, &admin, "q=invoice*&ip=203.0.113.0/24").await,
         [a]
     );
 
@@ -175,7 +178,7 @@ async fn the_trail_filters_by_address_app_actor_kind_and_words() {
         .await)
     .unwrap();
     drop(db);
-    assert_eq!(listed(&app, &admin, "q=invoice").await, [d]);
+    assert_eq!(listed(&app, &admin, "q=invoice*").await, [d]);
     assert_eq!(listed(&app, &admin, "q=settled").await, [a]);
 }
 
@@ -622,26 +625,55 @@ async fn unordered_filters_read_in_windows_page_like_one_sorted_read() {
                 ip_range: sowat_admin::audit::address::range("10.0.0.0/8"),
                 ..EventFilter::default()
             },
+            expected_net.clone(),
+        ),
+        // Two filters each with an index: read in windows too.
+        (
+            EventFilter {
+                ip_range: sowat_admin::audit::address::range("10.1.2.3"),
+                client_id: Some("app".into()),
+                ..EventFilter::default()
+            },
             expected_net,
+        ),
+        (
+            EventFilter {
+                client_id: Some("app".into()),
+                outcome: Some(sowat_admin::db::types::Outcome::Denied),
+                ..EventFilter::default()
+            },
+            Vec::new(),
         ),
     ];
     let mut db = app.db().await;
     for (filter, expected) in filters {
         for first_window in [1, 2, 3, 5, 8_192] {
             for page in [1, 4, 7, 100] {
-                let mut seen = Vec::new();
-                let mut f = filter.clone();
-                loop {
-                    let rows = events_windowed(&mut db, &f, page, first_window)
-                        .await
-                        .unwrap();
-                    seen.extend(rows.iter().map(|r| r.id));
-                    if (rows.len() as i64) < page {
-                        break;
+                // With and without a budget: a page that stops short
+                // says where, and going on from there finds the rest.
+                for budget in [None, Some(3), Some(10)] {
+                    let mut seen = Vec::new();
+                    let mut f = filter.clone();
+                    loop {
+                        let found = events_windowed(&mut db, &f, page, first_window, budget)
+                            .await
+                            .unwrap();
+                        seen.extend(found.rows.iter().map(|r| r.id));
+                        if let Some(at) = found.stopped_at {
+                            assert!(budget.is_some() && (found.rows.len() as i64) < page);
+                            f.before = Some(at);
+                            continue;
+                        }
+                        if (found.rows.len() as i64) < page {
+                            break;
+                        }
+                        f.before = found.rows.last().map(|r| r.id);
                     }
-                    f.before = rows.last().map(|r| r.id);
+                    assert_eq!(
+                        seen, expected,
+                        "window {first_window}, page {page}, budget {budget:?}"
+                    );
                 }
-                assert_eq!(seen, expected, "window {first_window}, page {page}");
             }
         }
     }

@@ -182,6 +182,28 @@ impl TestApp {
 
     /// The settings a command-line run of the binary needs to open this
     /// test's database (`SOWAT_DATABASE_URL`, `SOWAT_DATA_DIR`).
+    /// Runs `sowat-admin ARGS` on the test's database: (success, stdout,
+    /// stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sowat-admin"))
+            .args(args)
+            .envs(self.cli_env())
+            .env("SOWAT_LOG", "error")
+            .output()
+            .expect("the binary runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// [`Self::cli`] with both outputs as one text.
+    pub fn cli_text(&self, args: &[&str]) -> (bool, String) {
+        let (ok, out, err) = self.cli(args);
+        (ok, format!("{out}{err}"))
+    }
+
     pub fn cli_env(&self) -> [(&'static str, String); 2] {
         let url = match &self.config.backend {
             Backend::Sqlite(path) => format!("sqlite://{}", path.display()),
