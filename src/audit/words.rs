@@ -5,8 +5,8 @@
 //! reading any (a common prefix: hundreds of thousands of rows per page),
 //! where a whole word is read newest first, only as far as the page needs.
 //! SQLite answers from its full-text index (`audit_fts`), PostgreSQL from a
-//! GIN index over the same split of the text (see the migration
-//! `audit_search`); both split at anything but letters and digits and
+//! stored column of the same split of the text, GIN-indexed (see the
+//! migrations `audit_search` and `audit_words_column`); both split at anything but letters and digits and
 //! ignore case, so they find the same events.
 
 /// At most this many words are searched (the rest is ignored).
@@ -65,7 +65,7 @@ impl Words {
             )
         } else {
             (
-                "to_tsvector('simple', regexp_replace(audit_events.details, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', ",
+                "audit_events.details_words @@ to_tsquery('simple', ",
                 self.tsquery(),
             )
         }
