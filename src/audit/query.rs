@@ -122,7 +122,8 @@ fn windowed(f: &EventFilter) -> bool {
         f.actor_type.is_some(),
         f.client_id.is_some(),
         f.ip_range.is_some() && !unordered,
-        f.from.is_some() || f.to.is_some(),
+        // A date range is not counted: it bounds the scan by itself (its
+        // index range), and it bounds the windows below.
     ]
     .into_iter()
     .filter(|on| *on)
@@ -144,21 +145,32 @@ async fn search(
             stopped_at: None,
         });
     }
-    let top = match f.before {
-        Some(b) => b,
+    // Under a date range the windows start at its end and stop at its
+    // start (ids and times rise together), not at the newest event.
+    let newest = match f.to {
+        Some(to) => first_id_from(db, to).await?,
+        None => None,
+    };
+    let newest = match newest {
+        Some(id) => id,
         None => max_id(db).await? + 1,
+    };
+    let top = f.before.map_or(newest, |b| b.min(newest));
+    let floor = match f.from {
+        Some(from) => first_id_from(db, from).await?.unwrap_or(top),
+        None => 0,
     };
     let mut hi = top;
     let mut width = first_window.max(1);
     let mut rows = Vec::new();
-    while hi > 0 && (rows.len() as i64) < limit {
+    while hi > floor && (rows.len() as i64) < limit {
         if budget.is_some_and(|b| top - hi >= b) {
             return Ok(Found {
                 rows,
                 stopped_at: Some(hi),
             });
         }
-        let lo = hi.saturating_sub(width).max(0);
+        let lo = hi.saturating_sub(width).max(floor);
         let mut part = events_in(db, f, limit - rows.len() as i64, Some((lo, hi))).await?;
         rows.append(&mut part);
         hi = lo;
@@ -168,6 +180,17 @@ async fn search(
         rows,
         stopped_at: None,
     })
+}
+
+/// The first event at or after `at`, by the time index.
+async fn first_id_from(db: &mut Db, at: PrimitiveDateTime) -> QueryResult<Option<i64>> {
+    crate::db_run!(db, |c| audit_events::table
+        .filter(audit_events::at.ge(at))
+        .order((audit_events::at, audit_events::id))
+        .select(audit_events::id)
+        .first(c)
+        .await
+        .optional())
 }
 
 /// The first window of ids an unordered filter reads (see [`events`]).

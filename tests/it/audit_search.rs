@@ -678,3 +678,61 @@ async fn unordered_filters_read_in_windows_page_like_one_sorted_read() {
         }
     }
 }
+
+/// Words within a date range: the windows start at the range's end, not at
+/// the newest event, so old matches are found within a small budget.
+#[tokio::test(flavor = "multi_thread")]
+async fn words_in_an_old_date_range_are_found_from_the_range_end() {
+    use sowat_admin::audit::query::{EventFilter, events_windowed};
+    use sowat_admin::audit::words::Words;
+    let app = TestApp::spawn().await;
+    let day = app.clock.now_primitive().date();
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        expected.push(
+            event(
+                &app,
+                ActorRef::system(),
+                "192.0.2.8",
+                "app",
+                Action::NoteAdded,
+                json!({ "reason": "archived", "n": i }),
+            )
+            .await,
+        );
+    }
+    expected.reverse();
+    app.clock.advance(time::Duration::days(40));
+    for i in 0..30 {
+        event(
+            &app,
+            ActorRef::system(),
+            "192.0.2.8",
+            "app",
+            Action::NoteAdded,
+            json!({ "reason": if i % 2 == 0 { "archived" } else { "recent" }, "n": i }),
+        )
+        .await;
+    }
+    let filter = EventFilter {
+        words: Words::parse("archived"),
+        from: Some(day.midnight()),
+        to: day.next_day().map(|d| d.midnight()),
+        ..EventFilter::default()
+    };
+    let mut db = app.db().await;
+    // A budget smaller than the newer events: reading from the newest, the
+    // first page would stop with nothing found.
+    let found = events_windowed(&mut db, &filter, 100, 1, Some(8))
+        .await
+        .unwrap();
+    let ids: Vec<i64> = found.rows.iter().map(|r| r.id).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(found.stopped_at, None, "the range's start ends the search");
+    // From the page cursor too.
+    let mut f = filter.clone();
+    f.before = Some(expected[1]);
+    let found = events_windowed(&mut db, &f, 100, 1, Some(8)).await.unwrap();
+    let ids: Vec<i64> = found.rows.iter().map(|r| r.id).collect();
+    assert_eq!(ids, &expected[2..]);
+}
