@@ -253,51 +253,40 @@ pub async fn open_database(config: &Config) -> Result<(Pool, usize), StartError>
         )
     })?;
     // Data the SQL cannot compute: it needs the areas' code.
-    let filled = user_record::search_keys::backfill_pool(&pool)
-        .await
-        .map_err(|e| {
-            bad(
-                "SOWAT_DATABASE_URL",
-                format!("computing search keys failed: {e}"),
-            )
-        })?;
+    let filled = start_step(&pool, "computing search keys", |db| {
+        Box::pin(user_record::search_keys::backfill(db))
+    })
+    .await?;
     if filled > 0 {
         tracing::info!(users = filled, "search keys computed");
     }
-    let keyed = audit_address_backfill(&pool).await.map_err(|e| {
-        bad(
-            "SOWAT_DATABASE_URL",
-            format!("computing the audit trail's address keys failed: {e}"),
-        )
-    })?;
+    let keyed = start_step(&pool, "computing the audit trail's address keys", |db| {
+        Box::pin(audit::address::backfill(db))
+    })
+    .await?;
     if keyed > 0 {
         tracing::info!(events = keyed, "audit address keys computed");
     }
     // Events from before the audit chain get their links, oldest first.
-    let sealed = audit_chain_backfill(&pool).await.map_err(|e| {
-        bad(
-            "SOWAT_DATABASE_URL",
-            format!("linking the audit trail failed: {e}"),
-        )
-    })?;
+    let sealed = start_step(&pool, "linking the audit trail", |db| {
+        Box::pin(audit::chain::seal_legacy(db))
+    })
+    .await?;
     if sealed > 0 {
         tracing::info!(events = sealed, "audit events linked into the chain");
     }
     Ok((pool, applied))
 }
 
-async fn audit_address_backfill(pool: &Pool) -> Result<usize, String> {
-    let mut db = pool.get().await.map_err(|e| e.to_string())?;
-    audit::address::backfill(&mut db)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn audit_chain_backfill(pool: &Pool) -> Result<u64, String> {
-    let mut db = pool.get().await.map_err(|e| e.to_string())?;
-    audit::chain::seal_legacy(&mut db)
-        .await
-        .map_err(|e| e.to_string())
+/// One start-up step over the database; its failure names what failed.
+async fn start_step<T>(
+    pool: &Pool,
+    what: &str,
+    step: impl for<'c> FnOnce(&'c mut db::Db) -> db::BoxFuture<'c, Result<T, diesel::result::Error>>,
+) -> Result<T, StartError> {
+    let fail = |e: String| bad("SOWAT_DATABASE_URL", format!("{what} failed: {e}"));
+    let mut db = pool.get().await.map_err(|e| fail(e.to_string()))?;
+    Ok(step(&mut db).await.map_err(|e| fail(e.to_string()))?)
 }
 
 fn check_data_dir(config: &Config) -> Result<(), ConfigError> {

@@ -97,14 +97,6 @@ pub fn upper_bound(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-/// Fills the keys of users created before the column existed (or by hand in
-/// the database), in batches. Returns how many were filled.
-/// [`backfill`] on a connection of its own (at start, after migrations).
-pub async fn backfill_pool(pool: &crate::db::Pool) -> Result<usize, crate::db::DbError> {
-    let mut db = pool.get().await?;
-    Ok(backfill(&mut db).await?)
-}
-
 pub async fn backfill(db: &mut Db) -> Result<usize, diesel::result::Error> {
     let mut filled = 0;
     loop {
