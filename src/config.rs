@@ -125,6 +125,17 @@ pub struct Settings {
     #[arg(long, env = "SOWAT_AUDIT_RETENTION_DAYS", global = true)]
     pub audit_retention_days: Option<u32>,
 
+    /// Minutes a second-factor check covers dangerous actions ("admin
+    /// mode": role changes, API keys, erasure, ending others' sessions…);
+    /// past them, the action asks for a fresh code first.
+    #[arg(
+        long,
+        env = "SOWAT_STEP_UP_MINUTES",
+        default_value_t = 10,
+        global = true
+    )]
+    pub step_up_minutes: u32,
+
     /// Workers running the backoffice's tasks on this instance.
     #[arg(long, env = "SOWAT_TASK_WORKERS", default_value_t = 2, global = true)]
     pub task_workers: usize,
@@ -253,6 +264,8 @@ pub struct Config {
     pub housekeeping: std::time::Duration,
     /// Days audit events are kept (`None`: forever).
     pub audit_retention_days: Option<u32>,
+    /// How long a second-factor check covers dangerous actions.
+    pub step_up: std::time::Duration,
     pub instance_name: Option<String>,
     pub task_workers: usize,
     pub smtp: Option<SmtpUrl>,
@@ -441,6 +454,9 @@ impl Settings {
         if !(1..=24 * 30).contains(&self.session_max_hours) {
             return Err(bad("SOWAT_SESSION_MAX_HOURS", "must be between 1 and 720"));
         }
+        if !(1..=24 * 60).contains(&self.step_up_minutes) {
+            return Err(bad("SOWAT_STEP_UP_MINUTES", "must be between 1 and 1440"));
+        }
         if self.audit_retention_days == Some(0) {
             return Err(bad(
                 "SOWAT_AUDIT_RETENTION_DAYS",
@@ -492,6 +508,7 @@ impl Settings {
                 self.housekeeping_seconds.clamp(1, 86_400),
             ),
             audit_retention_days: self.audit_retention_days,
+            step_up: std::time::Duration::from_secs(u64::from(self.step_up_minutes) * 60),
             instance_name: self.instance_name.clone().filter(|n| !n.is_empty()),
             task_workers: self.task_workers,
             smtp,

@@ -84,6 +84,7 @@ pub mod metering;
 pub mod notifications;
 pub mod plans;
 pub mod redact;
+pub mod roles;
 pub mod routes;
 pub mod security;
 pub mod seed;

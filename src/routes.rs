@@ -9,10 +9,10 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 
 use crate::state::AppState;
-use crate::web::guard;
 use crate::web::route::*;
+use crate::web::{guard, step_up};
 use crate::{
-    account, admin, api, auth, billing_pages, health, job_pages, notifications, plans,
+    account, admin, api, auth, billing_pages, health, job_pages, notifications, plans, roles,
     session_pages, task_pages, usage, users, web, workspaces,
 };
 
@@ -26,6 +26,7 @@ pub fn table() -> Vec<Route> {
         users::routes(),
         workspaces::routes(),
         plans::routes(),
+        roles::routes(),
         usage::routes(),
         billing_pages::routes(),
         job_pages::routes(),
@@ -67,9 +68,15 @@ pub fn routers(state: &AppState) -> Routers {
     let (api, pages): (Vec<Route>, Vec<Route>) = rest.into_iter().partition(|r| r.access.is_api());
     let build = |routes: Vec<Route>| {
         routes.into_iter().fold(Router::new(), |router, r| {
-            let guarded = r
-                .handler
-                .route_layer(from_fn_with_state((state.clone(), r.access), guard::check));
+            // Layers run outside in: the access check, then step-up.
+            let handler = match r.step_up {
+                Some(needs) => r
+                    .handler
+                    .route_layer(from_fn_with_state((state.clone(), needs), step_up::check)),
+                None => r.handler,
+            };
+            let guarded =
+                handler.route_layer(from_fn_with_state((state.clone(), r.access), guard::check));
             router.route(r.path, guarded)
         })
     };

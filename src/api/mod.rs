@@ -17,15 +17,16 @@ pub mod v1_users;
 pub mod v1_workspaces;
 
 use crate::web::route::*;
+use crate::web::step_up::always;
 
 #[rustfmt::skip]
 pub fn routes() -> Vec<Route> {
     vec![
         get("/admin/api-keys", Staff(ApiKeysManage), pages::list),
         get("/admin/api-keys/new", Staff(ApiKeysManage), pages::new),
-        post("/admin/api-keys", Staff(ApiKeysManage), pages::create),
+        post("/admin/api-keys", Staff(ApiKeysManage), pages::create).step_up(always),
         get("/admin/api-keys/{id}", Staff(ApiKeysManage), pages::page),
-        post("/admin/api-keys/{id}/rotate", Staff(ApiKeysManage), pages::rotate),
+        post("/admin/api-keys/{id}/rotate", Staff(ApiKeysManage), pages::rotate).step_up(always),
         post("/admin/api-keys/{id}/revoke", Staff(ApiKeysManage), pages::revoke),
         get("/api/docs", Staff(AdminAccess), docs::page),
         get("/api/v1/openapi.json", Public, docs::openapi),

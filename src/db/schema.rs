@@ -41,6 +41,7 @@ diesel::table! {
         name_fr -> Text,
         scope -> Text,
         built_in -> Bool,
+        updated_at -> Nullable<Timestamp>,
     }
 }
 

@@ -25,7 +25,7 @@ pub fn routes() -> Vec<crate::web::route::Route> {
         post("/admin/jobs/alerts", Staff(JobsWrite), alerts_page::save),
         post("/admin/jobs/alerts/test", Staff(JobsWrite), alerts_page::test),
         get("/admin/jobs/failures/{id}", Staff(JobsRead), failures::show),
-        post("/admin/jobs/bulk", Staff(JobsWrite), bulk::submit),
+        post("/admin/jobs/bulk", Staff(JobsWrite), bulk::submit).step_up(crate::web::step_up::bulk_jobs),
         get("/admin/users/{id}/jobs", Staff(JobsRead), user_section::section),
         get("/admin/jobs/{queue}/{state}", Staff(JobsRead), lists::list),
         get("/admin/jobs/{queue}/job/{job}", Staff(JobsRead), job_page::show),

@@ -4,6 +4,7 @@
 //! lockout, the actor of a session).
 
 pub mod api_key;
+pub mod attempts;
 pub mod crypto;
 pub mod key_ledger;
 pub mod password;

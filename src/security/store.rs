@@ -34,53 +34,67 @@ pub async fn user_by_id(db: &mut Db, id: i64) -> QResult<Option<User>> {
         .optional())
 }
 
-/// The user with roles and memberships; `None` if absent, deleted or not active.
-/// The user's workspace memberships as `workspace_id:ROLE,…`, a column of
-/// the actor query so that loading the actor (on every request) is one
-/// round trip. Its SQL is fixed per engine, so the statement stays cached
-/// (a `sql()` literal would be parsed again on every request).
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-struct MembershipList;
+/// A text column computed by a subquery whose SQL is fixed per engine (the
+/// aggregate is `string_agg` on PostgreSQL, `group_concat` on SQLite), so
+/// the statement stays cached (a `sql()` literal would be parsed again on
+/// every request).
+macro_rules! aggregate_column {
+    ($(#[$doc:meta])* $name:ident, $from:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+        struct $name;
 
-/// Each entry is `workspace_id:ROLE:T`, T being 1 when the workspace
-/// requires its managers to use a second factor. Deleted workspaces grant
-/// nothing.
-const MEMBERSHIPS_FROM: &str = "(workspace_members.workspace_id || ':' || workspace_members.role || ':' \
+        impl diesel::expression::Expression for $name {
+            type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
+        }
+        impl<QS> diesel::expression::AppearsOnTable<QS> for $name {}
+        impl<QS> diesel::expression::SelectableExpression<QS> for $name {}
+        impl<GB> diesel::expression::ValidGrouping<GB> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> QueryResult<()> {
+                out.push_sql("(SELECT string_agg");
+                out.push_sql($from);
+                Ok(())
+            }
+        }
+        impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+            ) -> QueryResult<()> {
+                out.push_sql("(SELECT group_concat");
+                out.push_sql($from);
+                Ok(())
+            }
+        }
+    };
+}
+
+aggregate_column!(
+    /// The user's workspace memberships as `workspace_id:ROLE:T,…`, T being
+    /// 1 when the workspace requires its managers to use a second factor.
+    /// Deleted workspaces grant nothing. A column of the actor query, so
+    /// that loading the actor (on every request) is one round trip.
+    MembershipList,
+    "(workspace_members.workspace_id || ':' || workspace_members.role || ':' \
      || CASE WHEN workspaces.two_factor_required THEN '1' ELSE '0' END, ',') \
      FROM workspace_members JOIN workspaces ON workspaces.id = workspace_members.workspace_id \
-     WHERE workspace_members.user_id = users.id AND workspaces.deleted_at IS NULL)";
+     WHERE workspace_members.user_id = users.id AND workspaces.deleted_at IS NULL)"
+);
 
-impl diesel::expression::Expression for MembershipList {
-    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Text>;
-}
-
-impl<QS> diesel::expression::AppearsOnTable<QS> for MembershipList {}
-impl<QS> diesel::expression::SelectableExpression<QS> for MembershipList {}
-impl<GB> diesel::expression::ValidGrouping<GB> for MembershipList {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for MembershipList {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        out.push_sql("(SELECT string_agg");
-        out.push_sql(MEMBERSHIPS_FROM);
-        Ok(())
-    }
-}
-
-impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for MembershipList {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
-    ) -> QueryResult<()> {
-        out.push_sql("(SELECT group_concat");
-        out.push_sql(MEMBERSHIPS_FROM);
-        Ok(())
-    }
-}
+aggregate_column!(
+    /// What the joined platform role grants, `perm,perm,…`, read with the
+    /// actor rather than from a cache: a role edit holds on every instance
+    /// from the next request (ASVS 8.3.2), not a cache period later.
+    RoleGrantList,
+    "(role_permissions.permission, ',') FROM role_permissions \
+     WHERE role_permissions.role_id = roles.id)"
+);
 
 /// The user with roles and memberships; `None` if absent, deleted or not
 /// active. One query (this runs on every request): the user joined to their
@@ -93,6 +107,7 @@ pub async fn load_actor(
     type Row = (
         User,
         Option<i64>,
+        Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
@@ -112,7 +127,8 @@ pub async fn load_actor(
             roles::key.nullable(),
             roles::name_en.nullable(),
             roles::name_fr.nullable(),
-            MembershipList
+            MembershipList,
+            RoleGrantList
         ))
         .load(c)
         .await)?;
@@ -123,22 +139,22 @@ pub async fn load_actor(
     if !user.can_sign_in() {
         return Ok(None);
     }
+    let mut platform_permissions: HashSet<Permission> = HashSet::new();
     let mut platform_roles: Vec<RoleRef> = rows
         .into_iter()
-        .filter_map(|(_, id, key, name_en, name_fr, _)| {
-            Some(RoleRef {
+        .filter_map(|(_, id, key, name_en, name_fr, _, granted)| {
+            let role = RoleRef {
                 id: id?,
                 key: key?,
                 name_en: name_en?,
                 name_fr: name_fr?,
-            })
+            };
+            let granted = granted.unwrap_or_default();
+            platform_permissions.extend(granted.split(',').filter_map(Permission::parse));
+            Some(role)
         })
         .collect();
     platform_roles.sort_by_key(|r| r.id);
-    let platform_permissions: HashSet<Permission> = platform_roles
-        .iter()
-        .flat_map(|r| grants.by_role.get(&r.id).into_iter().flatten().copied())
-        .collect();
     let member_rows = memberships.unwrap_or_default();
     let member_rows = member_rows.split(',').filter_map(|m| {
         let mut parts = m.split(':');
@@ -317,6 +333,19 @@ pub async fn mark_signed_in(db: &mut Db, user_id: i64, at: PrimitiveDateTime) ->
             users::login_failures.eq(0),
             users::login_window_start.eq(None::<PrimitiveDateTime>),
             users::locked_until.eq(None::<PrimitiveDateTime>),
+        ))
+        .execute(c)
+        .await)?;
+    Ok(())
+}
+
+/// A right second-factor code outside sign-in (step-up) clears the
+/// account's failed attempts, as a sign-in does.
+pub async fn clear_sign_in_failures(db: &mut Db, user_id: i64) -> QResult<()> {
+    db_run!(db, |c| diesel::update(users::table.find(user_id))
+        .set((
+            users::login_failures.eq(0),
+            users::login_window_start.eq(None::<PrimitiveDateTime>),
         ))
         .execute(c)
         .await)?;

@@ -10,11 +10,12 @@ pub mod store;
 #[rustfmt::skip]
 pub fn routes() -> Vec<crate::web::route::Route> {
     use crate::web::route::*;
+    use crate::web::step_up::always;
     vec![
         get("/admin/sessions", Staff(SessionsManage), handlers::list),
-        post("/admin/sessions/others/end", Staff(SessionsManage), handlers::end_others),
-        post("/admin/sessions/{handle}/end", Staff(SessionsManage), handlers::end_one),
+        post("/admin/sessions/others/end", Staff(SessionsManage), handlers::end_others).step_up(always),
+        post("/admin/sessions/{handle}/end", Staff(SessionsManage), handlers::end_one).step_up(always),
         get("/admin/users/{id}/sessions", Staff(SessionsManage), handlers::user_section),
-        post("/admin/users/{id}/sessions/end", Staff(SessionsManage), handlers::end_user),
+        post("/admin/users/{id}/sessions/end", Staff(SessionsManage), handlers::end_user).step_up(always),
     ]
 }

@@ -22,6 +22,8 @@ pub fn all<'a>(fields: &'a [(String, String)], key: &'a str) -> impl Iterator<It
 #[derive(Clone, Debug, Default)]
 pub struct FormState {
     pub error: Option<String>,
+    /// The message key of `error`, for a page that places it itself.
+    pub error_key: Option<&'static str>,
     /// The field the error is about, marked `aria-invalid` and focused.
     pub field: Option<&'static str>,
     pub values: Vec<(&'static str, String)>,
@@ -36,6 +38,7 @@ impl FormState {
     ) -> FormState {
         FormState {
             error: Some(ctx.tr(key).to_owned()),
+            error_key: Some(key),
             field,
             values: Vec::new(),
         }

@@ -44,6 +44,17 @@ pub struct PageCtx {
     /// Staff who receive notifications see the bell.
     pub bell: bool,
     pub flash: Option<String>,
+    /// Staff in admin mode: when it ends, and what that means.
+    pub admin_mode: Option<AdminMode>,
+}
+
+/// The header's admin-mode badge: until when dangerous actions go through
+/// without asking for a code again.
+#[derive(Clone, Debug)]
+pub struct AdminMode {
+    /// "14:32": the end of the window, UTC.
+    pub until: String,
+    pub explained: String,
 }
 
 impl PageCtx {
@@ -89,6 +100,7 @@ impl PageCtx {
             can_search: false,
             bell: false,
             flash: None,
+            admin_mode: None,
         }
     }
 
@@ -100,7 +112,7 @@ impl PageCtx {
 
 /// The navigation a user sees: only what they may open.
 fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
-    let entries: [(&'static str, &'static str, Option<Permission>); 13] = [
+    let entries: [(&'static str, &'static str, Option<Permission>); 14] = [
         ("/admin", "nav.dashboard", Some(Permission::AdminAccess)),
         ("/admin/users", "nav.users", Some(Permission::UsersRead)),
         (
@@ -132,6 +144,7 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
             "nav.sessions",
             Some(Permission::SessionsManage),
         ),
+        ("/admin/roles", "nav.roles", Some(Permission::RolesManage)),
         // The workspaces the user belongs to (managers and members).
         ("/workspaces", "nav.my_workspaces", None),
         ("/account", "nav.account", None),
@@ -155,10 +168,13 @@ fn nav_for(actor: &Actor, lang: Lang, path: &str) -> Vec<NavItem> {
         .collect()
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
+impl FromRequestParts<crate::state::AppState> for PageCtx {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
         let CurrentUser(actor) = CurrentUser::from_request_parts(parts, state)
             .await
@@ -213,7 +229,14 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             Some(_) => session.remove::<String>(FLASH).await.ok().flatten(),
             None => None,
         };
+        let admin_mode = match &actor {
+            Some(a) if a.has_platform_role() && a.totp_enabled => {
+                admin_mode(state, &session, lang).await
+            }
+            _ => None,
+        };
         Ok(PageCtx {
+            admin_mode,
             lang,
             user,
             csrf,
@@ -225,4 +248,28 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             flash,
         })
     }
+}
+
+/// The admin-mode badge while the session's last second-factor check still
+/// covers dangerous actions.
+async fn admin_mode(
+    state: &crate::state::AppState,
+    session: &Session,
+    lang: Lang,
+) -> Option<AdminMode> {
+    let checked = crate::web::step_up::checked_at(session).await?;
+    let window = time::Duration::try_from(state.config.step_up).ok()?;
+    let until = checked + window;
+    if until <= state.clock.now() {
+        return None;
+    }
+    let at = |t: time::OffsetDateTime| format!("{:02}:{:02}", t.hour(), t.minute());
+    let minutes = (window.whole_minutes()).to_string();
+    Some(AdminMode {
+        until: at(until),
+        explained: lang.tf(
+            "step_up.checked_at",
+            &[("time", &at(checked)), ("n", &minutes)],
+        ),
+    })
 }

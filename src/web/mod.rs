@@ -22,4 +22,5 @@ pub mod request_id;
 pub mod route;
 pub mod sanitize;
 pub mod section;
+pub mod step_up;
 pub mod table;

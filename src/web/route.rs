@@ -16,7 +16,19 @@ pub struct Route {
     pub method: Method,
     pub path: &'static str,
     pub access: Access,
+    /// Asks a fresh second-factor code first when the form says so (see
+    /// [`crate::web::step_up`]).
+    pub step_up: Option<crate::web::step_up::Needs>,
     pub(crate) handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    /// A dangerous action: asks a fresh second-factor code when `needs`
+    /// holds for its form and the last check is too old.
+    pub fn step_up(mut self, needs: crate::web::step_up::Needs) -> Self {
+        self.step_up = Some(needs);
+        self
+    }
 }
 
 fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
@@ -29,6 +41,7 @@ where
         method,
         path,
         access,
+        step_up: None,
         handler: on(filter, handler),
     }
 }

@@ -56,6 +56,18 @@ pub async fn find(db: &mut Db, id: i64) -> QueryResult<Option<Workspace>> {
         .optional())
 }
 
+/// Whether saving `new` would drop the workspace's second-factor rule: a
+/// setting that weakens security, so it asks for a fresh code first.
+pub async fn weakens(db: &mut Db, id: i64, new: &WorkspaceSettings) -> QueryResult<bool> {
+    let current: Option<bool> = db_run!(db, |c| workspaces::table
+        .find(id)
+        .select(workspaces::two_factor_required)
+        .first(c)
+        .await
+        .optional())?;
+    Ok(current == Some(true) && !new.require_two_factor)
+}
+
 async fn load(db: &mut Db, id: i64) -> ChangeResult<Workspace> {
     find(db, id).await?.ok_or(ChangeError::NotFound)
 }

@@ -2,6 +2,7 @@
 //! (members, settings, history), creation, and every change, each shown
 //! again with its refusal (422) or followed by a redirect to the page.
 
+use crate::web::step_up::{Head, Outcome, demand};
 use axum::Form;
 use axum::extract::{Path, Query};
 use axum::response::Response;
@@ -343,9 +344,19 @@ pub async fn rename(
 pub async fn settings(
     call: Call,
     Path(id): Path<i64>,
+    Head(mut head): Head,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let settings = settings_from(&fields);
+    let weakens = {
+        let mut db = call.state.pool.get().await?;
+        changes::weakens(&mut db, id, &settings).await?
+    };
+    if weakens
+        && let Outcome::Answer(r) = demand(&call.state, &mut head, &call.actor, &fields).await?
+    {
+        return Ok(r);
+    }
     run(call, id, "settings", move |tx, by| {
         Box::pin(async move { changes::set_settings(tx, &by, id, &settings).await })
     })

@@ -5,6 +5,7 @@
 //! path's slug and checked the permission in it; the handlers ask the one
 //! check again only to decide what to show.
 
+use crate::web::step_up::{Head, Outcome, demand};
 use axum::Form;
 use axum::extract::{Extension, Path, Query};
 use axum::response::Response;
@@ -224,12 +225,18 @@ async fn settings_page(
 pub async fn save_settings(
     call: Call,
     Extension(w): Extension<InWorkspace>,
+    Head(mut head): Head,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, AppError> {
     let settings = settings_from(&fields);
     let by = call.by();
     let (id, s) = (w.id, settings.clone());
     let mut db = call.state.pool.get().await?;
+    if changes::weakens(&mut db, id, &settings).await?
+        && let Outcome::Answer(r) = demand(&call.state, &mut head, &call.actor, &fields).await?
+    {
+        return Ok(r);
+    }
     let result = db
         .transaction(|tx| Box::pin(async move { changes::set_settings(tx, &by, id, &s).await }))
         .await;

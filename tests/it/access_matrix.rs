@@ -26,413 +26,464 @@ use Seen::{Allowed as A, Denied as D, Enroll as E, NoKey as K, SignIn as L};
 
 /// Expected outcome per actor, in the order of `Kind::ALL`:
 /// admin, support, tester, analyst, manager, member, anonymous; then a
-/// support agent (a platform role) who has not enrolled a second factor yet.
-fn expected() -> HashMap<(&'static str, &'static str), [Seen; 8]> {
+/// support agent (a platform role) who has not enrolled a second factor yet;
+/// then a holder of the custom role "Billing desk" ([`BILLING_DESK`]), made
+/// through the roles screen, who sees exactly what its permissions open.
+fn expected() -> HashMap<(&'static str, &'static str), [Seen; 9]> {
     HashMap::from([
-        (("GET", "/healthz"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/readyz"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/static/{*name}"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/"), [A, A, A, A, A, A, A, A]),
-        (("POST", "/lang"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/login"), [A, A, A, A, A, A, A, A]),
-        (("POST", "/login"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/login/totp"), [A, A, A, A, A, A, A, A]),
-        (("POST", "/login/totp"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/setup/{token}"), [A, A, A, A, A, A, A, A]),
-        (("POST", "/setup/{token}"), [A, A, A, A, A, A, A, A]),
-        (("POST", "/logout"), [A, A, A, A, A, A, L, A]),
-        (("GET", "/account/totp"), [A, A, A, A, A, A, L, A]),
-        (("POST", "/account/totp"), [A, A, A, A, A, A, L, A]),
-        (("GET", "/account/sessions"), [A, A, A, A, A, A, L, E]),
+        (("GET", "/healthz"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/readyz"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/static/{*name}"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/"), [A, A, A, A, A, A, A, A, A]),
+        (("POST", "/lang"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/login"), [A, A, A, A, A, A, A, A, A]),
+        (("POST", "/login"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/login/totp"), [A, A, A, A, A, A, A, A, A]),
+        (("POST", "/login/totp"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/setup/{token}"), [A, A, A, A, A, A, A, A, A]),
+        (("POST", "/setup/{token}"), [A, A, A, A, A, A, A, A, A]),
+        (("POST", "/logout"), [A, A, A, A, A, A, L, A, A]),
+        (("GET", "/account/totp"), [A, A, A, A, A, A, L, A, A]),
+        (("POST", "/account/totp"), [A, A, A, A, A, A, L, A, A]),
+        (("GET", "/account/sessions"), [A, A, A, A, A, A, L, E, A]),
         (
             ("POST", "/account/sessions/{handle}/end"),
-            [A, A, A, A, A, A, L, E],
+            [A, A, A, A, A, A, L, E, A],
         ),
-        (("POST", "/account/preferences"), [A, A, A, A, A, A, L, E]),
-        (("GET", "/account"), [A, A, A, A, A, A, L, E]),
-        (("POST", "/account/password"), [A, A, A, A, A, A, L, E]),
+        (
+            ("POST", "/account/preferences"),
+            [A, A, A, A, A, A, L, E, A],
+        ),
+        (("GET", "/account"), [A, A, A, A, A, A, L, E, A]),
+        (("POST", "/account/password"), [A, A, A, A, A, A, L, E, A]),
         (
             ("POST", "/account/recovery-codes"),
-            [A, A, A, A, A, A, L, E],
+            [A, A, A, A, A, A, L, E, A],
         ),
-        (("GET", "/account/recovery-codes"), [A, A, A, A, A, A, L, E]),
+        (
+            ("GET", "/account/recovery-codes"),
+            [A, A, A, A, A, A, L, E, A],
+        ),
         (
             ("POST", "/account/sessions/others/end"),
-            [A, A, A, A, A, A, L, E],
+            [A, A, A, A, A, A, L, E, A],
         ),
-        (("POST", "/account/totp/renew"), [A, A, A, A, A, A, L, E]),
-        (("GET", "/admin"), [A, A, A, A, D, D, L, E]),
-        (("GET", "/admin/audit"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/audit/denied"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/audit/{id}"), [A, A, D, A, D, D, L, E]),
-        (("POST", "/admin/audit/export"), [A, D, D, A, D, D, L, E]),
-        (("POST", "/admin/audit/digest"), [A, D, D, A, D, D, L, E]),
-        (("POST", "/admin/audit/views"), [A, A, D, A, D, D, L, E]),
+        (("POST", "/account/totp/renew"), [A, A, A, A, A, A, L, E, A]),
+        (("GET", "/admin"), [A, A, A, A, D, D, L, E, A]),
+        (("GET", "/admin/audit"), [A, A, D, A, D, D, L, E, A]),
+        (("GET", "/admin/audit/denied"), [A, A, D, A, D, D, L, E, A]),
+        (("GET", "/admin/audit/{id}"), [A, A, D, A, D, D, L, E, A]),
+        (("POST", "/admin/audit/export"), [A, D, D, A, D, D, L, E, D]),
+        (("POST", "/admin/audit/digest"), [A, D, D, A, D, D, L, E, D]),
+        (("POST", "/admin/audit/views"), [A, A, D, A, D, D, L, E, A]),
         (
             ("POST", "/admin/audit/views/{id}/delete"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, A],
         ),
-        (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
-        (("POST", "/reset/{token}"), [A, A, A, A, A, A, A, A]),
-        (("GET", "/admin/search"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/users"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/users/count"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/users/new"), [A, D, D, D, D, D, L, E]),
-        (("POST", "/admin/users"), [A, D, D, D, D, D, L, E]),
+        // Only roles.manage opens the roles (the custom role lacks it).
+        (("GET", "/admin/roles"), [A, D, D, D, D, D, L, E, D]),
+        (("GET", "/admin/roles/new"), [A, D, D, D, D, D, L, E, D]),
+        (("POST", "/admin/roles"), [A, D, D, D, D, D, L, E, D]),
+        (("GET", "/admin/roles/{id}"), [A, D, D, D, D, D, L, E, D]),
+        (("POST", "/admin/roles/{id}"), [A, D, D, D, D, D, L, E, D]),
+        (
+            ("POST", "/admin/roles/{id}/delete"),
+            [A, D, D, D, D, D, L, E, D],
+        ),
+        (("GET", "/reset/{token}"), [A, A, A, A, A, A, A, A, A]),
+        (("POST", "/reset/{token}"), [A, A, A, A, A, A, A, A, A]),
+        (("GET", "/admin/search"), [A, A, D, A, D, D, L, E, A]),
+        (("GET", "/admin/users"), [A, A, D, A, D, D, L, E, A]),
+        (("GET", "/admin/users/count"), [A, A, D, A, D, D, L, E, A]),
+        (("GET", "/admin/users/new"), [A, D, D, D, D, D, L, E, D]),
+        (("POST", "/admin/users"), [A, D, D, D, D, D, L, E, D]),
         (
             ("POST", "/admin/users/bulk/status"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/bulk/export"),
-            [A, D, D, A, D, D, L, E],
+            [A, D, D, A, D, D, L, E, D],
         ),
-        (("GET", "/admin/users/{id}"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/users/{id}"), [A, A, D, A, D, D, L, E, A]),
         (
             ("GET", "/admin/users/{id}/history"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/profile"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/status"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/roles"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/notes"),
-            [A, A, D, D, D, D, L, E],
+            [A, A, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/reset-totp"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/password-reset"),
-            [A, A, D, D, D, D, L, E],
+            [A, A, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/delete"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/restore"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/erase"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/export"),
-            [A, D, D, A, D, D, L, E],
+            [A, D, D, A, D, D, L, E, D],
         ),
-        (("GET", "/admin/tasks"), [A, A, A, A, D, D, L, E]),
-        (("GET", "/admin/tasks/{id}"), [A, A, A, A, D, D, L, E]),
+        (("GET", "/admin/tasks"), [A, A, A, A, D, D, L, E, A]),
+        (("GET", "/admin/tasks/{id}"), [A, A, A, A, D, D, L, E, A]),
         (
             ("POST", "/admin/tasks/{id}/cancel"),
-            [A, A, A, A, D, D, L, E],
+            [A, A, A, A, D, D, L, E, A],
         ),
         (
             ("GET", "/admin/tasks/{id}/download"),
-            [A, D, D, A, D, D, L, E],
+            [A, D, D, A, D, D, L, E, D],
         ),
-        (("GET", "/admin/workspaces"), [A, A, A, A, D, D, L, E]),
-        (("GET", "/admin/workspaces/new"), [A, D, D, D, D, D, L, E]),
-        (("POST", "/admin/workspaces"), [A, D, D, D, D, D, L, E]),
-        (("GET", "/admin/workspaces/{id}"), [A, A, A, A, D, D, L, E]),
+        (("GET", "/admin/workspaces"), [A, A, A, A, D, D, L, E, D]),
+        (
+            ("GET", "/admin/workspaces/new"),
+            [A, D, D, D, D, D, L, E, D],
+        ),
+        (("POST", "/admin/workspaces"), [A, D, D, D, D, D, L, E, D]),
+        (
+            ("GET", "/admin/workspaces/{id}"),
+            [A, A, A, A, D, D, L, E, D],
+        ),
         (
             ("POST", "/admin/workspaces/{id}/rename"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/settings"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/archive"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/restore"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/delete"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/members"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/members/{user_id}/role"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/members/{user_id}/remove"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/workspaces/{id}/duplicate"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         // The managers' screens, in the workspace "club" (the manager's and
         // the member's): staff roles read every workspace, only its
         // managers (and administrators) change it.
-        (("GET", "/workspaces"), [A, A, A, A, A, A, L, E]),
+        (("GET", "/workspaces"), [A, A, A, A, A, A, L, E, A]),
         (
             ("GET", "/workspaces/{slug}/members"),
-            [A, A, A, A, A, A, L, E],
+            [A, A, A, A, A, A, L, E, D],
         ),
         (
             ("POST", "/workspaces/{slug}/members"),
-            [A, D, D, D, A, D, L, E],
+            [A, D, D, D, A, D, L, E, D],
         ),
         (
             ("POST", "/workspaces/{slug}/members/{user_id}/role"),
-            [A, D, D, D, A, D, L, E],
+            [A, D, D, D, A, D, L, E, D],
         ),
         (
             ("POST", "/workspaces/{slug}/members/{user_id}/remove"),
-            [A, D, D, D, A, D, L, E],
+            [A, D, D, D, A, D, L, E, D],
         ),
         (
             ("POST", "/workspaces/{slug}/invite"),
-            [A, D, D, D, A, D, L, E],
+            [A, D, D, D, A, D, L, E, D],
         ),
         (
             ("GET", "/workspaces/{slug}/settings"),
-            [A, D, D, D, A, D, L, E],
+            [A, D, D, D, A, D, L, E, D],
         ),
         (
             ("POST", "/workspaces/{slug}/settings"),
-            [A, D, D, D, A, D, L, E],
+            [A, D, D, D, A, D, L, E, D],
         ),
-        (("GET", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
-        (("GET", "/admin/api-keys/new"), [A, D, D, D, D, D, L, E]),
-        (("POST", "/admin/api-keys"), [A, D, D, D, D, D, L, E]),
-        (("GET", "/admin/api-keys/{id}"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/api-keys"), [A, D, D, D, D, D, L, E, D]),
+        (("GET", "/admin/api-keys/new"), [A, D, D, D, D, D, L, E, D]),
+        (("POST", "/admin/api-keys"), [A, D, D, D, D, D, L, E, D]),
+        (("GET", "/admin/api-keys/{id}"), [A, D, D, D, D, D, L, E, D]),
         (
             ("POST", "/admin/api-keys/{id}/rotate"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/api-keys/{id}/revoke"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         // A session cookie is never a key (the key per scope is in api.rs).
-        (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K]),
-        (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K]),
-        (("GET", "/admin/users/{id}/usage"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/api/v1/users"), [K, K, K, K, K, K, K, K, K]),
+        (("GET", "/api/v1/users/{id}"), [K, K, K, K, K, K, K, K, K]),
+        (
+            ("GET", "/admin/users/{id}/usage"),
+            [A, A, D, A, D, D, L, E, A],
+        ),
         (
             ("POST", "/admin/users/{id}/overrides"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/overrides/{override_id}/revoke"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
-        (("POST", "/admin/users/{id}/plan"), [A, D, D, D, D, D, L, E]),
-        (("GET", "/admin/notifications"), [A, A, A, A, D, D, L, E]),
+        (
+            ("POST", "/admin/users/{id}/plan"),
+            [A, D, D, D, D, D, L, E, A],
+        ),
+        (("GET", "/admin/notifications"), [A, A, A, A, D, D, L, E, A]),
         (
             ("GET", "/admin/notifications/count"),
-            [A, A, A, A, D, D, L, E],
+            [A, A, A, A, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/notifications/read"),
-            [A, A, A, A, D, D, L, E],
+            [A, A, A, A, D, D, L, E, A],
         ),
-        (("GET", "/admin/usage/overage"), [A, A, D, A, D, D, L, E]),
+        (("GET", "/admin/usage/overage"), [A, A, D, A, D, D, L, E, A]),
         // Anyone may post to the webhook: the signature is the check (400 without one).
-        (("POST", "/webhooks/stripe"), [A, A, A, A, A, A, A, A]),
+        (("POST", "/webhooks/stripe"), [A, A, A, A, A, A, A, A, A]),
         (
             ("GET", "/admin/users/{id}/billing"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, A],
         ),
         (
             ("GET", "/admin/users/{id}/billing/invoices"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/billing/checkout"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/billing/portal"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/billing/preview"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/billing/change"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/billing/cancel"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/users/{id}/billing/resume"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
-        (("GET", "/admin/billing/events"), [A, A, D, A, D, D, L, E]),
+        (
+            ("GET", "/admin/billing/events"),
+            [A, A, D, A, D, D, L, E, A],
+        ),
         (
             ("GET", "/admin/billing/events/{id}"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/billing/events/{id}/reprocess"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/api/v1/billing/checkout"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
-        (("POST", "/api/v1/billing/portal"), [K, K, K, K, K, K, K, K]),
+        (
+            ("POST", "/api/v1/billing/portal"),
+            [K, K, K, K, K, K, K, K, K],
+        ),
         (
             ("GET", "/admin/usage/overage.csv"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/usage/overage/close"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
-        (("GET", "/admin/plans"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/plans/new"), [A, D, D, D, D, D, L, E]),
-        (("POST", "/admin/plans"), [A, D, D, D, D, D, L, E]),
-        (("GET", "/admin/plans/{id}"), [A, A, D, A, D, D, L, E]),
-        (("POST", "/admin/plans/{id}"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/plans"), [A, A, D, A, D, D, L, E, A]),
+        (("GET", "/admin/plans/new"), [A, D, D, D, D, D, L, E, A]),
+        (("POST", "/admin/plans"), [A, D, D, D, D, D, L, E, A]),
+        (("GET", "/admin/plans/{id}"), [A, A, D, A, D, D, L, E, A]),
+        (("POST", "/admin/plans/{id}"), [A, D, D, D, D, D, L, E, A]),
         (
             ("POST", "/admin/plans/{id}/archive"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/plans/{id}/restore"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/plans/{id}/default"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
         (
             ("POST", "/admin/plans/{id}/delete"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, A],
         ),
-        (("POST", "/api/v1/users/sync"), [K, K, K, K, K, K, K, K]),
-        (("POST", "/api/v1/usage/consume"), [K, K, K, K, K, K, K, K]),
-        (("POST", "/api/v1/usage/check"), [K, K, K, K, K, K, K, K]),
-        (("GET", "/api/v1/usage/{user_id}"), [K, K, K, K, K, K, K, K]),
-        (("GET", "/api/v1/workspaces"), [K, K, K, K, K, K, K, K]),
-        (("POST", "/api/v1/workspaces"), [K, K, K, K, K, K, K, K]),
-        (("GET", "/api/v1/workspaces/{id}"), [K, K, K, K, K, K, K, K]),
+        (("POST", "/api/v1/users/sync"), [K, K, K, K, K, K, K, K, K]),
+        (
+            ("POST", "/api/v1/usage/consume"),
+            [K, K, K, K, K, K, K, K, K],
+        ),
+        (("POST", "/api/v1/usage/check"), [K, K, K, K, K, K, K, K, K]),
+        (
+            ("GET", "/api/v1/usage/{user_id}"),
+            [K, K, K, K, K, K, K, K, K],
+        ),
+        (("GET", "/api/v1/workspaces"), [K, K, K, K, K, K, K, K, K]),
+        (("POST", "/api/v1/workspaces"), [K, K, K, K, K, K, K, K, K]),
+        (
+            ("GET", "/api/v1/workspaces/{id}"),
+            [K, K, K, K, K, K, K, K, K],
+        ),
         (
             ("PATCH", "/api/v1/workspaces/{id}"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("DELETE", "/api/v1/workspaces/{id}"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("GET", "/api/v1/workspaces/{id}/members"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("PUT", "/api/v1/workspaces/{id}/members/{user_id}"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("DELETE", "/api/v1/workspaces/{id}/members/{user_id}"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
-        (("GET", "/admin/jobs"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/jobs/failures"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/jobs/stats"), [A, A, D, A, D, D, L, E]),
-        (("GET", "/admin/jobs/alerts"), [A, A, D, A, D, D, L, E]),
-        (("POST", "/admin/jobs/alerts"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/jobs"), [A, A, D, A, D, D, L, E, D]),
+        (("GET", "/admin/jobs/failures"), [A, A, D, A, D, D, L, E, D]),
+        (("GET", "/admin/jobs/stats"), [A, A, D, A, D, D, L, E, D]),
+        (("GET", "/admin/jobs/alerts"), [A, A, D, A, D, D, L, E, D]),
+        (("POST", "/admin/jobs/alerts"), [A, D, D, D, D, D, L, E, D]),
         (
             ("POST", "/admin/jobs/alerts/test"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("GET", "/admin/jobs/failures/{id}"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, D],
         ),
-        (("POST", "/admin/jobs/bulk"), [A, D, D, D, D, D, L, E]),
-        (("GET", "/admin/users/{id}/jobs"), [A, A, D, A, D, D, L, E]),
+        (("POST", "/admin/jobs/bulk"), [A, D, D, D, D, D, L, E, D]),
+        (
+            ("GET", "/admin/users/{id}/jobs"),
+            [A, A, D, A, D, D, L, E, D],
+        ),
         (
             ("GET", "/admin/jobs/{queue}/{state}"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, D],
         ),
         (
             ("GET", "/admin/jobs/{queue}/job/{job}"),
-            [A, A, D, A, D, D, L, E],
+            [A, A, D, A, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/jobs/{queue}/job/{job}/retry"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/jobs/{queue}/job/{job}/delete"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/jobs/{queue}/job/{job}/promote"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/jobs/{queue}/pause"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/jobs/{queue}/resume"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
-        (("GET", "/api/v1/jobs/queues"), [K, K, K, K, K, K, K, K]),
-        (("GET", "/api/v1/jobs/failures"), [K, K, K, K, K, K, K, K]),
+        (("GET", "/api/v1/jobs/queues"), [K, K, K, K, K, K, K, K, K]),
+        (
+            ("GET", "/api/v1/jobs/failures"),
+            [K, K, K, K, K, K, K, K, K],
+        ),
         (
             ("GET", "/api/v1/jobs/{queue}/{item}"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("DELETE", "/api/v1/jobs/{queue}/{item}"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("POST", "/api/v1/jobs/{queue}/{item}/retry"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
         (
             ("POST", "/api/v1/jobs/{queue}/retry"),
-            [K, K, K, K, K, K, K, K],
+            [K, K, K, K, K, K, K, K, K],
         ),
-        (("GET", "/admin/sessions"), [A, D, D, D, D, D, L, E]),
+        (("GET", "/admin/sessions"), [A, D, D, D, D, D, L, E, D]),
         (
             ("POST", "/admin/sessions/others/end"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/sessions/{handle}/end"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("GET", "/admin/users/{id}/sessions"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
         (
             ("POST", "/admin/users/{id}/sessions/end"),
-            [A, D, D, D, D, D, L, E],
+            [A, D, D, D, D, D, L, E, D],
         ),
-        (("GET", "/api/docs"), [A, A, A, A, D, D, L, E]),
-        (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A]),
+        (("GET", "/api/docs"), [A, A, A, A, D, D, L, E, A]),
+        (("GET", "/api/v1/openapi.json"), [A, A, A, A, A, A, A, A, A]),
     ])
 }
 
@@ -508,6 +559,10 @@ async fn every_route_for_every_actor() {
         .await;
     assert_eq!(location(&res), "/account/totp", "sent to enrol at sign-in");
     clients.push(("support without TOTP".to_owned(), client));
+    clients.push((
+        "custom role".to_owned(),
+        billing_desk(&app, &clients[0].1).await,
+    ));
     for route in &table {
         let Some(row) = expected.get(&(route.method.as_str(), route.path)) else {
             continue;
@@ -570,6 +625,40 @@ async fn every_route_for_every_actor() {
         "access matrix:\n{}",
         failures.join("\n")
     );
+}
+
+/// The custom role's permissions, ticked on the roles screen.
+const BILLING_DESK: &[&str] = &[
+    "users.read",
+    "notes.write",
+    "billing.read",
+    "billing.write",
+    "usage.read",
+    "audit.read",
+];
+
+/// A client signed in as the holder of a custom role the administrator
+/// (`admin`) creates and grants through the screens.
+async fn billing_desk(app: &TestApp, admin: &reqwest::Client) -> reqwest::Client {
+    let mut form = vec![
+        ("name_en", "Billing desk"),
+        ("name_fr", "Guichet facturation"),
+    ];
+    form.extend(BILLING_DESK.iter().map(|p| ("permissions", *p)));
+    let res = app.post_form(admin, "/admin/roles", &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "role created");
+    let holder = app.create_user("desk@example.test", &[], true).await;
+    let res = app
+        .post_form(
+            admin,
+            &format!("/admin/users/{}/roles", holder.id),
+            &[("op", "grant"), ("role", "custom-billing-desk")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "role granted");
+    let client = app.client();
+    app.sign_in(&client, &holder).await;
+    client
 }
 
 /// The route that signs every other session out.

@@ -159,6 +159,7 @@ impl TestApp {
             login_attempts_per_minute: options.login_attempts_per_minute,
             housekeeping: std::time::Duration::from_secs(300),
             audit_retention_days: options.audit_retention_days,
+            step_up: std::time::Duration::from_secs(600),
             instance_name: None,
             task_workers: 2,
             smtp: options.smtp.clone().map(sowat_admin::config::SmtpUrl),

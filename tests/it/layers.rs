@@ -31,6 +31,7 @@ const LAYERS: &[&[&str]] = &[
         "users",
         "workspaces",
         "plans",
+        "roles",
         "usage",
         "billing_pages",
         "job_pages",

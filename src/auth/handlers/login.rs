@@ -18,6 +18,7 @@ use crate::auth::views::*;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::i18n::Lang;
+use crate::security::attempts;
 use crate::security::crypto::sha256_hex;
 use crate::security::session_store::keys;
 use crate::security::store::{self, LoginEvent};
@@ -30,8 +31,6 @@ use crate::web::layout::PageCtx;
 use crate::web::meta::RequestMeta;
 use crate::web::render::html;
 
-pub const LOCK_AFTER: i32 = 5;
-pub const LOCK_WINDOW: Duration = Duration::minutes(15);
 /// Between the password and the second factor.
 const PENDING_FOR: Duration = Duration::minutes(5);
 
@@ -48,6 +47,7 @@ fn notice_for(ctx: &PageCtx, key: Option<&str>) -> Option<&'static str> {
     match key? {
         "signed_out" => Some(ctx.tr("login.signed_out")),
         "totp_reset" => Some(ctx.tr("login.totp_reset")),
+        "locked_out" => Some(ctx.tr("login.locked_out")),
         _ => None,
     }
 }
@@ -87,42 +87,15 @@ async fn record_failure(
     event: &'static str,
     reason: &'static str,
 ) -> Result<(), AppError> {
-    tracing::info!(reason, user_id = user.map(|u| u.id), ip = ?meta.ip, "sign-in refused");
     let now = state.clock.now_primitive();
-    let user_id = user.map(|u| u.id);
-    let actor = user
-        .map(|u| ActorRef::user(u.id, &u.email))
-        .unwrap_or_else(ActorRef::anonymous);
-    let meta = meta.clone();
-    db.transaction(|db| {
-        Box::pin(async move {
-            store::record_login_event(
-                db,
-                now,
-                &meta,
-                LoginEvent {
-                    user_id,
-                    event,
-                    success: false,
-                    reason: Some(reason),
-                },
-            )
-            .await?;
-            let mut ev = Event::sign_in_failed(reason);
-            if let Some(id) = user_id {
-                ev = ev.target("user", id);
-            }
-            audit::record(db, now, &actor, &meta, ev).await
-        })
-    })
-    .await?;
+    let user = user.map(|u| (u.id, u.email.as_str()));
+    attempts::record_failure(db, now, meta, user, event, reason).await?;
     Ok(())
 }
 
 /// Takes one attempt from the account's allowance; false while it is locked.
 async fn take_attempt(state: &AppState, db: &mut Db, user_id: i64) -> Result<bool, AppError> {
-    let now = state.clock.now_primitive();
-    Ok(store::take_sign_in_attempt(db, user_id, now, LOCK_AFTER, LOCK_WINDOW).await?)
+    Ok(attempts::take(db, user_id, state.clock.now_primitive()).await?)
 }
 
 /// Counts an attempt against the client IP; false means answer 429.

@@ -193,19 +193,20 @@ pub async fn set_status(
 pub async fn set_role(
     db: &mut Tx<'_>,
     by: &By,
+    held: &std::collections::HashSet<crate::access::Permission>,
     id: i64,
     role_key: &str,
     grant: bool,
 ) -> ChangeResult<bool> {
     load(db, id).await?;
-    let role: Option<i64> = db_run!(db, |c| roles::table
-        .filter(roles::key.eq(role_key))
-        .filter(roles::scope.eq("PLATFORM"))
-        .select(roles::id)
-        .first(c)
-        .await
-        .optional())?;
-    let role = role.ok_or(ChangeError::Invalid("users.unknown_role"))?;
+    let (role, grants) = crate::access::roles::grants_of_key(db, role_key)
+        .await?
+        .ok_or(ChangeError::Invalid("users.unknown_role"))?;
+    // No escalation: a role is granted or taken away only by someone who
+    // holds everything it grants.
+    if !grants.iter().all(|p| held.contains(p)) {
+        return Err(ChangeError::Invalid("users.role_beyond_you"));
+    }
     let before = store::role_keys_of(db, id).await?;
     let had = before.iter().any(|k| k == role_key);
     if had == grant {
@@ -310,13 +311,15 @@ pub use crate::invitations::issue_link;
 pub struct NewUserInput {
     pub profile: ProfileInput,
     pub roles: Vec<String>,
+    /// What the creator holds: the most the new user's roles may grant.
+    pub held: std::collections::HashSet<crate::access::Permission>,
 }
 
 /// A pending user with roles; the invitation link is issued by the caller.
 pub async fn create(db: &mut Tx<'_>, by: &By, input: &NewUserInput) -> ChangeResult<i64> {
     let id = crate::invitations::create_pending(db, by, &input.profile).await?;
     for role in &input.roles {
-        set_role(db, by, id, role, true).await?;
+        set_role(db, by, &input.held, id, role, true).await?;
     }
     Ok(id)
 }

@@ -207,8 +207,9 @@ pub async fn roles(
         return answer(call, id, Part::Roles, Err(form)).await;
     }
     let role = f.role;
+    let held = call.actor.platform_permissions.clone();
     let outcome = run(&call, |db, by| {
-        Box::pin(async move { changes::set_role(db, &by, id, &role, grant).await })
+        Box::pin(async move { changes::set_role(db, &by, &held, id, &role, grant).await })
     })
     .await?
     .map(|changed| {

@@ -77,6 +77,7 @@ pub async fn submit(
             let input = NewUserInput {
                 profile,
                 roles: roles.clone(),
+                held: call.actor.platform_permissions.clone(),
             };
             let config = call.state.config.clone();
             let by = call.by();
