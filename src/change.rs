@@ -83,6 +83,11 @@ pub enum ChangeError {
 
 pub type ChangeResult<T> = Result<T, ChangeError>;
 
+/// Refusals meaning the actor tried to hand out more than they hold (a
+/// permission or a role beyond their own): an attempted escalation, which
+/// is audited as a denied access, not only shown on the form.
+pub const ESCALATIONS: &[&str] = &["roles.escalation", "users.role_beyond_you"];
+
 /// Splits a change's outcome for a handler that shows refusals in its
 /// form: `Ok(Ok(v))` done, `Ok(Err(key))` refused with the message `key`
 /// to show, `Err` not found or a database failure, answered as usual.

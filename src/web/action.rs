@@ -8,7 +8,7 @@ use tower_sessions::Session;
 
 use crate::access::Actor;
 use crate::audit::{Action, ActorRef, Event, RequestMeta};
-use crate::change::{By, ChangeError};
+use crate::change::{By, ChangeError, ESCALATIONS};
 use crate::db::{BoxFuture, Tx};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -106,8 +106,26 @@ where
     let mut db = call.state.pool.get().await?;
     match db.transaction(|db| change(db, by)).await {
         Ok(changed) => Ok(Ok(changed)),
-        Err(ChangeError::Invalid(key)) => Ok(Err(FormState::refused(&call.ctx, None, key))),
+        Err(ChangeError::Invalid(key)) => {
+            if ESCALATIONS.contains(&key) {
+                deny_escalation(call, &mut db, key).await;
+            }
+            Ok(Err(FormState::refused(&call.ctx, None, key)))
+        }
         Err(ChangeError::NotFound) => Err(AppError::NotFound),
         Err(ChangeError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// Logs and audits an attempted escalation as a denied access (alone: the
+/// change itself rolled back), so it shows in the denied-accesses view.
+async fn deny_escalation(call: &Call, db: &mut crate::db::Db, key: &'static str) {
+    let who = ActorRef::of(&call.actor);
+    let path = crate::redact::path(&call.ctx.path);
+    tracing::warn!(actor = %who.label, %path, refusal = key, "escalation refused");
+    let event = Event::access_denied("POST", &path, key);
+    let now = call.state.clock.now_primitive();
+    if let Err(e) = crate::audit::record_alone(db, now, &who, &call.meta, event).await {
+        tracing::error!(error = %e, "could not audit a refused escalation");
     }
 }

@@ -237,4 +237,21 @@ async fn an_editor_cannot_escalate() {
     let html = text(app.get(&admin, "/admin/roles/1").await).await;
     assert_eq!(select_text(&html, "#role-form").len(), 0);
     assert_eq!(app.audit("user.role_granted").await.len(), 2);
+    // Each attempted escalation is a denied access in the trail (the
+    // built-in role's refusal is not one).
+    let escalations = app
+        .audit("access.denied")
+        .await
+        .into_iter()
+        .filter(|(outcome, who, _)| outcome == "denied" && who.contains("desk@roles.test"))
+        .map(|(_, _, details)| details)
+        .collect::<Vec<_>>();
+    assert_eq!(escalations.len(), 6, "{escalations:?}");
+    assert_eq!(
+        escalations
+            .iter()
+            .filter(|d| d.contains("users.role_beyond_you"))
+            .count(),
+        2
+    );
 }

@@ -229,3 +229,51 @@ async fn wrong_codes_lock_the_account_and_end_the_session() {
         "a locked account gets no second step"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn weakening_a_workspace_setting_asks_but_strengthening_does_not() {
+    let app = TestApp::spawn().await;
+    let manager = app.create_user("keeper@club.test", &[], true).await;
+    crate::workspaces::workspace(&app, "keep", &[manager.id], &[]).await;
+    let client = app.client();
+    app.sign_in(&client, &manager).await;
+    app.clock.advance(WINDOW_PAST);
+    let save = |fields: &'static [(&'static str, &'static str)]| {
+        app.post_form(&client, "/workspaces/keep/settings", fields)
+    };
+    // Turning the rule on makes things safer: no code asked.
+    let res = save(&[("description", "Safe"), ("require_two_factor", "on")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers().get("x-step-up").is_none());
+    // Turning it off weakens the workspace: asked, and nothing saved meanwhile.
+    let res = save(&[("description", "Relaxed")]).await;
+    assert_eq!(res.headers()["x-step-up"], "required");
+    let html = app
+        .get(&client, "/workspaces/keep/settings")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(
+        select_attrs(&html, "input[name=require_two_factor][checked]", "name").len(),
+        1,
+        "still required"
+    );
+    app.clock.advance(time::Duration::seconds(30));
+    let code = app.code(&manager);
+    let res = app
+        .post_form(
+            &client,
+            "/workspaces/keep/settings",
+            &[("description", "Relaxed"), ("_step_up_code", &code)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "saved after the code");
+    let html = app
+        .get(&client, "/workspaces/keep/settings")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(select_attrs(&html, "input[name=require_two_factor][checked]", "name").is_empty());
+}
