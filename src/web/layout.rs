@@ -76,6 +76,11 @@ impl PageCtx {
         self.lang.tf(key, &[(name, value)])
     }
 
+    /// The plural form of `key` for `n`, `{n}` filled in.
+    pub fn tn(&self, key: &str, n: i64) -> String {
+        self.lang.tn(key, n, &[("n", &n.to_string())])
+    }
+
     pub fn asset(&self, name: &str) -> String {
         assets::url(name)
     }

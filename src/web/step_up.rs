@@ -97,7 +97,8 @@ pub struct Prompt {
 /// The prompt as a modal over the current page (htmx).
 #[derive(Template)]
 #[template(
-    source = r#"<dialog class="modal" data-open aria-labelledby="step-up-title">{{ body|safe }}</dialog>"#,
+    // The header's admin-mode badge goes: the check it showed has lapsed.
+    source = r#"<dialog class="modal" data-open aria-labelledby="step-up-title">{{ body|safe }}</dialog><span id="admin-mode" hx-swap-oob="delete"></span>"#,
     ext = "html"
 )]
 struct Modal {

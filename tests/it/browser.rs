@@ -415,6 +415,26 @@ async fn daily_path(width: u32, height: u32) {
     let latest = d.text("#section-changes tbody tr").await;
     assert!(latest.contains("Status changed"), "{latest}");
     assert!(latest.contains("Resolved with the bank"), "{latest}");
+
+    // Past the admin-mode window a role grant asks for a code in a dialog
+    // over the page, then goes through as clicked.
+    app.clock.advance(time::Duration::minutes(11));
+    d.click("#section-roles li[data-role=support] button[value=grant]")
+        .await;
+    d.wait_until("document.querySelector('dialog[open] #step-up-form')")
+        .await;
+    // The lapsed admin mode left the header with the prompt.
+    assert_eq!(
+        d.js("return document.getElementById('admin-mode')").await,
+        Value::Null
+    );
+    app.clock.advance(time::Duration::seconds(30));
+    d.type_into("dialog input[name=_step_up_code]", &app.code(&admin))
+        .await;
+    d.click("#step-up-confirm").await;
+    d.wait_until("document.querySelector('#section-roles li[data-role=support] .badge')")
+        .await;
+    assert!(d.text("#admin-mode").await.starts_with("Admin mode until"));
     assert_eq!(d.console_errors().await, Vec::<String>::new());
     d.quit().await;
 }
