@@ -23,16 +23,27 @@ async fn roles_held(app: &TestApp, user: &TestUser) -> i64 {
     .expect("count roles")
 }
 
+/// Grants (or removes) Support, with `extra` fields (the code).
+async fn roles_op(
+    app: &TestApp,
+    client: &reqwest::Client,
+    user: &TestUser,
+    op: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![("op", op), ("role", "support")];
+    form.extend_from_slice(extra);
+    app.post_form(client, &format!("/admin/users/{}/roles", user.id), &form)
+        .await
+}
+
 async fn grant(
     app: &TestApp,
     client: &reqwest::Client,
     user: &TestUser,
     extra: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut form = vec![("op", "grant"), ("role", "support")];
-    form.extend_from_slice(extra);
-    app.post_form(client, &format!("/admin/users/{}/roles", user.id), &form)
-        .await
+    roles_op(app, client, user, "grant", extra).await
 }
 
 async fn badge(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
@@ -67,13 +78,7 @@ async fn a_dangerous_action_asks_for_a_code_past_the_window_and_resumes_with_it(
     // Past the window: no badge, and the prompt instead of the change.
     app.clock.advance(WINDOW_PAST);
     assert!(badge(&app, &admin).await.is_empty(), "admin mode over");
-    let res = app
-        .post_form(
-            &admin,
-            &format!("/admin/users/{}/roles", target.id),
-            &[("op", "remove"), ("role", "support")],
-        )
-        .await;
+    let res = roles_op(&app, &admin, &target, "remove", &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-step-up"], "required");
     let html = res.text().await.expect("body");
@@ -108,17 +113,14 @@ async fn a_dangerous_action_asks_for_a_code_past_the_window_and_resumes_with_it(
     // A wrong code: refused inline, nothing changed, counted as a failed sign-in.
     app.clock.advance(time::Duration::seconds(30));
     let wrong = wrong_code(&app.code(&me));
-    let res = app
-        .post_form(
-            &admin,
-            &format!("/admin/users/{}/roles", target.id),
-            &[
-                ("op", "remove"),
-                ("role", "support"),
-                ("_step_up_code", &wrong),
-            ],
-        )
-        .await;
+    let res = roles_op(
+        &app,
+        &admin,
+        &target,
+        "remove",
+        &[("_step_up_code", &wrong)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = res.text().await.expect("body");
     assert_eq!(select_text(&html, "#step-up-error").len(), 1);
@@ -141,17 +143,14 @@ async fn a_dangerous_action_asks_for_a_code_past_the_window_and_resumes_with_it(
     // header shows admin mode again and the next action does not ask.
     app.clock.advance(time::Duration::seconds(30));
     let right = app.code(&me);
-    let res = app
-        .post_form(
-            &admin,
-            &format!("/admin/users/{}/roles", target.id),
-            &[
-                ("op", "remove"),
-                ("role", "support"),
-                ("_step_up_code", &right),
-            ],
-        )
-        .await;
+    let res = roles_op(
+        &app,
+        &admin,
+        &target,
+        "remove",
+        &[("_step_up_code", &right)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "resumed");
     assert_eq!(roles_held(&app, &target).await, 0, "the revoke was done");
     let confirmed = app.audit("auth.step_up").await;
@@ -164,17 +163,14 @@ async fn a_dangerous_action_asks_for_a_code_past_the_window_and_resumes_with_it(
 
     // The same code cannot be used twice.
     app.clock.advance(WINDOW_PAST);
-    let res = app
-        .post_form(
-            &admin,
-            &format!("/admin/users/{}/roles", target.id),
-            &[
-                ("op", "remove"),
-                ("role", "support"),
-                ("_step_up_code", &right),
-            ],
-        )
-        .await;
+    let res = roles_op(
+        &app,
+        &admin,
+        &target,
+        "remove",
+        &[("_step_up_code", &right)],
+    )
+    .await;
     assert_eq!(
         res.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
