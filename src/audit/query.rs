@@ -139,7 +139,7 @@ async fn search(
     budget: Option<i64>,
 ) -> QueryResult<Found> {
     if !windowed(f) {
-        let rows = events_in(db, f, limit, None).await?;
+        let rows = events_in(db, f, limit, None, false).await?;
         return Ok(Found {
             rows,
             stopped_at: None,
@@ -171,7 +171,9 @@ async fn search(
             });
         }
         let lo = hi.saturating_sub(width).max(floor);
-        let mut part = events_in(db, f, limit - rows.len() as i64, Some((lo, hi))).await?;
+        // The first window checks words row by row (see `Words::condition`).
+        let per_row = hi == top;
+        let mut part = events_in(db, f, limit - rows.len() as i64, Some((lo, hi)), per_row).await?;
         rows.append(&mut part);
         hi = lo;
         width = width.saturating_mul(4);
@@ -202,10 +204,11 @@ async fn events_in(
     f: &EventFilter,
     limit: i64,
     window: Option<(i64, i64)>,
+    per_row: bool,
 ) -> QueryResult<Vec<EventRow>> {
     let by_time = f.from.is_some() || f.to.is_some();
     let sqlite = db.is_sqlite();
-    let words = f.words.as_ref().map(|w| w.condition(sqlite));
+    let words = f.words.as_ref().map(|w| w.condition(sqlite, per_row));
     let before_at = match (by_time, f.before) {
         (true, Some(id)) => crate::db_run!(db, |c| audit_events::table
             .find(id)
