@@ -17,7 +17,19 @@ use sowat_admin::cli::{Cli, run};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in mimalloc 3's `mi_option_t` (the Rust
+/// bindings name no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
+    // Freed memory goes back to the system at once rather than after a
+    // second: under load each blocking thread that ran a SQLite query kept
+    // its freed pages, and a word-start search (FTS5 merges its doclists in
+    // large buffers) took the server from 104 to 224 MB; at once it stays
+    // at 85 MB for lists and 123 MB for that search, for no measurable loss.
+    // SAFETY: called first thing, before any other thread exists; the
+    // option is a plain integer setting.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     let cli = Cli::parse();
     run(cli)
 }
