@@ -26,7 +26,8 @@ fn main() -> ExitCode {
     // second: under load each blocking thread that ran a SQLite query kept
     // its freed pages, and a word-start search (FTS5 merges its doclists in
     // large buffers) took the server from 104 to 224 MB; at once it stays
-    // at 85 MB for lists and 123 MB for that search, for no measurable loss.
+    // at 79-88 MB for lists and 131 MB after that search, for no measurable
+    // loss of speed.
     // SAFETY: called first thing, before any other thread exists; the
     // option is a plain integer setting.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
