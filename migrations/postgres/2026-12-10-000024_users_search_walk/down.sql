@@ -1,1 +1,3 @@
-SELECT 1;
+DROP INDEX users_live_created_keys_idx;
+DROP INDEX users_live_name_keys_idx;
+DROP INDEX users_live_last_login_keys_idx;

@@ -15,7 +15,7 @@ use diesel::expression::{AppearsOnTable, Expression, SelectableExpression, Valid
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::result::QueryResult;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 
 #[derive(Clone, Debug)]
@@ -23,6 +23,7 @@ enum Piece {
     Sql(&'static str),
     Text(String),
     Int(i64),
+    Time(time::PrimitiveDateTime),
 }
 
 /// A boolean SQL condition built piece by piece.
@@ -51,6 +52,11 @@ impl Condition {
         self
     }
 
+    pub fn time(mut self, value: time::PrimitiveDateTime) -> Self {
+        self.pieces.push(Piece::Time(value));
+        self
+    }
+
     /// Appends another condition's pieces as they are.
     pub fn then(mut self, other: Condition) -> Self {
         self.pieces.extend(other.pieces);
@@ -61,15 +67,18 @@ impl Condition {
     where
         DB: diesel::backend::Backend
             + diesel::sql_types::HasSqlType<Text>
-            + diesel::sql_types::HasSqlType<BigInt>,
+            + diesel::sql_types::HasSqlType<BigInt>
+            + diesel::sql_types::HasSqlType<Timestamp>,
         String: diesel::serialize::ToSql<Text, DB>,
         i64: diesel::serialize::ToSql<BigInt, DB>,
+        time::PrimitiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
     {
         for piece in &self.pieces {
             match piece {
                 Piece::Sql(s) => out.push_sql(s),
                 Piece::Text(v) => out.push_bind_param::<Text, String>(v)?,
                 Piece::Int(v) => out.push_bind_param::<BigInt, i64>(v)?,
+                Piece::Time(v) => out.push_bind_param::<Timestamp, time::PrimitiveDateTime>(v)?,
             }
         }
         Ok(())
