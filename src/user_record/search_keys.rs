@@ -40,15 +40,24 @@ pub fn normalize(s: &str) -> Vec<char> {
         .collect()
 }
 
-/// Every suffix of each field that starts at a word, lower-cased and cut.
+/// At most this many keys from one field: real names, addresses and
+/// companies have far fewer words, and the bound keeps the column under
+/// PostgreSQL's index row limit (about 2,700 bytes) since it is carried in
+/// the covering indexes of the search walk (`users_search_walk`): three
+/// fields of 32 keys of 16 characters stay under 2,000 bytes.
+const MAX_KEYS_PER_FIELD: usize = 32;
+
+/// Every suffix of each field that starts at a word, lower-cased and cut
+/// (the first [`MAX_KEYS_PER_FIELD`] of each field).
 pub fn keys(name: &str, email: &str, company: &str) -> Vec<String> {
     let mut out = Vec::new();
     for field in [name, email, company] {
         let chars = normalize(field);
-        for (i, &c) in chars.iter().enumerate() {
-            if is_word_char(c) && (i == 0 || !is_word_char(chars[i - 1])) {
-                out.push(chars[i..].iter().take(KEY_CHARS).collect::<String>());
-            }
+        let starts = (0..chars.len())
+            .filter(|&i| is_word_char(chars[i]) && (i == 0 || !is_word_char(chars[i - 1])))
+            .take(MAX_KEYS_PER_FIELD);
+        for i in starts {
+            out.push(chars[i..].iter().take(KEY_CHARS).collect::<String>());
         }
     }
     out.sort();
@@ -130,6 +139,24 @@ pub async fn backfill(db: &mut Db) -> Result<usize, diesel::result::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_column_stays_under_the_index_row_limit() {
+        // Fields at their longest, a word start every other character, no
+        // two keys alike: the worst case for the column's length.
+        let words = |n: usize| -> String {
+            (0..n)
+                .map(|i| char::from(b'a' + (i % 26) as u8).to_string() + &(i / 26).to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let name: String = words(100).chars().take(200).collect();
+        let company: String = words(100).chars().take(200).collect();
+        let email = format!("{}@example.test", words(120).replace(' ', "."));
+        let column = column(&name, &email, &company);
+        assert!(column.len() < 2_000, "{} bytes", column.len());
+        assert!(keys("Ann Lee", "ann@x.fr", "").contains(&"lee".to_owned()));
+    }
 
     #[test]
     fn keys_start_at_words_and_run_across_them() {
