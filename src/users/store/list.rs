@@ -819,15 +819,10 @@ async fn tier_rows(
 /// filter, a date, an id (the query a number) or a query longer than the
 /// keys (its rest is tested on the row).
 fn pg_key_walk(f: &Filter, after: Option<&Cursor>, desc: bool, limit: i64) -> Option<Condition> {
-    let (prefix, longer) = search_keys::prefix(&f.q);
-    if !walks_live_keys(f)
-        || f.created_from.is_some()
-        || f.created_to.is_some()
-        || longer
-        || f.q.trim().parse::<i64>().is_ok()
-    {
+    if !pg_walk_applies(f) {
         return None;
     }
+    let (prefix, _) = search_keys::prefix(&f.q);
     let column = match f.sort {
         Sort::Created => "k.created_at",
         Sort::LastLogin => "k.last_login_sort",
@@ -857,6 +852,15 @@ fn pg_key_walk(f: &Filter, after: Option<&Cursor>, desc: bool, limit: i64) -> Op
             .int(limit)
             .sql(")"),
     )
+}
+
+/// Whether [`pg_key_walk`]'s subquery can carry every condition of `f`.
+fn pg_walk_applies(f: &Filter) -> bool {
+    walks_live_keys(f)
+        && f.created_from.is_none()
+        && f.created_to.is_none()
+        && !search_keys::prefix(&f.q).1
+        && f.q.trim().parse::<i64>().is_err()
 }
 
 /// √(0.46 / 3.4): see [`words_by`].
@@ -895,7 +899,7 @@ pub async fn words_by(db: &mut Db, f: &Filter) -> Result<WordsBy, diesel::result
         .first(c)
         .await)?;
     let mut threshold = words_threshold(f.size, span.unwrap_or(0));
-    if !db.is_sqlite() && pg_key_walk(f, None, true, 1).is_some() {
+    if !db.is_sqlite() && pg_walk_applies(f) {
         // The index-only walk costs about 0.46 µs an entry where the key
         // index path costs 3.4 µs a match (GIN, row, sort; measured on a
         // million users): the two balance at √(0.135 × size × users), a
