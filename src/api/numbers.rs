@@ -50,6 +50,27 @@ pub fn path_id(raw: &str, what: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::invalid(format!("the {what} id must be an integer")))
 }
 
+/// A whole number from the query string (`?limit=50`) within `min..=max`,
+/// `default` when absent, the API's 422 naming it otherwise.
+pub fn query_number(
+    pairs: &[(String, String)],
+    key: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ApiError> {
+    match pairs.iter().find(|(k, _)| k == key) {
+        None => Ok(default),
+        Some((_, v)) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(format!("{key} is a whole number from {min} to {max}"))
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

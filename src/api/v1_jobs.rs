@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::Actor;
+use crate::api::numbers::query_number;
 use crate::audit::{Action, ActorRef, Event, RequestMeta};
 use crate::change::By;
 use crate::job_pages::bulk::{BulkAction, Payload};
@@ -129,25 +130,6 @@ pub async fn queues(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     Ok(Json(json!({ "queues": out })))
 }
 
-fn number(
-    pairs: &[(String, String)],
-    key: &str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ApiError> {
-    match pairs.iter().find(|(k, _)| k == key) {
-        None => Ok(default),
-        Some((_, v)) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(format!("{key} is a whole number from {min} to {max}"))
-            }),
-    }
-}
-
 /// GET /api/v1/jobs/{queue}/{item}: `item` is a state (a page of its jobs)
 /// or a job id (that job). A job whose id is a state's name is reached
 /// through the failure index or the screens.
@@ -157,8 +139,8 @@ pub async fn item(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
     if jobs::is_state(&item) {
-        let offset = number(&pairs, "offset", 0, 0, 10_000_000)?;
-        let limit = number(&pairs, "limit", 50, 1, MAX_LIMIT)?;
+        let offset = query_number(&pairs, "offset", 0, 0, 10_000_000)?;
+        let limit = query_number(&pairs, "limit", 50, 1, MAX_LIMIT)?;
         let (rows, total) = read::page(&state.jobs, &queue, &item, offset, limit)
             .await
             .map_err(jobs_error)?;
@@ -382,7 +364,7 @@ pub async fn failures(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = number(&pairs, "limit", 50, 1, MAX_LIMIT)? as i64;
+    let limit = query_number(&pairs, "limit", 50, 1, MAX_LIMIT)? as i64;
     let before = match pairs.iter().find(|(k, _)| k == "before") {
         None => None,
         Some((_, v)) => Some(

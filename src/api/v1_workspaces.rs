@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::workspace::InWorkspace;
 use crate::access::{Actor, Permission, can};
+use crate::api::numbers::query_number;
 use crate::audit::{ActorRef, Event, RequestMeta};
 use crate::change::{By, ChangeError};
 use crate::db::types::WorkspaceRole;
@@ -24,7 +25,7 @@ use crate::web::current::SignedIn;
 use crate::web::format::rfc3339;
 use crate::workspaces::changes::{self, Workspace};
 use crate::workspaces::settings::WorkspaceSettings;
-use crate::workspaces::store::{self, Cursor, ListFilter, MEMBERS_SHOWN, Shown};
+use crate::workspaces::store::{self, Cursor, ListFilter, MEMBERS_SHOWN, MemberAt, Shown};
 
 const PAGE: i64 = 100;
 
@@ -252,19 +253,67 @@ struct MemberOut {
     since: String,
 }
 
+/// A place in the member list as the API writes it: `MANAGER.42` is
+/// "after manager 42". Opaque to callers; anything else is a 422.
+fn parse_member_cursor(raw: &str) -> Option<MemberAt> {
+    let (role, id) = raw.split_once('.')?;
+    let role = WorkspaceRole::parse(role)?;
+    // Exactly the documented pattern, `[1-9][0-9]{0,14}`: no sign, no
+    // leading zero, under 2^53 so a JSON client can hold it.
+    let digits = id.len() <= 15 && id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
+    let user_id: i64 = if digits {
+        id.parse().ok()?
+    } else {
+        return None;
+    };
+    Some(MemberAt {
+        role: role.as_str().to_string(),
+        user_id,
+    })
+}
+
+/// GET /api/v1/workspaces/{id}/members?limit=&cursor=: managers first,
+/// then members, by user id; `next_cursor` continues the list (keyset, so
+/// the last page of a 5,000-member workspace costs what the first does).
 pub async fn members(
     State(state): State<AppState>,
     SignedIn(actor): SignedIn,
     Extension(w): Extension<InWorkspace>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| k != "limit" && k != "cursor") {
+        return Err(ApiError::invalid(format!("unknown parameter {k}")));
+    }
+    let limit = query_number(
+        &pairs,
+        "limit",
+        MEMBERS_SHOWN as u64,
+        1,
+        MEMBERS_SHOWN as u64,
+    )? as i64;
+    let at =
+        match pairs.iter().find(|(k, _)| k == "cursor") {
+            None => None,
+            Some((_, raw)) => Some(parse_member_cursor(raw).ok_or_else(|| {
+                ApiError::invalid("cursor is not one this list gave (next_cursor)")
+            })?),
+        };
     let mut db = state.pool.get().await?;
-    let rows = store::members(&mut db, w.id, None, false, MEMBERS_SHOWN).await?;
+    // One more than asked says whether the list goes on.
+    let mut rows = store::members(&mut db, w.id, at.as_ref(), false, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| {
+            rows.last()
+                .map(|m| format!("{}.{}", m.role.as_str(), m.user_id))
+        })
+        .flatten();
     let emails = can(
         &actor,
         Permission::WorkspaceMembersManage,
         Some(w.reference()),
     ) || can(&actor, Permission::WorkspacesRead, None);
-    let truncated = rows.len() as i64 >= MEMBERS_SHOWN;
     let members: Vec<MemberOut> = rows
         .into_iter()
         .map(|m| MemberOut {
@@ -276,9 +325,12 @@ pub async fn members(
             since: rfc3339(m.since),
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({ "members": members, "truncated": truncated }),
-    ))
+    // `truncated` is kept for callers written before the cursor.
+    Ok(Json(serde_json::json!({
+        "members": members,
+        "next_cursor": next_cursor,
+        "truncated": more,
+    })))
 }
 
 #[derive(Deserialize)]

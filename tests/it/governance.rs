@@ -655,6 +655,90 @@ async fn the_workspace_header_and_legacy_roles_through_the_api() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_member_list_through_the_api_continues_by_cursor() {
+    let app = TestApp::spawn().await;
+    let (_, key) = make_key(&app, &[Scope::WorkspacesRead], 100_000, 10_000_000).await;
+    let mut managers = Vec::new();
+    let mut members = Vec::new();
+    for i in 0..3 {
+        managers.push(
+            app.create_user(&format!("m{i}@page.test"), &[], false)
+                .await
+                .id,
+        );
+    }
+    for i in 0..5 {
+        members.push(
+            app.create_user(&format!("u{i}@page.test"), &[], false)
+                .await
+                .id,
+        );
+    }
+    let club = workspace(&app, "paged", &managers, &members).await;
+    let path = format!("/api/v1/workspaces/{club}/members");
+    let ws = [("x-workspace-id", club.to_string())];
+
+    // Pages of 3: managers first, then members, each by id, once each.
+    let mut seen: Vec<(String, i64)> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &cursor {
+            None => format!("{path}?limit=3"),
+            Some(c) => format!("{path}?limit=3&cursor={c}"),
+        };
+        let (s, b) = api(&app, &key, Method::GET, &url, &ws, None).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        pages += 1;
+        for m in b["members"].as_array().unwrap() {
+            seen.push((
+                m["role"].as_str().unwrap().to_string(),
+                m["user_id"].as_i64().unwrap(),
+            ));
+        }
+        assert_eq!(b["truncated"].as_bool(), Some(b["next_cursor"].is_string()));
+        match b["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(pages < 10, "the cursor does not move on: {b}");
+    }
+    let mut expected: Vec<(String, i64)> = managers
+        .iter()
+        .map(|id| ("MANAGER".to_string(), *id))
+        .chain(members.iter().map(|id| ("MEMBER".to_string(), *id)))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 3);
+
+    // The whole list at once by default: no cursor to follow.
+    let (_, b) = api(&app, &key, Method::GET, &path, &ws, None).await;
+    assert_eq!(b["members"].as_array().unwrap().len(), 8);
+    assert_eq!(b["next_cursor"], Value::Null);
+
+    // A cursor the list did not give, a bad limit, an unknown parameter: 422.
+    for bad in [
+        "cursor=OWNER.3",
+        "cursor=MEMBER.0",
+        "cursor=MEMBER.007",
+        "cursor=MEMBER.%2B7",
+        "cursor=MEMBER",
+        "limit=0",
+        "limit=501",
+        "limit=ten",
+        "page=2",
+    ] {
+        let (s, b) = api(&app, &key, Method::GET, &format!("{path}?{bad}"), &ws, None).await;
+        assert_eq!(
+            (s, code(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            "{bad}: {b}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn two_managers_demoting_each_other_at_once_leave_one() {
     let app = TestApp::spawn().await;
     let (_, key) = make_key(&app, &[Scope::WorkspacesWrite], 100_000, 10_000_000).await;
