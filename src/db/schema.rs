@@ -72,6 +72,8 @@ diesel::table! {
         deleted_at -> Nullable<Timestamp>,
         archived_at -> Nullable<Timestamp>,
         two_factor_required -> Bool,
+        member_count -> BigInt,
+        manager_count -> BigInt,
     }
 }
 

@@ -182,27 +182,20 @@ pub async fn name_of(db: &mut Db, id: i64) -> QueryResult<Option<String>> {
         .optional())
 }
 
-/// Members and managers of each of `ids`.
+/// Members and managers of each of `ids`: the counts each workspace
+/// carries, kept by triggers on `workspace_members` (migration 000026), so
+/// a page of the list never counts memberships.
 pub async fn counts(db: &mut Db, ids: &[i64]) -> QueryResult<HashMap<i64, (i64, i64)>> {
-    let rows: Vec<(i64, String, i64)> = db_run!(db, |c| workspace_members::table
-        .filter(workspace_members::workspace_id.eq_any(ids))
-        .group_by((workspace_members::workspace_id, workspace_members::role))
+    let rows: Vec<(i64, i64, i64)> = db_run!(db, |c| workspaces::table
+        .filter(workspaces::id.eq_any(ids))
         .select((
-            workspace_members::workspace_id,
-            workspace_members::role,
-            diesel::dsl::count_star(),
+            workspaces::id,
+            workspaces::member_count,
+            workspaces::manager_count,
         ))
         .load(c)
         .await)?;
-    let mut out: HashMap<i64, (i64, i64)> = HashMap::new();
-    for (ws, role, n) in rows {
-        let e = out.entry(ws).or_default();
-        e.0 += n;
-        if role == WorkspaceRole::Manager.as_str() {
-            e.1 += n;
-        }
-    }
-    Ok(out)
+    Ok(rows.into_iter().map(|(id, m, g)| (id, (m, g))).collect())
 }
 
 pub struct MemberRow {

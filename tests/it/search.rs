@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
-use sowat_admin::db::schema::users;
+use sowat_admin::db::schema::{users, workspace_members};
 use sowat_admin::db::types::{UserStatus, UserType};
 use sowat_admin::db_run;
 use sowat_admin::user_record::model::NewUser;
@@ -307,11 +307,21 @@ async fn pages_by(
     f: &list::Filter,
     by: WordsBy,
 ) -> (Vec<Vec<i64>>, Vec<Vec<i64>>) {
+    pages_walking(db, f, by, None).await
+}
+
+/// [`pages_by`] with a workspace filter read one way or the other.
+async fn pages_walking(
+    db: &mut sowat_admin::db::Db,
+    f: &list::Filter,
+    by: WordsBy,
+    members: Option<bool>,
+) -> (Vec<Vec<i64>>, Vec<Vec<i64>>) {
     let ids = |p: &list::Page| p.rows.iter().map(|u| u.id).collect::<Vec<_>>();
     let mut f = f.clone();
     let mut forward = Vec::new();
     let mut before = loop {
-        let p = list::page_by(db, &f, by).await.unwrap();
+        let p = list::page_walking(db, &f, by, members).await.unwrap();
         forward.push(ids(&p));
         assert!(forward.len() < 200, "no end");
         match p.next {
@@ -323,12 +333,32 @@ async fn pages_by(
     f.after = None;
     while let Some(cursor) = before {
         f.before = Some(cursor);
-        let p = list::page_by(db, &f, by).await.unwrap();
+        let p = list::page_walking(db, &f, by, members).await.unwrap();
         backward.push(ids(&p));
         assert!(backward.len() < 200, "no start");
         before = p.prev;
     }
     (forward, backward)
+}
+
+/// Every third user suspended, every seventh deleted: the walks must
+/// skip them alike.
+async fn suspend_or_delete(app: &TestApp, id: i64, i: usize) {
+    let mut db = app.db().await;
+    if i.is_multiple_of(3) {
+        db_run!(&mut db, |c| diesel::update(users::table.find(id))
+            .set(users::status.eq(UserStatus::Suspended))
+            .execute(c)
+            .await)
+        .unwrap();
+    }
+    if i.is_multiple_of(7) {
+        db_run!(&mut db, |c| diesel::update(users::table.find(id))
+            .set(users::deleted_at.eq(Some(app.clock.now_primitive())))
+            .execute(c)
+            .await)
+        .unwrap();
+    }
 }
 
 /// The two paths of the word-start tier (the key index then a sort, or
@@ -383,22 +413,7 @@ async fn both_search_paths_give_the_same_pages() {
                 .replace(['\'', ' '], "")
         );
         let id = insert(&app, &email, &name, companies[next(companies.len())]).await;
-        // Some suspended, some deleted: the walks must skip them alike.
-        let mut db = app.db().await;
-        if i % 3 == 0 {
-            db_run!(&mut db, |c| diesel::update(users::table.find(id))
-                .set(users::status.eq(UserStatus::Suspended))
-                .execute(c)
-                .await)
-            .unwrap();
-        }
-        if i % 7 == 0 {
-            db_run!(&mut db, |c| diesel::update(users::table.find(id))
-                .set(users::deleted_at.eq(Some(app.clock.now_primitive())))
-                .execute(c)
-                .await)
-            .unwrap();
-        }
+        suspend_or_delete(&app, id, i).await;
     }
     let terms = [
         "atelier",
@@ -456,6 +471,85 @@ async fn both_search_paths_give_the_same_pages() {
                     assert!(index.0.len() > 3, "a common term spans pages: {index:?}");
                 }
             }
+        }
+    }
+}
+
+/// A workspace filter gives the same pages whether the page walks the sort
+/// order probing memberships (a large workspace) or reads the members and
+/// sorts them (a small one): every sort, with and without a status,
+/// forward and back, and exactly the workspace's live members.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_filter_pages_alike_walked_or_sorted() {
+    let app = TestApp::spawn().await;
+    let names = ["Anne", "Bruno", "anne", "Zoé", "Ève", "Bruno"];
+    let mut members = Vec::new();
+    for i in 0..70 {
+        let id = insert(
+            &app,
+            &format!("w{i:03}@walk.test"),
+            &format!("{} {}", names[i % names.len()], i % 4),
+            "",
+        )
+        .await;
+        suspend_or_delete(&app, id, i).await;
+        // Two in three join; the others are there to be skipped.
+        if i % 3 != 1 {
+            members.push(id);
+        }
+    }
+    let ws = crate::workspaces::workspace(&app, "walked", &members[..2], &members[2..]).await;
+    let mut db = app.db().await;
+    for sort in [
+        "created",
+        "-created",
+        "name",
+        "-name",
+        "last_login",
+        "-last_login",
+    ] {
+        for status in ["", "ACTIVE", "SUSPENDED"] {
+            let params = list::ListParams {
+                workspace: "walked".to_owned(),
+                sort: sort.to_owned(),
+                status: status.to_owned(),
+                ..Default::default()
+            };
+            let mut f = params.filter();
+            f.size = 6;
+            let walked = pages_walking(&mut db, &f, WordsBy::Index, Some(true)).await;
+            let sorted = pages_walking(&mut db, &f, WordsBy::Index, Some(false)).await;
+            assert_eq!(walked, sorted, "sorted by {sort}, status {status:?}");
+            // Forward and back meet the same pages.
+            let mut back = walked.1.clone();
+            back.reverse();
+            assert_eq!(
+                back,
+                walked.0[..walked.0.len() - 1],
+                "{sort} {status:?}: back"
+            );
+            // The rows are the workspace's live members under the status.
+            let mut seen: Vec<i64> = walked.0.concat();
+            seen.sort();
+            let wanted = UserStatus::parse(status);
+            let expected: Vec<i64> = db_run!(&mut db, |c| {
+                let mut q = users::table
+                    .inner_join(
+                        workspace_members::table.on(workspace_members::user_id.eq(users::id)),
+                    )
+                    .filter(workspace_members::workspace_id.eq(ws))
+                    .filter(users::deleted_at.is_null())
+                    .select(users::id)
+                    .order(users::id)
+                    .into_boxed();
+                if let Some(s) = wanted {
+                    q = q.filter(users::status.eq(s));
+                }
+                q.load(c).await
+            })
+            .unwrap();
+            assert_eq!(seen, expected, "{sort} {status:?}");
+            assert!(walked.0.len() > 2 || !status.is_empty(), "spans pages");
         }
     }
 }

@@ -605,3 +605,81 @@ async fn the_workspace_list_sorts_by_name_or_age_and_pages_both_ways() {
         ["base".to_owned(), "w00".to_owned()]
     );
 }
+
+/// The counts each workspace carries against the memberships themselves.
+async fn counts_agree(app: &TestApp, ids: &[i64]) -> Vec<(i64, i64)> {
+    let mut db = app.db().await;
+    let mut out = Vec::new();
+    for &id in ids {
+        let carried: (i64, i64) = db_run!(&mut db, |c| workspaces::table
+            .find(id)
+            .select((workspaces::member_count, workspaces::manager_count))
+            .first(c)
+            .await)
+        .unwrap();
+        let roles: Vec<String> = db_run!(&mut db, |c| workspace_members::table
+            .filter(workspace_members::workspace_id.eq(id))
+            .select(workspace_members::role)
+            .load(c)
+            .await)
+        .unwrap();
+        let counted = (
+            roles.len() as i64,
+            roles.iter().filter(|r| *r == "MANAGER").count() as i64,
+        );
+        assert_eq!(carried, counted, "workspace {id}");
+        out.push(carried);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_counts_follow_every_change_of_the_memberships() {
+    let app = TestApp::spawn().await;
+    let a = app.create_user("a@count.test", &[], false).await.id;
+    let b = app.create_user("b@count.test", &[], false).await.id;
+    let c = app.create_user("c@count.test", &[], false).await.id;
+    let one = workspace(&app, "count-one", &[a], &[b, c]).await;
+    let two = workspace(&app, "count-two", &[b], &[]).await;
+    assert_eq!(counts_agree(&app, &[one, two]).await, [(3, 1), (1, 1)]);
+
+    let mut db = app.db().await;
+    // A role change: one more manager, as many members.
+    db_run!(&mut db, |cn| diesel::update(
+        workspace_members::table
+            .filter(workspace_members::workspace_id.eq(one))
+            .filter(workspace_members::user_id.eq(b))
+    )
+    .set(workspace_members::role.eq("MANAGER"))
+    .execute(cn)
+    .await)
+    .unwrap();
+    assert_eq!(counts_agree(&app, &[one, two]).await, [(3, 2), (1, 1)]);
+    // A membership moved from one workspace to the other.
+    db_run!(&mut db, |cn| diesel::update(
+        workspace_members::table
+            .filter(workspace_members::workspace_id.eq(one))
+            .filter(workspace_members::user_id.eq(c))
+    )
+    .set(workspace_members::workspace_id.eq(two))
+    .execute(cn)
+    .await)
+    .unwrap();
+    assert_eq!(counts_agree(&app, &[one, two]).await, [(2, 2), (2, 1)]);
+    // A removal.
+    db_run!(&mut db, |cn| diesel::delete(
+        workspace_members::table
+            .filter(workspace_members::workspace_id.eq(one))
+            .filter(workspace_members::user_id.eq(a))
+    )
+    .execute(cn)
+    .await)
+    .unwrap();
+    assert_eq!(counts_agree(&app, &[one, two]).await, [(1, 1), (2, 1)]);
+    // A user's row removed: their memberships go by cascade, counted.
+    db_run!(&mut db, |cn| diesel::delete(users::table.find(b))
+        .execute(cn)
+        .await)
+    .unwrap();
+    assert_eq!(counts_agree(&app, &[one, two]).await, [(0, 0), (1, 0)]);
+}
