@@ -261,11 +261,10 @@ fn parse_member_cursor(raw: &str) -> Option<MemberAt> {
     // Exactly the documented pattern, `[1-9][0-9]{0,14}`: no sign, no
     // leading zero, under 2^53 so a JSON client can hold it.
     let digits = id.len() <= 15 && id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0');
-    let user_id: i64 = if digits {
-        id.parse().ok()?
-    } else {
+    if !digits {
         return None;
-    };
+    }
+    let user_id: i64 = id.parse().ok()?;
     Some(MemberAt {
         role: role.as_str().to_string(),
         user_id,

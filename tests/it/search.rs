@@ -341,6 +341,16 @@ async fn pages_walking(
     (forward, backward)
 }
 
+/// Every sort the list offers, each way.
+const SORTS: [&str; 6] = [
+    "created",
+    "-created",
+    "name",
+    "-name",
+    "last_login",
+    "-last_login",
+];
+
 /// Every third user suspended, every seventh deleted: the walks must
 /// skip them alike.
 async fn suspend_or_delete(app: &TestApp, id: i64, i: usize) {
@@ -442,14 +452,7 @@ async fn both_search_paths_give_the_same_pages() {
     ];
     let mut db = app.db().await;
     for term in terms {
-        for sort in [
-            "created",
-            "-created",
-            "name",
-            "-name",
-            "last_login",
-            "-last_login",
-        ] {
+        for sort in SORTS {
             // Unfiltered, SQLite's walk tests the keys in its covering
             // index; with a status it tests ids against the matching set.
             for status in ["", "ACTIVE"] {
@@ -500,14 +503,7 @@ async fn a_workspace_filter_pages_alike_walked_or_sorted() {
     }
     let ws = crate::workspaces::workspace(&app, "walked", &members[..2], &members[2..]).await;
     let mut db = app.db().await;
-    for sort in [
-        "created",
-        "-created",
-        "name",
-        "-name",
-        "last_login",
-        "-last_login",
-    ] {
+    for sort in SORTS {
         for status in ["", "ACTIVE", "SUSPENDED"] {
             let params = list::ListParams {
                 workspace: "walked".to_owned(),

@@ -988,6 +988,8 @@ fn planned_rows(json: &str) -> i64 {
 pub struct NamedIds {
     role: Option<i64>,
     workspace: Option<i64>,
+    /// Its memberships, as the workspace carries the count.
+    workspace_size: i64,
     /// Whether a page walks the sort order probing the workspace's
     /// memberships, rather than reading them all and sorting.
     members_walk: bool,
@@ -998,22 +1000,15 @@ pub struct NamedIds {
 /// walking the sort order (probing each user's membership) than by reading
 /// every member and sorting: the same balance as a common word's
 /// ([`words_threshold`]), decided from the count the workspace carries
-/// (migration 000026), so no probe is needed. `club-1` on the bench seed
-/// (25,000 members of 100,000 users) went from 10.5 to 2 ms on SQLite.
+/// (migration 000026, read with its id), so no probe is needed. `club-1`
+/// on the bench seed (5,000 members of 100,000 users) went from 11 to
+/// 2 ms on SQLite.
 async fn members_walk(db: &mut Db, f: &Filter, ids: &NamedIds) -> QueryResult<bool> {
-    let Some(ws) = ids.workspace else {
-        return Ok(false);
-    };
-    let members: i64 = crate::db_run!(db, |c| workspaces::table
-        .find(ws)
-        .select(workspaces::member_count)
-        .first(c)
-        .await)?;
-    if members < f.size {
+    if ids.workspace.is_none() || ids.workspace_size < f.size {
         return Ok(false);
     }
     let users = super::max_id(db).await?;
-    Ok(members >= words_threshold(f.size, users))
+    Ok(ids.workspace_size >= words_threshold(f.size, users))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -1038,16 +1033,18 @@ async fn named_ids(db: &mut Db, f: &Filter) -> Result<Option<NamedIds>, diesel::
         }
     }
     if let Some(slug) = &f.workspace {
-        ids.workspace = crate::db_run!(db, |c| workspaces::table
+        let found: Option<(i64, i64)> = crate::db_run!(db, |c| workspaces::table
             .filter(workspaces::slug.eq(slug))
             .filter(workspaces::deleted_at.is_null())
-            .select(workspaces::id)
+            .select((workspaces::id, workspaces::member_count))
             .first(c)
             .await
             .optional())?;
-        if ids.workspace.is_none() {
+        let Some((id, size)) = found else {
             return Ok(None);
-        }
+        };
+        ids.workspace = Some(id);
+        ids.workspace_size = size;
     }
     match &f.plan {
         Some(PlanPick::NoSubscription) => ids.plan = Some(PlanIds::NoSubscription),
