@@ -14,8 +14,9 @@ use crate::security::rate_limit::RateLimiter;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
-    /// The usage meter's connections (generic plans; see `Pool::for_hot_paths`).
-    pub meter_pool: Pool,
+    /// The usage meter: its connections (generic plans; see
+    /// `Pool::for_hot_paths`) and, on PostgreSQL, its group commit.
+    pub meter: crate::metering::meter::Meter,
     pub config: Arc<Config>,
     pub clock: Clock,
     pub secrets: Arc<SecretBox>,

@@ -67,6 +67,7 @@ impl From<MeterError> for ApiError {
                 "this idempotency_key was used for another user, kind or amount",
             ),
             MeterError::Db(e) => e.into(),
+            MeterError::Unavailable(e) => e.into(),
         }
     }
 }
@@ -103,8 +104,7 @@ pub async fn consume(
         amount,
         idempotency_key: key,
     };
-    let mut db = state.meter_pool.get().await?;
-    let answer = meter::consume(&mut db, &call, &caller, state.clock.now_primitive()).await?;
+    let answer = meter::consume(&state.meter, &call, &caller, state.clock.now_primitive()).await?;
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(answer.body)).into_response();
     if answer.replayed {
@@ -133,7 +133,7 @@ pub async fn check(
     let b: CheckBody = json_body(&body)?;
     let (user_id, amount) = (whole(&b.user_id, "user_id")?, amount_of(b.amount.as_ref())?);
     let kind = validate(&b.kind, amount)?;
-    let mut db = state.meter_pool.get().await?;
+    let mut db = state.meter.pool.get().await?;
     let now = state.clock.now_primitive();
     let (allowed, figures) = meter::check(&mut db, user_id, kind, amount, now).await?;
     let mut out = figures.to_json();

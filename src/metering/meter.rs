@@ -20,7 +20,8 @@ use time::PrimitiveDateTime;
 
 use crate::access::Permission;
 use crate::db::schema::{usage_counters, usage_events};
-use crate::db::{Db, Tx};
+use crate::db::{Db, Pool, Tx};
+use crate::metering::group_commit::GroupCommit;
 use crate::metering::kind::UsageKind;
 use crate::metering::notify;
 use crate::metering::period::Period;
@@ -95,11 +96,13 @@ pub enum MeterError {
     KeyReused,
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Unavailable(#[from] crate::db::DbError),
 }
 
 /// What the ledger recorded for a fresh call.
-#[derive(QueryableByName)]
-struct Recorded {
+#[derive(Debug, QueryableByName)]
+pub(super) struct Recorded {
     #[diesel(sql_type = Bool)]
     counted: bool,
     /// The counter after the call (counted) or as it stood (refused).
@@ -201,6 +204,41 @@ struct Call<'a> {
     now: PrimitiveDateTime,
 }
 
+impl<'a> Call<'a> {
+    fn new(c: &'a Consume, k: &'a Caller, quota: &UserQuota, now: PrimitiveDateTime) -> Self {
+        Call {
+            c,
+            k,
+            period: Period::of_primitive(now).key(),
+            limit: quota.limit(c.kind),
+            cap: cap_of(quota, c.kind),
+            now,
+        }
+    }
+}
+
+/// A PostgreSQL call ready to run: its `EXECUTE` and the limit it holds
+/// the call to (the answer reports it).
+pub(super) struct Statement {
+    pub sql: String,
+    pub limit: Limit,
+}
+
+impl Statement {
+    pub(super) fn of(
+        c: &Consume,
+        k: &Caller,
+        quota: &UserQuota,
+        now: PrimitiveDateTime,
+    ) -> Result<Self, diesel::result::Error> {
+        let x = Call::new(c, k, quota, now);
+        Ok(Statement {
+            sql: execute_sql(&x)?,
+            limit: x.limit,
+        })
+    }
+}
+
 /// The consume statement of `col`, for PostgreSQL: the whole call in one
 /// statement, so in one round trip and atomic without a transaction. The
 /// counter is added to only while the key is not in the ledger and the sum
@@ -262,15 +300,15 @@ fn literal(s: &str) -> Option<String> {
         .then(|| format!("'{}'", s.replace('\'', "''")))
 }
 
-/// PostgreSQL: the call through its prepared statement (see
-/// [`consume_sql`]). `None`: the key was recorded before.
-async fn record_pg(db: &mut Db, x: &Call<'_>) -> Result<Option<Recorded>, diesel::result::Error> {
+/// PostgreSQL: the `EXECUTE` of the call's prepared statement (see
+/// [`consume_sql`]).
+fn execute_sql(x: &Call<'_>) -> Result<String, diesel::result::Error> {
     let text = |s: &str| {
         literal(s)
             .ok_or_else(|| diesel::result::Error::QueryBuilderError("not visible ASCII".into()))
     };
     let opt = |v: Option<i64>| v.map_or_else(|| "NULL".to_owned(), |n| n.to_string());
-    let sql = format!(
+    Ok(format!(
         "EXECUTE usage_consume_{col}({user}, {period}, {amount}, {cap}, {key}, {kind}, {limit}, \
          {key_id}, {client}, {at})",
         col = column(x.c.kind),
@@ -284,11 +322,7 @@ async fn record_pg(db: &mut Db, x: &Call<'_>) -> Result<Option<Recorded>, diesel
         key_id = opt(x.k.key_id),
         client = text(&x.k.client_id)?,
         at = text(&x.now.to_string())?,
-    );
-    crate::db_run!(db, |conn| diesel::sql_query(&sql)
-        .get_result(conn)
-        .await
-        .optional())
+    ))
 }
 
 /// SQLite (one writer at a time, and no writes inside `WITH`): the same
@@ -358,29 +392,45 @@ async fn record_sqlite(
     .await
 }
 
+/// The meter's connections, and on PostgreSQL its writers (see
+/// [`GroupCommit`]).
+#[derive(Clone)]
+pub struct Meter {
+    pub pool: Pool,
+    commits: Option<GroupCommit>,
+}
+
+impl Meter {
+    /// `writers`: PostgreSQL connections committing batches of calls.
+    pub fn new(pool: Pool, writers: usize) -> Self {
+        let commits = (!pool.is_sqlite()).then(|| GroupCommit::start(pool.clone(), writers));
+        Self { pool, commits }
+    }
+}
+
 /// Counts `call` if within the user's limit, once per idempotency key.
+/// A connection is held only while it is used: a call waiting for its
+/// batch's commit holds none.
 pub async fn consume(
-    db: &mut Db,
+    meter: &Meter,
     call: &Consume,
     caller: &Caller,
     now: PrimitiveDateTime,
 ) -> Result<Answer, MeterError> {
-    let quota = quota::of_user(db, call.user_id, now)
-        .await?
-        .ok_or(MeterError::UnknownUser)?;
     let period = Period::of_primitive(now);
-    let x = Call {
-        c: call,
-        k: caller,
-        period: period.key(),
-        limit: quota.limit(call.kind),
-        cap: cap_of(&quota, call.kind),
-        now,
-    };
-    let recorded = if db.is_sqlite() {
-        record_sqlite(db, &x).await
-    } else {
-        record_pg(db, &x).await
+    let (limit, recorded) = match &meter.commits {
+        Some(commits) => {
+            let (st, recorded) = commits.record(call.clone(), caller.clone(), now).await?;
+            (st.limit, recorded)
+        }
+        None => {
+            let mut db = meter.pool.get().await?;
+            let quota = quota::of_user(&mut db, call.user_id, now)
+                .await?
+                .ok_or(MeterError::UnknownUser)?;
+            let x = Call::new(call, caller, &quota, now);
+            (x.limit, record_sqlite(&mut db, &x).await)
+        }
     };
     let recorded = match recorded {
         Ok(r) => r,
@@ -389,11 +439,11 @@ pub async fn consume(
         Err(e) => return Err(e.into()),
     };
     let Some(r) = recorded else {
-        return replay(db, call, period).await;
+        return replay(&mut meter.pool.get().await?, call, period).await;
     };
     let figures = Figures {
         used: r.used,
-        limit: x.limit,
+        limit,
         period,
         overage: 0,
     };
@@ -404,6 +454,7 @@ pub async fn consume(
     };
     if !levels.is_empty() {
         let (user_id, kind) = (call.user_id, call.kind);
+        let mut db = meter.pool.get().await?;
         // Its own short transaction, on the rare call that crosses a
         // level: a notification is not part of the count, and it is
         // raised at most once anyway (its dedupe key).
@@ -415,7 +466,7 @@ pub async fn consume(
     Ok(answer_of(
         r.counted,
         r.used,
-        x.limit,
+        limit,
         period,
         call.amount,
         call.kind,

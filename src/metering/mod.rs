@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod close;
+pub mod group_commit;
 pub mod history;
 pub mod kind;
 pub mod meter;

@@ -1,7 +1,10 @@
 //! What a user may use this month: their plan's limits (the subscribed
 //! plan, or the default plan without a live subscription), changed by
-//! their active overrides. Read on every consume call: two indexed
+//! their active overrides. Read for every consume call (on PostgreSQL for a
+//! whole batch of calls at once: see `group_commit`): indexed
 //! queries, no cache, so an override or its expiry counts at once.
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -79,6 +82,54 @@ pub fn apply(plan_limit: Limit, kind: UsageKind, overrides: &[QuotaOverride]) ->
     base.plus(extra)
 }
 
+/// A row of [`quota_rows`]: user id, live subscription, plan, override.
+type QuotaRow = (i64, Option<i64>, Option<PlanRow>, Option<QuotaOverride>);
+
+/// One row per active override (or one without) of each live user the
+/// filter keeps: the user id, the live subscription, the plan it gives (or
+/// the default plan), the override. A macro so that each caller keeps its
+/// own filter's type: a single `=` is cached as a prepared statement by
+/// diesel on both engines, where SQLite's `IN (..)` of a list is prepared
+/// again on every call (that halved SQLite's consume rate).
+macro_rules! quota_rows {
+    ($db:expr, $filter:expr, $now:expr) => {{
+        let now = $now;
+        let rows: Vec<QuotaRow> = crate::db_run!($db, |c| users::table
+            .left_join(
+                subscriptions::table.on(subscriptions::user_id
+                    .eq(users::id)
+                    .and(subscriptions::status.ne_all(ENDED))),
+            )
+            .left_join(
+                plans::table.on(plans::id
+                    .nullable()
+                    .eq(subscriptions::plan_id.nullable())
+                    .or(plans::is_default.and(subscriptions::id.nullable().is_null()))),
+            )
+            .left_join(
+                quota_overrides::table.on(quota_overrides::user_id
+                    .eq(users::id)
+                    .and(quota_overrides::revoked_at.is_null())
+                    .and(
+                        quota_overrides::expires_at
+                            .is_null()
+                            .or(quota_overrides::expires_at.gt(now)),
+                    )),
+            )
+            .filter($filter)
+            .filter(users::deleted_at.is_null())
+            .select((
+                users::id,
+                subscriptions::id.nullable(),
+                plans::all_columns.nullable(),
+                quota_overrides::all_columns.nullable(),
+            ))
+            .load(c)
+            .await)?;
+        rows
+    }};
+}
+
 /// `user_id`'s limits at `now`; `None` for an unknown user. One query:
 /// the user, their live subscription's plan (or the default plan), and
 /// their active overrides (a row each, usually none).
@@ -87,52 +138,48 @@ pub async fn of_user(
     user_id: i64,
     now: PrimitiveDateTime,
 ) -> Result<Option<UserQuota>, diesel::result::Error> {
-    type Row = (Option<i64>, Option<PlanRow>, Option<QuotaOverride>);
-    let rows: Vec<Row> = crate::db_run!(db, |c| users::table
-        .left_join(
-            subscriptions::table.on(subscriptions::user_id
-                .eq(users::id)
-                .and(subscriptions::status.ne_all(ENDED))),
-        )
-        .left_join(
-            plans::table.on(plans::id
-                .nullable()
-                .eq(subscriptions::plan_id.nullable())
-                .or(plans::is_default.and(subscriptions::id.nullable().is_null()))),
-        )
-        .left_join(
-            quota_overrides::table.on(quota_overrides::user_id
-                .eq(users::id)
-                .and(quota_overrides::revoked_at.is_null())
-                .and(
-                    quota_overrides::expires_at
-                        .is_null()
-                        .or(quota_overrides::expires_at.gt(now)),
-                )),
-        )
-        .filter(users::id.eq(user_id))
-        .filter(users::deleted_at.is_null())
-        .select((
-            subscriptions::id.nullable(),
-            plans::all_columns.nullable(),
-            quota_overrides::all_columns.nullable(),
-        ))
-        .load(c)
-        .await)?;
-    let Some((sub, plan, _)) = <[Row]>::first(&rows).cloned() else {
-        return Ok(None);
-    };
-    // No default plan configured: nothing is allowed.
-    let plan = plan.map_or_else(Plan::nothing, Plan::from_row);
-    let mut overrides: Vec<QuotaOverride> = rows.into_iter().filter_map(|r| r.2).collect();
-    overrides.sort_by_key(|o| o.id);
-    let limits = [UsageKind::Article, UsageKind::Image, UsageKind::SocialPost]
-        .map(|k| apply(plan.limits.of(k), k, &overrides));
-    Ok(Some(UserQuota {
-        plan,
-        subscribed: sub.is_some(),
-        limits,
-    }))
+    let rows = quota_rows!(db, users::id.eq(user_id), now);
+    Ok(fold(rows).remove(&user_id))
+}
+
+/// The limits at `now` of each of `user_ids` that is a live user, in one
+/// query (the usage meter reads a whole batch of calls' users at once).
+pub async fn of_users(
+    db: &mut Db,
+    user_ids: &[i64],
+    now: PrimitiveDateTime,
+) -> Result<HashMap<i64, UserQuota>, diesel::result::Error> {
+    let rows = quota_rows!(db, users::id.eq_any(user_ids), now);
+    Ok(fold(rows))
+}
+
+/// The quotas of [`quota_rows`]'s rows, by user.
+fn fold(rows: Vec<QuotaRow>) -> HashMap<i64, UserQuota> {
+    // Per user: the live subscription, the plan, the active overrides.
+    type Found = (Option<i64>, Option<PlanRow>, Vec<QuotaOverride>);
+    let mut found: HashMap<i64, Found> = HashMap::new();
+    for (user_id, sub, plan, over) in rows {
+        let entry = found
+            .entry(user_id)
+            .or_insert_with(|| (sub, plan, Vec::new()));
+        entry.2.extend(over);
+    }
+    found
+        .into_iter()
+        .map(|(user_id, (sub, plan, mut overrides))| {
+            // No default plan configured: nothing is allowed.
+            let plan = plan.map_or_else(Plan::nothing, Plan::from_row);
+            overrides.sort_by_key(|o| o.id);
+            let limits = [UsageKind::Article, UsageKind::Image, UsageKind::SocialPost]
+                .map(|k| apply(plan.limits.of(k), k, &overrides));
+            let quota = UserQuota {
+                plan,
+                subscribed: sub.is_some(),
+                limits,
+            };
+            (user_id, quota)
+        })
+        .collect()
 }
 
 /// The alert level (0, 80 or 100) of `used` against `limits`: the highest

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sowat_admin::access::Scope;
-use sowat_admin::db::schema::{notifications, plans, subscriptions, usage_counters};
+use sowat_admin::db::schema::{notifications, plans, subscriptions, usage_counters, usage_events};
 use sowat_admin::db_run;
 
 use crate::api::make_key;
@@ -129,6 +129,142 @@ async fn fifty_concurrent_calls_against_ten_count_exactly_ten_on_two_instances()
     assert_eq!((ok, refused), (10, 40));
     assert_eq!(counter(&app, user.id).await[0].1, 10);
     second.stop().await;
+}
+
+/// On PostgreSQL concurrent calls are committed in batches (see
+/// `metering::group_commit`): a key repeated inside one batch, a key
+/// repeated across two batches at once (the later batch rolls back and
+/// runs its calls one by one), calls over the limit and calls for a user
+/// who does not exist, all mixed, each get the answer they would get alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn mixed_concurrent_calls_each_get_the_answer_they_would_get_alone() {
+    let app = TestApp::spawn().await;
+    let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
+    let mut users = Vec::new();
+    for n in 0..3 {
+        users.push(
+            app.create_user(&format!("mixed{n}@sowat.test"), &[], false)
+                .await
+                .id,
+        );
+    }
+    let base = app.url("");
+    // The default plan: 20 images a month. Ten keys of 3 images per user,
+    // each sent three times at once: six keys fit (18), four are refused.
+    let mut calls = Vec::new();
+    for &user in &users {
+        for j in 0..10 {
+            for _ in 0..3 {
+                let (base, secret, key) = (base.clone(), secret.clone(), format!("u{user}-{j}"));
+                calls.push((
+                    key.clone(),
+                    tokio::spawn(
+                        async move { consume(&base, &secret, user, "image", 3, &key).await },
+                    ),
+                ));
+            }
+        }
+    }
+    let strangers: Vec<_> = (0..5)
+        .map(|j| {
+            let (base, secret) = (base.clone(), secret.clone());
+            tokio::spawn(async move {
+                consume(&base, &secret, 999_999, "image", 1, &format!("nobody-{j}")).await
+            })
+        })
+        .collect();
+    let mut answers: std::collections::HashMap<String, Vec<(StatusCode, Value)>> =
+        Default::default();
+    for (key, call) in calls {
+        answers.entry(key).or_default().push(call.await.unwrap());
+    }
+    for (key, got) in &answers {
+        assert!(
+            got.iter().all(|a| a == &got[0]),
+            "{key} answered differently: {got:?}"
+        );
+    }
+    for &user in &users {
+        let statuses: Vec<StatusCode> = (0..10)
+            .map(|j| answers[&format!("u{user}-{j}")][0].0)
+            .collect();
+        let counted = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let refused = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((counted, refused), (6, 4), "{user}: {statuses:?}");
+        assert_eq!(counter(&app, user).await[0].2, 18);
+    }
+    for s in strangers {
+        let (status, body) = s.await.unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["error"]["code"], "user_unknown");
+    }
+    let mut db = app.db().await;
+    let ledger: i64 = db_run!(&mut db, |c| usage_events::table
+        .filter(usage_events::user_id.eq_any(&users))
+        .count()
+        .get_result(c)
+        .await)
+    .unwrap();
+    assert_eq!(ledger, 30, "one ledger row per key");
+}
+
+/// A call whose key another writer is recording at that moment waits for
+/// it, then replays what that writer recorded; on PostgreSQL its whole
+/// batch meets the unique key, rolls back, and its calls run again one by
+/// one, so the other calls of the batch are counted once all the same.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_being_recorded_elsewhere_is_replayed_and_its_batch_still_counts() {
+    let app = TestApp::spawn().await;
+    let (_, secret) = make_key(&app, &[Scope::UsageWrite], 100_000, 1_000_000).await;
+    let user = app.create_user("held@sowat.test", &[], false).await.id;
+    let now = app.clock.now_primitive();
+    let period = sowat_admin::metering::period::Period::of(app.clock.now()).key();
+    // Another writer's call with key "held", recorded but not yet committed.
+    let mut other = app.db().await;
+    other
+        .execute_batch(&format!(
+            "BEGIN; INSERT INTO usage_events (idempotency_key, user_id, kind, amount, period, \
+             counted, overage, status, used, quota_limit, key_id, client_id, at) VALUES \
+             ('held', {user}, 'image', 2, '{period}', TRUE, 0, 200, 2, 20, NULL, 'other', '{}')",
+            now.to_string().split('.').next().unwrap_or_default()
+        ))
+        .await
+        .unwrap();
+    let base = app.url("");
+    let calls: Vec<_> = std::iter::once("held".to_owned())
+        .chain((0..5).map(|j| format!("fresh-{j}")))
+        .map(|key| {
+            let (base, secret) = (base.clone(), secret.clone());
+            tokio::spawn(async move { consume(&base, &secret, user, "image", 2, &key).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    other.execute_batch("COMMIT").await.unwrap();
+    let answers: Vec<(StatusCode, Value)> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let (held, fresh) = answers.split_first().unwrap();
+    assert_eq!(held.0, StatusCode::OK, "{:?}", held.1);
+    assert_eq!(
+        (held.1["used"].clone(), held.1["limit"].clone()),
+        (json!(2), json!(20))
+    );
+    assert!(fresh.iter().all(|(s, _)| *s == StatusCode::OK), "{fresh:?}");
+    // The five fresh calls, each once; the held one was never counted here.
+    assert_eq!(counter(&app, user).await[0].2, 10);
+    let mut db = app.db().await;
+    let ledger: i64 = db_run!(&mut db, |c| usage_events::table
+        .filter(usage_events::user_id.eq(user))
+        .count()
+        .get_result(c)
+        .await)
+    .unwrap();
+    assert_eq!(ledger, 6);
 }
 
 #[tokio::test(flavor = "multi_thread")]
