@@ -29,7 +29,7 @@ use super::quota;
 use diesel::OptionalExtension;
 use diesel_async::AsyncPgConnection;
 
-use crate::db::{Conn, Db, Pool};
+use crate::db::{Conn, Db, DbError, Pool};
 
 /// Most calls in one transaction. Measured with `bench/usage.sh` (64
 /// connections, 4 writers): 8 to 16 gave the best tail; 32 and 128 let a
@@ -128,11 +128,9 @@ async fn commit(pool: &Pool, batch: Vec<Job>) {
         Ok(db) => db,
         Err(e) => {
             let why = e.to_string();
-            for job in batch {
-                let e = diesel::result::Error::QueryBuilderError(why.clone().into());
-                let _ = job.reply.send(Err(MeterError::Db(e)));
-            }
-            return;
+            return fail_all(batch, || {
+                MeterError::Unavailable(DbError::Unavailable(why.clone()))
+            });
         }
     };
     let mut users: Vec<i64> = batch.iter().map(|j| j.call.user_id).collect();
@@ -148,11 +146,9 @@ async fn commit(pool: &Pool, batch: Vec<Job>) {
         Ok(q) => q,
         Err(e) => {
             let why = e.to_string();
-            for job in batch {
-                let e = diesel::result::Error::QueryBuilderError(why.clone().into());
-                let _ = job.reply.send(Err(MeterError::Db(e)));
-            }
-            return;
+            return fail_all(batch, || {
+                MeterError::Db(diesel::result::Error::QueryBuilderError(why.clone().into()))
+            });
         }
     };
     let mut ready = Vec::with_capacity(batch.len());
@@ -191,6 +187,13 @@ async fn commit(pool: &Pool, batch: Vec<Job>) {
     for (job, st) in ready {
         let outcome = run(&mut db, &st.sql).await;
         let _ = job.reply.send(Ok((st, outcome)));
+    }
+}
+
+/// Answers every call of `batch` with `error` (the batch could not start).
+fn fail_all(batch: Vec<Job>, error: impl Fn() -> MeterError) {
+    for job in batch {
+        let _ = job.reply.send(Err(error()));
     }
 }
 
