@@ -20,15 +20,14 @@
 
 use std::sync::Arc;
 
-use diesel_async::RunQueryDsl;
+use diesel::OptionalExtension;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::PrimitiveDateTime;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::meter::{Caller, Consume, MeterError, Recorded, Statement};
+use super::plan::Limit;
 use super::quota;
-use diesel::OptionalExtension;
-use diesel_async::AsyncPgConnection;
-
 use crate::db::{Conn, Db, DbError, Pool};
 
 /// Most calls in one transaction. Measured with `bench/usage.sh` (64
@@ -49,10 +48,10 @@ struct Job {
     reply: oneshot::Sender<Outcome>,
 }
 
-/// The call's statement (with the limit it held the call to) and what it
-/// gave back; or why it could not run (an unknown user, no connection).
+/// The limit the call was held to and what its statement gave back; or
+/// why it could not run (an unknown user, no connection).
 pub(super) type Outcome =
-    Result<(Statement, Result<Option<Recorded>, diesel::result::Error>), MeterError>;
+    Result<(Limit, Result<Option<Recorded>, diesel::result::Error>), MeterError>;
 
 /// The meter's writers on PostgreSQL.
 #[derive(Clone)]
@@ -137,12 +136,10 @@ async fn commit(pool: &Pool, batch: Vec<Job>) {
     users.sort_unstable();
     users.dedup();
     // One moment for the batch's lookup: its calls arrived within a commit.
-    let now = batch.iter().map(|j| j.now).max();
-    let quotas = match now {
-        Some(now) => quota::of_users(&mut db, &users, now).await,
-        None => return,
+    let Some(now) = batch.iter().map(|j| j.now).max() else {
+        return;
     };
-    let quotas = match quotas {
+    let quotas = match quota::of_users(&mut db, &users, now).await {
         Ok(q) => q,
         Err(e) => {
             let why = e.to_string();
@@ -164,29 +161,35 @@ async fn commit(pool: &Pool, batch: Vec<Job>) {
             }
         }
     }
-    if ready.len() > 1 {
-        ready.sort_by_key(|(job, _)| job.call.user_id);
-        let statements: Vec<String> = ready.iter().map(|(_, st)| st.sql.clone()).collect();
+    ready.sort_by_key(|(job, _)| job.call.user_id);
+    let (waiting, statements): (Vec<(Job, Limit)>, Vec<String>) = ready
+        .into_iter()
+        .map(|(job, st)| ((job, st.limit), st.sql))
+        .unzip();
+    // Shared with the transaction's future, and kept for the one-by-one rerun.
+    let statements: Arc<[String]> = statements.into();
+    if statements.len() > 1 {
+        let sent = statements.clone();
         let together = db
-            .transaction(|tx| Box::pin(async move { pipelined(tx, &statements).await }))
+            .transaction(|tx| Box::pin(async move { pipelined(tx, &sent).await }))
             .await;
         match together {
             Ok(outcomes) => {
-                for ((job, st), outcome) in ready.into_iter().zip(outcomes) {
+                for ((job, limit), outcome) in waiting.into_iter().zip(outcomes) {
                     // The caller may have gone (its request cancelled): the
                     // call is counted all the same, and its retry replays it.
-                    let _ = job.reply.send(Ok((st, Ok(outcome))));
+                    let _ = job.reply.send(Ok((limit, Ok(outcome))));
                 }
                 return;
             }
             Err(e) => {
-                tracing::debug!(error = %e, calls = ready.len(), "usage batch rolled back; its calls run one by one")
+                tracing::debug!(error = %e, calls = waiting.len(), "usage batch rolled back; its calls run one by one")
             }
         }
     }
-    for (job, st) in ready {
-        let outcome = run(&mut db, &st.sql).await;
-        let _ = job.reply.send(Ok((st, outcome)));
+    for ((job, limit), sql) in waiting.into_iter().zip(statements.iter()) {
+        let outcome = run(&mut db, sql).await;
+        let _ = job.reply.send(Ok((limit, outcome)));
     }
 }
 

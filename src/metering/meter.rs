@@ -419,10 +419,7 @@ pub async fn consume(
 ) -> Result<Answer, MeterError> {
     let period = Period::of_primitive(now);
     let (limit, recorded) = match &meter.commits {
-        Some(commits) => {
-            let (st, recorded) = commits.record(call.clone(), caller.clone(), now).await?;
-            (st.limit, recorded)
-        }
+        Some(commits) => commits.record(call.clone(), caller.clone(), now).await?,
         None => {
             let mut db = meter.pool.get().await?;
             let quota = quota::of_user(&mut db, call.user_id, now)
